@@ -1,0 +1,132 @@
+"""Configuration: built-in defaults (`default_config.toml`) merged with a platform's TOML file.
+
+Every key is checked before any work starts; a mistake raises `ConfigError`
+naming the file and the key.
+
+>>> parse_duration("90s"), parse_duration("1h"), parse_duration("250ms")
+(90000, 3600000, 250)
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from detectors.routes import RouteError, RouteTable
+
+ACTIONS = ("throttle", "challenge", "block")
+"""Enforcement actions, weakest first (`unblock` is an analyst's release, not a rule's)."""
+
+_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_SHAPE: dict[str, Any] = {
+    "input": {"max_line_bytes": int},
+    "time": {"out_of_orderness": "duration"},
+    "routes": list,
+    "rules": {
+        "account_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
+        "new_account_profile_views": {"enabled": bool, "limits": [{"within": "duration", "max_views": int, "action": "action"}]},
+        "ip_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
+    },
+    "policy": {"ttl": {a: "duration" for a in ACTIONS}, "max_ttl_factor": int},
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged, checked configuration."""
+
+    raw: dict[str, Any]
+    routes: RouteTable
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of the effective configuration (reported in decisions' detector_version)."""
+        return hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+
+    def section(self, *keys: str) -> Any:
+        """The value at a key path, e.g. `section("rules", "ip_profile_rate")`."""
+        value: Any = self.raw
+        for key in keys:
+            value = value[key]
+        return value
+
+
+def parse_duration(text: Any, where: str = "duration") -> int:
+    """`"30s"`, `"10m"`, `"1h"`, `"7d"`, `"500ms"` to milliseconds."""
+    m = _DURATION.match(text) if isinstance(text, str) else None
+    if m is None or int(m[1]) == 0:
+        raise ConfigError(f"{where}: {text!r} is not a duration such as '30s', '10m', '1h' or '7d'")
+    return int(m[1]) * _UNITS[m[2]]
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Defaults merged with the TOML file at `path` (if given), checked."""
+    raw = tomllib.loads(resources.files("detectors").joinpath("default_config.toml").read_text())
+    name = "default config"
+    if path is not None:
+        name = str(path)
+        try:
+            user = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config {name}: file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config {name}: not valid TOML ({exc})") from None
+        raw = _merge(raw, user)
+    _check(raw, _SHAPE, name, "")
+    try:
+        routes = RouteTable.from_config(raw["routes"]) if "routes" in raw else RouteTable.default()
+    except RouteError as exc:
+        raise ConfigError(f"config {name}: {exc}") from None
+    return Config(raw=raw, routes=routes)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check(value: Any, shape: Any, name: str, where: str) -> None:
+    place = f"config {name}: {where or 'top level'}"
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{place} must be a table")
+        for key in value:
+            if key not in shape:
+                raise ConfigError(f"{place}: unknown key '{key}' (expected one of {', '.join(shape)})")
+            _check(value[key], shape[key], name, f"{where}.{key}".lstrip("."))
+    elif isinstance(shape, list):
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{place} must be a non-empty list")
+        for i, item in enumerate(value):
+            _check(item, shape[0], name, f"{where}[{i}]")
+            missing = set(shape[0]) - set(item)
+            if missing:
+                raise ConfigError(f"{place}[{i}] is missing {', '.join(sorted(missing))}")
+    elif shape == "duration":
+        parse_duration(value, place)
+    elif shape == "action":
+        if value not in ACTIONS:
+            raise ConfigError(f"{place}: {value!r} is not one of {', '.join(ACTIONS)}")
+    elif shape is int:
+        if type(value) is not int or value <= 0:
+            raise ConfigError(f"{place}: {value!r} is not a positive integer")
+    elif not isinstance(value, shape):
+        raise ConfigError(f"{place}: {value!r} is not a {shape.__name__}")

@@ -1,0 +1,49 @@
+"""New accounts that start viewing many profiles soon after they are created.
+
+A tier `{within = "10m", max_views = 60}` fires when an account at most 10 minutes
+old has viewed more than 60 other profiles. While the account is younger than the
+tier, its trailing 10-minute window reaches back to its creation, so the window
+count is the count since creation. The age comes from `account_created_at`; when
+events do not carry it, the first time the account was seen stands in, and the
+evidence says so (`account_created_at_source`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.rules.base import Hit, Rule, over_limit_score, parse_limits
+
+
+class NewAccountRule(Rule):
+    """Fires when a young account's profile views exceed the limit of an age tier it is still in.
+
+    >>> rule = NewAccountRule([{"within": "10m", "max_views": 60, "action": "challenge"}])
+    >>> young = {"profile_views_10m": 61, "account_age_s": 300.0,
+    ...          "account_created_at": "2026-01-05T08:00:00.000Z", "account_created_at_source": "first_seen"}
+    >>> rule.evaluate(young)[0].reason
+    'new_account_profile_views_10m'
+    >>> rule.evaluate({**young, "account_age_s": 600.001})
+    []
+    """
+
+    name = "new_account_profile_views"
+    subject_type = "account"
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.limits = parse_limits(entries, "within")
+        self.windows = {label: ms for label, ms, _, _ in self.limits}
+
+    def evaluate(self, features: dict[str, Any]) -> list[Hit]:
+        age_ms = round(features["account_age_s"] * 1000)
+        hits = []
+        for label, within, limit, action in self.limits:
+            n = features[f"profile_views_{label}"]
+            if 0 <= age_ms <= within and n > limit:
+                evidence = {
+                    f"profile_views_{label}": n,
+                    f"limit_profile_views_first_{label}": limit,
+                    **{k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")},
+                }
+                hits.append(Hit(f"new_account_profile_views_{label}", action, over_limit_score(n, limit), evidence))
+        return hits
