@@ -1,0 +1,36 @@
+# scrapeguard: every target sets up what it needs (a .venv with pinned packages) first.
+# `make help` lists the targets.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help demo test test-fast bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH"; exit 2; }
+	@command -v java >/dev/null || { echo "needs Java 17 (java on PATH) for Flink"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job, summarise the decisions
+	$(BIN)/scrapeguard simulate --out out/demo --scenario small --seed 7
+	$(BIN)/scrapeguard run --input out/demo/events.jsonl --output out/demo/decisions.jsonl
+	$(BIN)/scrapeguard summary --decisions out/demo/decisions.jsonl --labels out/demo/labels.json
+
+test: $(STAMP)  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the tests that start no Flink job
+	$(BIN)/python -m pytest -m 'not flink'
+
+bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
+	$(BIN)/python benchmarks/bench_run.py --events 1000000
+
+clean:  ## remove the venv and outputs
+	rm -rf $(VENV) out

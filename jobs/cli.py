@@ -1,0 +1,118 @@
+"""The `scrapeguard` command: thin argument handling that launches jobs.
+
+Every input is checked before a job starts; a mistake prints one line naming the
+input and the reason, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from detectors.config import ConfigError, load_config
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A bad command line, input path or configuration: reported in one line, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `scrapeguard` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (UsageError, ConfigError) as exc:
+        print(f"scrapeguard {args.command}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    inputs = [_existing_file(p) for p in args.input]
+    output = Path(args.output)
+    dead_letter = Path(args.dead_letter) if args.dead_letter else output.with_name(output.stem + ".dead-letter.jsonl")
+    for option, path in (("--output", output), ("--dead-letter", dead_letter)):
+        if any(path.resolve() == p.resolve() for p in inputs):
+            raise UsageError(f"{option} {path} is also an input; it would be overwritten")
+    if args.parallelism < 1:
+        raise UsageError(f"--parallelism must be at least 1, not {args.parallelism}")
+    from jobs.detect import run_files  # imported late: starting PyFlink is not free
+
+    summary = run_files(inputs, output, dead_letter, config, parallelism=args.parallelism)
+    print(f"scrapeguard run: {summary.line()}")
+    print(f"decisions: {output}")
+    print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from simulator import SCENARIOS, generate
+
+    if args.scenario not in SCENARIOS and not Path(args.scenario).is_file():
+        raise UsageError(f"--scenario {args.scenario!r} is neither one of {', '.join(SCENARIOS)} nor a file")
+    summary = generate(
+        args.out, seed=args.seed, hours=args.hours, accounts=args.accounts, scenario=args.scenario,
+        gzip_output=args.gzip, max_events=args.max_events,
+    )
+    print(f"scrapeguard simulate: {summary['events']} events -> {summary['path']}")
+    print("actors: " + ", ".join(f"{kind} {n}" for kind, n in sorted(summary["actors"].items())))
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from jobs.summary import summarize
+
+    decisions = _existing_file(args.decisions)
+    labels = _existing_file(args.labels) if args.labels else None
+    print(summarize(decisions, labels))
+    return 0
+
+
+def _existing_file(name: str) -> Path:
+    path = Path(name)
+    if not path.exists():
+        raise UsageError(f"input {name}: file not found")
+    if not path.is_file():
+        raise UsageError(f"input {name}: not a regular file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"input {name}: cannot be read ({exc.strerror})") from None
+    return path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scrapeguard", description="Streaming anti-scraping detector.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="detect on access-log files with the embedded Flink mini-cluster")
+    run.add_argument("--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed")
+    run.add_argument("--output", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
+    run.add_argument("--dead-letter", metavar="PATH", help="rejected lines (default: <output>.dead-letter.jsonl)")
+    run.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
+    run.add_argument("--parallelism", type=int, default=1, help="parallelism of the keyed detectors (default 1)")
+    run.set_defaults(handler=_run)
+
+    sim = commands.add_parser("simulate", help="write labeled synthetic traffic")
+    sim.add_argument("--out", required=True, metavar="DIR")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--hours", type=float, default=2.0)
+    sim.add_argument("--accounts", type=int, default=500)
+    sim.add_argument("--scenario", default="small", metavar="NAME|FILE")
+    sim.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    sim.add_argument("--gzip", action="store_true", help="write events.jsonl.gz")
+    sim.set_defaults(handler=_simulate)
+
+    summary = commands.add_parser("summary", help="summarise a decisions file (by kind, with simulator labels)")
+    summary.add_argument("--decisions", required=True, metavar="PATH")
+    summary.add_argument("--labels", metavar="PATH", help="labels.json written by `scrapeguard simulate`")
+    summary.set_defaults(handler=_summary)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

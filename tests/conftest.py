@@ -1,0 +1,79 @@
+"""Shared test helpers: run the real `scrapeguard` CLI (and so a real PyFlink job) in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from detectors.config import load_config
+from detectors.engine import detect
+from detectors.events import BadEvent, LineReader
+from jobs.detect import read_lines
+from detectors.policy import Decision
+
+REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld"
+
+
+@dataclass
+class Run:
+    """What one `scrapeguard run` produced."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    decisions: list[dict]
+    dead_letters: list[dict]
+
+
+def comparable(decisions: list[dict]) -> list[dict]:
+    """Decisions without the wall-clock `emitted_at`, in canonical order."""
+    rows = [{k: v for k, v in d.items() if k != "emitted_at"} for d in decisions]
+    return sorted(rows, key=lambda d: (d["event_time"], d["subject_type"], d["subject"], d["decision_id"]))
+
+
+def reference(paths: list[Path], config_path: Path | None = None) -> list[dict]:
+    """The plain-Python reference decisions for input files, read the way the job reads them."""
+    config = load_config(config_path)
+    events = []
+    for path in paths:
+        reader = LineReader.for_config(config)
+        for line in read_lines(path):
+            try:
+                event = reader.feed(line.rstrip("\n"))
+            except BadEvent:
+                continue
+            if event is not None:
+                events.append(event)
+    return comparable([_as_json(d) for d in detect(events, config)])
+
+
+def _as_json(d: Decision) -> dict:
+    return d.to_json(0)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):
+    """Run `scrapeguard run` on input files; returns a `Run`."""
+
+    def run(inputs: list[Path], *extra: str, name: str = "decisions") -> Run:
+        output = tmp_path / f"{name}.jsonl"
+        cmd = [sys.executable, "-m", "jobs.cli", "run", "--input", *map(str, inputs), "--output", str(output), *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        return Run(
+            proc.returncode,
+            proc.stdout,
+            proc.stderr,
+            _read_jsonl(output),
+            _read_jsonl(output.with_name(f"{name}.dead-letter.jsonl")),
+        )
+
+    return run

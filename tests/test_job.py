@@ -1,0 +1,148 @@
+"""The embedded job end to end: bad input, several and compressed files, parallelism, overrides, usage errors."""
+
+from __future__ import annotations
+
+import gzip
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import comparable, reference
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def clean_lines() -> list[str]:
+    """Valid traffic with decisions on accounts and IPs: two golden inputs merged in time order."""
+    lines = []
+    for case in ("new_account_crawler", "logged_out_enumerator", "benign_mix"):
+        lines += (GOLDEN / case / "input.jsonl").read_text().splitlines()
+    return sorted(lines)  # every line starts with {"ts":"<RFC 3339 UTC>", so text order is time order
+
+
+BAD_LINES = [
+    "this is not json",
+    '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1"}',  # no status
+    '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": "200"}',
+    '{"ts": "yesterday", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200}',
+    '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.300", "method": "GET", "path": "/u/1", "status": 200}',
+    '{"ts": 1767600000, "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200}',  # epoch seconds
+    '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200, "account_id": 7}',
+    '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200, "user_agent": "'
+    + "x" * 70_000
+    + '"}',
+    '[1, 2, 3]',
+    '10.0.0.1 - - [05/Jan/2026:08:00:00 +0000] "\\x16\\x03\\x01" 400 0 "-" "-"',
+    '{"ts": "2026-01-05T06:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200}',  # late
+]
+
+
+@pytest.mark.flink
+def test_malformed_lines_are_dead_lettered_and_valid_ones_all_processed(tmp_path, run_cli):
+    clean = clean_lines()
+    rng = random.Random(5)
+    dirty = list(clean)
+    for bad in BAD_LINES:
+        dirty.insert(rng.randrange(len(clean) // 10, len(dirty)), bad)  # after the stream's start, so "late" is late
+    clean_file, dirty_file = tmp_path / "clean.jsonl", tmp_path / "dirty.jsonl"
+    clean_file.write_text("\n".join(clean) + "\n")
+    dirty_file.write_text("\n".join(dirty) + "\n\n")  # a trailing blank line is skipped, not rejected
+
+    base, run = run_cli([clean_file], name="decisions-clean"), run_cli([dirty_file], name="decisions-dirty")
+
+    assert base.returncode == 0 and run.returncode == 0, run.stderr[-3000:]
+    n_valid, n_bad = len(clean), len(BAD_LINES)
+    assert f"read {n_valid + n_bad}, accepted {n_valid}, rejected {n_bad}, decisions {len(base.decisions)}" in run.stdout
+    assert len(run.dead_letters) == n_bad
+    for record in run.dead_letters:
+        assert record["source"] == str(dirty_file)
+        assert dirty[record["line"] - 1] == record["raw"]
+        assert record["raw"] in BAD_LINES and record["reason"]
+    assert {r["raw"] for r in run.dead_letters} == set(BAD_LINES)
+    late = next(r for r in run.dead_letters if r["raw"] == BAD_LINES[-1])
+    assert late["reason"].startswith("late: event time 2026-01-05T06:00:00.000Z")
+    assert base.decisions and comparable(run.decisions) == comparable(base.decisions)
+    assert {d["subject_type"] for d in base.decisions} == {"account", "ip"}
+
+
+@pytest.mark.flink
+def test_several_files_gzip_and_parallelism_two_give_the_reference_decisions(tmp_path, run_cli):
+    lines = clean_lines()
+    first, second = tmp_path / "part-1.jsonl.gz", tmp_path / "part-2.jsonl"
+    with gzip.open(first, "wt") as f:
+        f.write("\n".join(lines[::2]) + "\n")
+    second.write_text("\n".join(lines[1::2]) + "\n")
+
+    run = run_cli([second, first], "--parallelism", "2")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"read {len(lines)}, accepted {len(lines)}, rejected 0" in run.stdout
+    assert comparable(run.decisions) == reference([first, second]) != []
+
+
+@pytest.mark.flink
+def test_platform_config_overrides_routes_and_limits(tmp_path, run_cli):
+    config = tmp_path / "platform.toml"
+    config.write_text(
+        """
+[[routes]]
+action = "profile_view"
+pattern = '^/people/(?P<target>[^/]+)$'
+
+[rules.account_profile_rate]
+limits = [{ window = "10m", max_views = 20, action = "block" }]
+"""
+    )
+    events = tmp_path / "people.jsonl"
+    rows = [
+        f'{{"ts": {1767600000000 + i * 5000}, "ip": "10.1.1.1", "method": "GET", "path": "/people/p{i}", '
+        f'"status": 200, "account_id": "acme", "account_created_at": "2020-01-01T00:00:00Z"}}'
+        for i in range(30)
+    ]
+    rows += [f'{{"ts": {1767600000000 + i * 500}, "ip": "10.1.1.2", "method": "GET", "path": "/u/{i}", "status": 200}}' for i in range(100)]
+    events.write_text("\n".join(rows) + "\n")
+
+    run = run_cli([events], "--config", str(config))
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = comparable(run.decisions)
+    assert got == reference([events], config)
+    # /people/<id> counts as a profile view now; /u/<id> no longer does, so the IP is not flagged.
+    assert [(d["subject"], d["action"], d["reasons"]) for d in got] == [("acme", "block", ["account_profile_views_10m"])]
+    assert got[0]["evidence"]["profile_views_10m"] == 21
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["--input", "missing.jsonl"], "input missing.jsonl: file not found"),
+        ("dir", ["--input", "adir"], "input adir: not a regular file"),
+        ("ok", ["--input", "ok.jsonl", "--config", "nope.toml"], "config nope.toml: file not found"),
+        ("bad_toml", ["--input", "ok.jsonl", "--config", "bad.toml"], "config bad.toml: not valid TOML"),
+        ("unknown_key", ["--input", "ok.jsonl", "--config", "typo.toml"], "unknown key 'acount_profile_rate'"),
+        ("bad_duration", ["--input", "ok.jsonl", "--config", "dur.toml"], "'1 hour' is not a duration"),
+        ("ok", ["--input", "ok.jsonl", "--parallelism", "0"], "--parallelism must be at least 1"),
+        ("ok", ["--input", "ok.jsonl", "--dead-letter", "ok.jsonl"], "--dead-letter ok.jsonl is also an input"),
+    ],
+)
+def test_usage_errors_stop_before_any_work_with_one_line_and_exit_2(tmp_path, monkeypatch, setup, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "ok.jsonl").write_text('{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "/", "status": 200}\n')
+    (tmp_path / "bad.toml").write_text("[rules\n")
+    (tmp_path / "typo.toml").write_text("[rules.acount_profile_rate]\nenabled = false\n")
+    (tmp_path / "dur.toml").write_text('[rules.account_profile_rate]\nlimits = [{window = "1 hour", max_views = 5, action = "block"}]\n')
+
+    proc = cli("run", *args, "--output", "out/decisions.jsonl")
+
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
