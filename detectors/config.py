@@ -82,6 +82,10 @@ def load_config(path: str | Path | None = None) -> Config:
             user = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config {name}: file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config {name}: is a directory, not a TOML file") from None
+        except PermissionError:
+            raise ConfigError(f"config {name}: cannot be read (permission denied)") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config {name}: not valid TOML ({exc})") from None
         raw = _merge(raw, user)

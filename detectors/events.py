@@ -33,7 +33,10 @@ _RFC3339 = re.compile(
 _COMBINED = re.compile(
     r'(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>(?:[^"\\]|\\.)*)" '
     r'(?P<status>\d{3}) (?P<bytes>\d+|-)(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
+    r"(?P<rest>.*)\Z"
 )
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_UNESCAPE = re.compile(r"\\([\\\"])")
 _OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id")
 
 
@@ -80,6 +83,8 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
     """
     if isinstance(value, bool):
         raise BadEvent(f"field '{field}' is not a timestamp ({value!r})")
+    if isinstance(value, float) and value.is_integer():  # JSON Schema's "integer" admits 1767600000000.0
+        value = int(value)
     if isinstance(value, int):
         if not _MIN_EPOCH_MS <= value < _MAX_EPOCH_MS:
             hint = " (epoch seconds? the contract wants milliseconds)" if value < _MIN_EPOCH_MS else ""
@@ -100,14 +105,18 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
 def parse_line(line: str | bytes, max_bytes: int = MAX_LINE_BYTES) -> AccessEvent:
     """Parse one line of either supported format; raise `BadEvent` with the reason."""
     if isinstance(line, bytes):
-        if len(line) > max_bytes:
-            raise BadEvent(f"line is {len(line)} bytes, over the limit of {max_bytes}")
+        size = len(line)
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadEvent(f"line is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    elif len(line) > max_bytes // 4 and len(line.encode("utf-8")) > max_bytes:
-        raise BadEvent(f"line is {len(line.encode('utf-8'))} bytes, over the limit of {max_bytes}")
+    else:
+        try:
+            size = len(line.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise BadEvent(f"line is not valid Unicode ({exc.reason} at character {exc.start})") from None
+    if size > max_bytes:
+        raise BadEvent(f"line is {size} bytes, over the limit of {max_bytes}")
     stripped = line.strip()
     if not stripped:
         raise BadEvent("line is empty")
@@ -135,9 +144,9 @@ def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
     ip = _ip(obj["ip"])
     method = _nonempty_str(obj, "method")
     path = _nonempty_str(obj, "path")
-    status = obj["status"]
-    if type(status) is not int or not 100 <= status <= 599:
-        raise BadEvent(f"field 'status' is not an HTTP status code ({_short(status)})")
+    status = _integer(obj["status"])
+    if status is None or not 100 <= status <= 599:
+        raise BadEvent(f"field 'status' is not an HTTP status code ({_short(obj['status'])})")
     optional: dict[str, Any] = {}
     for name in _OPTIONAL_STR:
         value = obj.get(name)
@@ -145,8 +154,10 @@ def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
             raise BadEvent(f"field '{name}' is not a string ({_short(value)})")
         optional[name] = value or None
     size = obj.get("bytes")
-    if size is not None and (type(size) is not int or size < 0):
-        raise BadEvent(f"field 'bytes' is not a non-negative integer ({_short(size)})")
+    if size is not None:
+        size = _integer(size)
+        if size is None or size < 0:
+            raise BadEvent(f"field 'bytes' is not a non-negative integer ({_short(obj['bytes'])})")
     created = obj.get("account_created_at")
     return AccessEvent(
         ts=parse_timestamp(obj["ts"]),
@@ -169,27 +180,33 @@ def parse_combined(line: str) -> AccessEvent:
     m = _COMBINED.match(line)
     if m is None:
         raise BadEvent("not a JSON object and not a combined log line")
+    if m["rest"] and m["agent"] is None:
+        raise BadEvent(f"referer and user agent are not two quoted fields ({_short(m['rest'].strip())})")
     request = m["request"].split(" ")
     if len(request) not in (2, 3) or not request[0].isalpha() or not request[1]:
         raise BadEvent(f"request line is not 'METHOD PATH PROTOCOL' ({_short(m['request'])})")
     path = request[1]
-    if "://" in path:  # absolute-form request target (proxies)
+    if _ABSOLUTE_URL.match(path):  # absolute-form request target (proxies)
         parts = urlsplit(path)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    status = int(m["status"])
+    if not 100 <= status <= 599:
+        raise BadEvent(f"field 'status' is not an HTTP status code ({status})")
     try:
-        ts = _epoch_ms(datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z"), "time", m["time"])
+        when = datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z")
     except ValueError:
         raise BadEvent(f"field 'time' is not a log timestamp ({m['time']!r})") from None
+    ts = _epoch_ms(when, "time", m["time"])
     user, size = m["user"], m["bytes"]
     return AccessEvent(
         ts=ts,
         ip=_ip(m["ip"]),
         method=request[0],
         path=path,
-        status=int(m["status"]),
+        status=status,
         account_id=None if user == "-" else user,
-        user_agent=_dash(m["agent"]),
-        referer=_dash(m["referer"]),
+        user_agent=_unescape(m["agent"]),
+        referer=_unescape(m["referer"]),
         bytes=None if size == "-" else int(size),
     )
 
@@ -275,10 +292,21 @@ def _epoch_ms(dt: datetime, field: str, raw: str) -> int:
 def _ip(value: Any) -> str:
     if not isinstance(value, str):
         raise BadEvent(f"field 'ip' is not a string ({_short(value)})")
+    if "%" in value:
+        raise BadEvent(f"field 'ip' has a zone id, which the contract does not allow ({_short(value)})")
     try:
         return ipaddress.ip_address(value).compressed
     except ValueError:
         raise BadEvent(f"field 'ip' is not an IPv4 or IPv6 address ({_short(value)})") from None
+
+
+def _integer(value: Any) -> int | None:
+    """An int, or a whole-number float (JSON Schema counts 200.0 as an integer); else None."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
 
 
 def _nonempty_str(obj: dict[str, Any], name: str) -> str:
@@ -288,8 +316,9 @@ def _nonempty_str(obj: dict[str, Any], name: str) -> str:
     return value
 
 
-def _dash(value: str | None) -> str | None:
-    return None if value in (None, "", "-") else value
+def _unescape(value: str | None) -> str | None:
+    """A quoted log field: `-` or empty is absent; Apache's `\\"` and `\\\\` escapes are undone."""
+    return None if value in (None, "", "-") else _UNESCAPE.sub(r"\1", value)  # type: ignore[arg-type]
 
 
 def _short(value: Any, limit: int = 60) -> str:

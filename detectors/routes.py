@@ -1,7 +1,8 @@
 """Route table: which product action a request path is (profile view, search, feed, ...).
 
 Routes are tried in order; the first whose regular expression matches the path
-(query string removed) wins. A `profile_view` route names its target with the
+(query string removed, runs of `/` merged as web servers do) wins. Profile routes
+come before asset extensions, so `/u/node.js` is a view of user `node.js`. A `profile_view` route names its target with the
 group `(?P<target>...)`.
 
 >>> table = RouteTable.default()
@@ -21,9 +22,9 @@ ACTIONS = ("profile_view", "search", "feed", "static", "auth", "other")
 
 DEFAULT_ROUTES: tuple[tuple[str, str], ...] = (
     ("static", r"^/static/"),
-    ("static", r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|woff2?|ttf|eot)$"),
     ("profile_view", r"^/(?:u|users|profile)/(?P<target>[^/]+)/?$"),
     ("profile_view", r"^/api/v\d+/users/(?P<target>[^/]+)/?$"),
+    ("static", r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|woff2?|ttf|eot)$"),
     ("search", r"^/search(?:/.*)?$"),
     ("search", r"^/api/v\d+/search(?:/.*)?$"),
     ("auth", r"^/(?:login|logout|signup|register|auth|oauth)(?:/.*)?$"),
@@ -31,6 +32,9 @@ DEFAULT_ROUTES: tuple[tuple[str, str], ...] = (
     ("feed", r"^/(?:feed|home)?/?$"),
     ("feed", r"^/api/v\d+/feed(?:/.*)?$"),
 )
+
+
+_SLASHES = re.compile(r"/{2,}")
 
 
 class RouteError(ValueError):
@@ -51,8 +55,12 @@ class RouteTable:
     @classmethod
     def from_config(cls, entries: list[dict[str, Any]]) -> RouteTable:
         """Build from `[{action = "...", pattern = "..."}, ...]`, checking every entry."""
+        if not entries:
+            raise RouteError("the route table is empty; leave [[routes]] out to use the defaults")
         routes = []
         for i, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict):
+                raise RouteError(f"route {i}: must be a table with 'action' and 'pattern', not {entry!r}")
             action, pattern = entry.get("action"), entry.get("pattern")
             if action not in ACTIONS:
                 raise RouteError(f"route {i}: action {action!r} is not one of {', '.join(ACTIONS)}")
@@ -73,6 +81,8 @@ class RouteTable:
     def classify(self, path: str) -> tuple[str, str | None]:
         """Return `(action, target)`; target is set for profile views only."""
         path = path.split("?", 1)[0].split("#", 1)[0]
+        if "//" in path:
+            path = _SLASHES.sub("/", path)
         for action, pattern in self.routes:
             m = pattern.search(path)
             if m:

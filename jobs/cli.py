@@ -49,14 +49,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from simulator import SCENARIOS, generate
+    from simulator import generate
 
-    if args.scenario not in SCENARIOS and not Path(args.scenario).is_file():
-        raise UsageError(f"--scenario {args.scenario!r} is neither one of {', '.join(SCENARIOS)} nor a file")
-    summary = generate(
-        args.out, seed=args.seed, hours=args.hours, accounts=args.accounts, scenario=args.scenario,
-        gzip_output=args.gzip, max_events=args.max_events,
-    )
+    try:
+        summary = generate(
+            args.out, seed=args.seed, hours=args.hours, accounts=args.accounts, scenario=args.scenario,
+            gzip_output=args.gzip, max_events=args.max_events,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     print(f"scrapeguard simulate: {summary['events']} events -> {summary['path']}")
     print("actors: " + ", ".join(f"{kind} {n}" for kind, n in sorted(summary["actors"].items())))
     return 0
@@ -100,8 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="write labeled synthetic traffic")
     sim.add_argument("--out", required=True, metavar="DIR")
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--hours", type=float, default=2.0)
-    sim.add_argument("--accounts", type=int, default=500)
+    sim.add_argument("--hours", type=float, help="simulated hours (default: the scenario's)")
+    sim.add_argument("--accounts", type=int, help="number of accounts (default: the scenario's)")
     sim.add_argument("--scenario", default="small", metavar="NAME|FILE")
     sim.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     sim.add_argument("--gzip", action="store_true", help="write events.jsonl.gz")

@@ -30,23 +30,26 @@ _MINUTE = 60_000
 _BATCH = 4096
 
 
-def generate(out_dir: str | Path, *, seed: int = 1, hours: float = 2.0, accounts: int = 500,
+def generate(out_dir: str | Path, *, seed: int = 1, hours: float | None = None, accounts: int | None = None,
              scenario: str = "small", start: str = "2026-01-05T08:00:00Z", gzip_output: bool = False,
              max_events: int | None = None) -> dict[str, Any]:
     """Write out_dir/events.jsonl (or events.jsonl.gz) sorted by ts, and out_dir/labels.json; return a summary dict
     {"events": N, "actors": {kind: count}, "path": str(events_file)}.
 
-    `scenario` is a name in SCENARIOS or a JSON file overriding `default`. The same
+    `scenario` is a name in SCENARIOS or a JSON file overriding `default`; `hours` and
+    `accounts` default to the scenario's own size. The same
     arguments give byte-identical files. labels.json maps each actor that appears in
     the events (`account:<id>` or `ip:<addr>`) to its kind; `actors` counts them.
     """
+    params = load_scenario(scenario)
+    hours = params["hours"] if hours is None else hours
+    accounts = params["accounts"] if accounts is None else accounts
     if not hours > 0:
         raise ValueError(f"hours must be positive, got {hours!r}")
     if accounts < 1:
         raise ValueError(f"accounts must be at least 1, got {accounts!r}")
     if max_events is not None and max_events < 0:
         raise ValueError(f"max_events must be None or >= 0, got {max_events!r}")
-    params = load_scenario(scenario)
     w = World(seed, hours, accounts, params, parse_start(start))
     actors = roster(w, actor_counts(params, accounts))
     out = Path(out_dir)

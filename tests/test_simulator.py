@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import KINDS, SCENARIOS, generate
-from simulator.__main__ import main as cli
+from jobs.cli import main as cli
 from simulator.clock import iso_ms, parse_start
 from simulator.merge import merge
 from simulator.scenarios import load_scenario
@@ -255,8 +255,14 @@ def test_actor_mix_scales_with_accounts():
 
 
 def test_cli_uses_the_scenario_size(tmp_path, capsys):
-    cli([str(tmp_path), "--scenario", "small", "--max-events", "500"])
-    assert json.loads(capsys.readouterr().out)["events"] == 500
+    assert cli(["simulate", "--out", str(tmp_path), "--scenario", "small", "--max-events", "500"]) == 0
+    assert "500 events" in capsys.readouterr().out
+    assert sum(1 for _ in open(tmp_path / "events.jsonl")) == 500
+
+
+def test_cli_unknown_scenario_is_a_usage_error(tmp_path, capsys):
+    assert cli(["simulate", "--out", str(tmp_path), "--scenario", "nope"]) == 2
+    assert "scenario 'nope' is neither a built-in" in capsys.readouterr().err
 
 
 # -- building blocks ----------------------------------------------------------------

@@ -1,0 +1,275 @@
+"""Rules, decision policy, window features and the reference `engine.detect` run."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.config import load_config
+from detectors.engine import detect
+from detectors.events import AccessEvent, format_ms
+from detectors.features.profile_views import SubjectFeatures, account_age
+from detectors.policy import DecisionPolicy
+from detectors.rules import Hit, NewAccountRule, ProfileRateRule
+
+T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
+S, M, H = 1_000, 60_000, 3_600_000
+CONFIG = load_config()
+ACCOUNT_LIMITS = [{"window": "1h", "max_views": 120, "action": "throttle"},
+                  {"window": "24h", "max_views": 1000, "action": "challenge"}]
+TIERS = [{"within": "10m", "max_views": 60, "action": "challenge"},
+         {"within": "1h", "max_views": 150, "action": "challenge"},
+         {"within": "24h", "max_views": 400, "action": "block"}]
+
+
+# --- ProfileRateRule ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subject_type", ["account", "ip"])
+def test_profile_rate_fires_only_over_the_limit(subject_type: str) -> None:
+    rule = ProfileRateRule(subject_type, ACCOUNT_LIMITS)
+    assert rule.windows == {"1h": H, "24h": 24 * H} and rule.subject_type == subject_type
+    assert rule.evaluate({"profile_views_1h": 120, "profile_views_24h": 1000}) == []
+    (hit,) = rule.evaluate({"profile_views_1h": 121, "profile_views_24h": 121})
+    assert hit == Hit(f"{subject_type}_profile_views_1h", "throttle", 0.504,
+                      {"profile_views_1h": 121, "limit_profile_views_1h": 120})
+
+
+def test_profile_rate_every_window_over_its_limit_hits() -> None:
+    hits = ProfileRateRule("ip", ACCOUNT_LIMITS).evaluate({"profile_views_1h": 240, "profile_views_24h": 1500})
+    assert [(h.reason, h.action, h.score) for h in hits] == [
+        ("ip_profile_views_1h", "throttle", 1.0), ("ip_profile_views_24h", "challenge", 0.75)]
+
+
+# --- NewAccountRule ----------------------------------------------------------------------------------
+
+
+def young(age_s: float, **views: int) -> dict[str, object]:
+    counts = {"profile_views_10m": 0, "profile_views_1h": 0, "profile_views_24h": 0}
+    counts.update({f"profile_views_{k}": v for k, v in views.items()})
+    return {**counts, "account_age_s": age_s, "account_created_at": "2026-01-05T08:00:00.000Z",
+            "account_created_at_source": "account_created_at"}
+
+
+@pytest.mark.parametrize("age_s, views, reasons", [
+    (300, {"10m": 61, "1h": 61, "24h": 61}, ["new_account_profile_views_10m"]),
+    (300, {"10m": 60, "1h": 60, "24h": 60}, []),
+    (600, {"10m": 61}, ["new_account_profile_views_10m"]),  # exactly `within` old: still in the tier
+    (600.001, {"10m": 61, "1h": 61}, []),
+    (1800, {"10m": 100, "1h": 151}, ["new_account_profile_views_1h"]),
+    (3600, {"1h": 151, "24h": 401}, ["new_account_profile_views_1h", "new_account_profile_views_24h"]),
+    (86_400, {"24h": 401}, ["new_account_profile_views_24h"]),
+    (86_400.001, {"24h": 401}, []),
+    (0, {"10m": 61}, ["new_account_profile_views_10m"]),
+    (-0.001, {"10m": 500, "1h": 500, "24h": 500}, []),  # created after the event: ignored
+    (-3600, {"10m": 500, "1h": 500, "24h": 500}, []),
+])
+def test_new_account_tiers(age_s: float, views: dict[str, int], reasons: list[str]) -> None:
+    assert [h.reason for h in NewAccountRule(TIERS).evaluate(young(age_s, **views))] == reasons
+
+
+def test_new_account_hit_action_score_and_evidence() -> None:
+    (hit,) = NewAccountRule(TIERS).evaluate({**young(120, **{"24h": 800}), "account_created_at_source": "first_seen"})
+    assert (hit.action, hit.score) == ("block", 1.0)
+    assert hit.evidence == {"profile_views_24h": 800, "limit_profile_views_first_24h": 400, "account_age_s": 120,
+                            "account_created_at": "2026-01-05T08:00:00.000Z", "account_created_at_source": "first_seen"}
+
+
+def test_account_age_source() -> None:
+    assert account_age(T0 + 90 * S, T0, T0 + 30 * S) == {
+        "account_age_s": 90.0, "account_created_at": format_ms(T0), "account_created_at_source": "account_created_at"}
+    assert account_age(T0 + 90 * S, None, T0 + 30 * S) == {
+        "account_age_s": 60.0, "account_created_at": format_ms(T0 + 30 * S), "account_created_at_source": "first_seen"}
+
+
+# --- DecisionPolicy ----------------------------------------------------------------------------------
+
+
+def hit(action: str, reason: str = "ip_profile_views_1m", score: float = 0.5, **evidence: int) -> Hit:
+    return Hit(reason, action, score, evidence)
+
+
+@pytest.fixture
+def policy() -> DecisionPolicy:
+    return DecisionPolicy(CONFIG)
+
+
+def test_no_hits_no_decision(policy: DecisionPolicy) -> None:
+    state = policy.new_state()
+    assert policy.decide(state, "ip", "10.0.0.1", T0, []) is None
+    assert state == policy.new_state()
+
+
+def test_first_hit_decides(policy: DecisionPolicy) -> None:
+    state = policy.new_state()
+    d = policy.decide(state, "ip", "10.0.0.1", T0, [hit("challenge", score=0.6, profile_views_1m=61)])
+    assert d is not None
+    assert (d.subject_type, d.subject, d.action, d.score, d.reasons) == ("ip", "10.0.0.1", "challenge", 0.6,
+                                                                         ["ip_profile_views_1m"])
+    assert (d.event_time, d.expires_at, d.evidence, d.key) == (T0, T0 + H, {"profile_views_1m": 61}, "ip:10.0.0.1")
+    assert d.detector_version == f"0.1.0+{CONFIG.fingerprint}"
+    assert (state.action, state.expires_at, state.offences) == ("challenge", T0 + H, 1)
+
+
+def test_active_decision_absorbs_equal_and_weaker_actions(policy: DecisionPolicy) -> None:
+    state = policy.new_state()
+    assert policy.decide(state, "ip", "a", T0, [hit("challenge")])
+    assert policy.decide(state, "ip", "a", T0 + 1, [hit("challenge")]) is None
+    assert policy.decide(state, "ip", "a", T0 + H - 1, [hit("throttle")]) is None
+    assert (state.action, state.expires_at, state.offences) == ("challenge", T0 + H, 1)
+
+
+def test_stronger_action_escalates_with_doubled_ttl(policy: DecisionPolicy) -> None:
+    state = policy.new_state()
+    policy.decide(state, "account", "acct-1", T0, [hit("throttle")])
+    d = policy.decide(state, "account", "acct-1", T0 + M, [hit("block"), hit("challenge", "other_reason", 0.9)])
+    assert d is not None and d.action == "block"
+    assert d.expires_at == T0 + M + 2 * 24 * H  # second offence
+    assert d.reasons == ["ip_profile_views_1m", "other_reason"] and d.score == 0.9
+
+
+def test_expiry_is_exclusive_and_starts_a_new_decision(policy: DecisionPolicy) -> None:
+    state = policy.new_state()
+    first = policy.decide(state, "ip", "a", T0, [hit("throttle")])
+    assert first is not None and policy.decide(state, "ip", "a", first.expires_at - 1, [hit("throttle")]) is None
+    second = policy.decide(state, "ip", "a", first.expires_at, [hit("throttle")])
+    assert second is not None and second.decision_id != first.decision_id
+    assert second.expires_at == first.expires_at + 2 * 15 * M
+
+
+def test_ttl_doubles_per_offence_up_to_max_factor(policy: DecisionPolicy) -> None:
+    state, ts, ttls = policy.new_state(), T0, []
+    for _ in range(7):
+        d = policy.decide(state, "ip", "a", ts, [hit("challenge")])
+        assert d is not None
+        ttls.append((d.expires_at - ts) // H)
+        ts = d.expires_at
+    assert ttls == [1, 2, 4, 8, 16, 16, 16]
+
+
+def test_decision_id_is_deterministic_and_keyed_by_subject_action_and_time(policy: DecisionPolicy) -> None:
+    def decision_id(subject_type: str = "ip", subject: str = "a", action: str = "challenge", ts: int = T0,
+                    score: float = 0.5) -> str:
+        d = DecisionPolicy(CONFIG).decide(policy.new_state(), subject_type, subject, ts, [hit(action, score=score)])
+        assert d is not None
+        return d.decision_id
+
+    base = decision_id()
+    assert uuid.UUID(base).version == 5 and base == str(uuid.UUID(base))
+    assert decision_id(score=0.9) == base  # the same subject, action and time
+    assert len({base, decision_id(subject="b"), decision_id(subject_type="account"), decision_id(action="block"),
+                decision_id(ts=T0 + 1)}) == 5
+
+
+def test_evidence_merges_all_hits(policy: DecisionPolicy) -> None:
+    d = policy.decide(policy.new_state(), "ip", "a", T0, [hit("block", "b_reason", views_b=2),
+                                                          hit("challenge", "a_reason", views_a=1)])
+    assert d is not None and d.evidence == {"views_a": 1, "views_b": 2}
+
+
+# --- window features ---------------------------------------------------------------------------------
+
+
+def test_window_is_closed_and_counts_peers_at_the_same_time() -> None:
+    f = SubjectFeatures([T0, T0 + M, T0 + M, T0 + M, T0 + 2 * M], {"1m": M, "10s": 10 * S})
+    assert f.at(T0 + M) == {"profile_views_1m": 4, "profile_views_10s": 3}  # T0 is exactly 1m back: included
+    assert f.at(T0 + M + 1) == {"profile_views_1m": 3, "profile_views_10s": 3}
+    assert f.at(T0 + 2 * M) == {"profile_views_1m": 4, "profile_views_10s": 1}
+    assert f.at(T0 - 1) == {"profile_views_1m": 0, "profile_views_10s": 0}
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, 50), max_size=40), st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                                                  st.integers(0, 30), min_size=1),
+       st.integers(-5, 60))
+def test_window_counts_match_brute_force(stamps: list[int], windows: dict[str, int], probe: int) -> None:
+    f = SubjectFeatures(list(stamps), windows)
+    for t in [probe, *stamps]:
+        assert f.at(t) == {f"profile_views_{k}": sum(t - w <= x <= t for x in stamps) for k, w in windows.items()}
+
+
+# --- the reference run -------------------------------------------------------------------------------
+
+N_NEW = TIERS[0]["max_views"]
+
+
+def views(n: int, *, account: str | None = None, ip: str = "198.51.100.4", step: int = 5 * S, start: int = T0,
+          created: int | None = None, targets: str = "p{i}") -> list[AccessEvent]:
+    return [AccessEvent(start + i * step, ip, "GET", "/u/" + targets.format(i=i), 200, account_id=account,
+                        account_created_at=created) for i in range(n)]
+
+
+def test_new_account_crawler_is_challenged_after_exactly_n_plus_one_views() -> None:
+    assert detect(views(N_NEW, account="acct-new", created=T0), CONFIG) == []
+    events = views(N_NEW + 1, account="acct-new", created=T0)
+    (d,) = detect(events, CONFIG)
+    assert (d.subject_type, d.subject, d.action, d.reasons) == ("account", "acct-new", "challenge",
+                                                                ["new_account_profile_views_10m"])
+    assert d.event_time == events[N_NEW].ts
+    assert d.evidence["account_created_at_source"] == "account_created_at"
+    assert d.evidence["account_age_s"] == N_NEW * 5
+
+
+def test_without_created_at_the_first_event_of_the_account_stands_in() -> None:
+    login = AccessEvent(T0 - 2 * M, "198.51.100.4", "POST", "/login", 200, account_id="acct-new")
+    (d,) = detect([login, *views(N_NEW + 1, account="acct-new")], CONFIG)
+    assert d.evidence["account_created_at_source"] == "first_seen"
+    assert d.evidence["account_created_at"] == format_ms(T0 - 2 * M)
+    assert d.evidence["account_age_s"] == 2 * 60 + N_NEW * 5
+
+
+def test_an_old_account_is_not_new() -> None:
+    assert detect(views(N_NEW + 1, account="acct-old", created=T0 - 30 * 24 * H), CONFIG) == []
+
+
+def test_views_of_ones_own_profile_are_not_counted() -> None:
+    own = views(300, account="alice", step=S, targets="alice")
+    foreign = views(N_NEW, account="alice", created=T0, start=T0 + 500)
+    assert detect(own + foreign, CONFIG) == []
+    (d,) = detect(own + foreign + views(1, account="alice", start=T0 + 9 * M), CONFIG)
+    assert d.reasons == ["new_account_profile_views_10m"] and d.event_time == T0 + 9 * M
+
+
+def test_logged_in_views_do_not_count_against_the_ip() -> None:
+    accounts = [f"acct-{k}" for k in range(10)]
+    logged_in = [e._replace(account_id=accounts[i % 10]) for i, e in enumerate(views(100, step=500))]
+    assert detect(logged_in, CONFIG) == []
+    logged_out = views(100, step=500)
+    decisions = detect(logged_out, CONFIG)
+    assert [(d.subject_type, d.subject, d.action, d.event_time) for d in decisions] == [
+        ("ip", "198.51.100.4", "challenge", logged_out[60].ts)]
+    assert detect(logged_in[:40] + logged_out[40:], CONFIG) == []  # 60 logged-out views: at the limit
+
+
+def mixed_input() -> list[AccessEvent]:
+    events = views(N_NEW + 5, account="acct-new", created=T0, step=2 * S)
+    events += views(70, ip="203.0.113.9", step=S // 2)
+    events += views(70, ip="203.0.113.10", step=0)  # all at one instant: peers
+    events += views(3, ip="203.0.113.9", step=0, start=T0 + 10 * S, targets="x{i}")  # ties with the crawler
+    return events
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(mixed_input()))
+def test_detect_is_independent_of_input_order(events: list[AccessEvent]) -> None:
+    expected = [d.to_json(0) for d in detect(mixed_input(), CONFIG)]
+    assert len(expected) == 3
+    assert [d.to_json(0) for d in detect(events, CONFIG)] == expected
+
+
+def test_decision_order_is_event_time_then_subject() -> None:
+    decisions = detect(mixed_input(), CONFIG)
+    assert [(d.event_time, d.subject_type, d.subject) for d in decisions] == sorted(
+        (d.event_time, d.subject_type, d.subject) for d in decisions)
+
+
+def test_config_limits_are_respected(tmp_path: Path) -> None:
+    path = tmp_path / "strict.toml"
+    path.write_text("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n")
+    (d,) = detect(views(6, step=S), load_config(path))
+    assert (d.action, d.reasons, d.evidence) == ("block", ["ip_profile_views_1m"],
+                                                 {"profile_views_1m": 6, "limit_profile_views_1m": 5})
