@@ -24,7 +24,14 @@ from simulator import generate
 
 def machine() -> str:
     """CPU model, cores and memory of this machine."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])  # type: ignore[index]
     return f"{cpu}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB, Python {platform.python_version()}"
 
@@ -55,17 +62,34 @@ def main() -> None:
         started = time.monotonic()
         summary = generate(tmp, seed=args.seed, hours=24, accounts=50_000, scenario="large", max_events=args.events)
         inputs = split(Path(summary["path"]), args.split)
-        print(f"simulated {summary['events']:,} events in {time.monotonic() - started:.1f} s ({len(inputs)} input file(s))")
+        print(
+            f"simulated {summary['events']:,} events in {time.monotonic() - started:.1f} s "
+            f"({len(inputs)} input file(s))"
+        )
         for parallelism in args.parallelism:
             out = Path(tmp) / f"decisions-p{parallelism}.jsonl"
-            cmd = [sys.executable, "-m", "jobs.cli", "run", "--input", *map(str, inputs), "--output", str(out), "--parallelism", str(parallelism)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "jobs.cli",
+                "run",
+                "--input",
+                *map(str, inputs),
+                "--output",
+                str(out),
+                "--parallelism",
+                str(parallelism),
+            ]
             started = time.monotonic()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             seconds = time.monotonic() - started
             if proc.returncode != 0:
                 sys.exit(f"run failed:\n{proc.stderr[-3000:]}")
             report = proc.stdout.splitlines()[0]
-            print(f"parallelism {parallelism}: {summary['events'] / seconds:,.0f} events/s ({seconds:.1f} s wall) | {report}")
+            print(
+                f"parallelism {parallelism}: {summary['events'] / seconds:,.0f} events/s "
+                f"({seconds:.1f} s wall) | {report}"
+            )
 
 
 if __name__ == "__main__":

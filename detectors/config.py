@@ -32,8 +32,14 @@ _SHAPE: dict[str, Any] = {
     "time": {"out_of_orderness": "duration"},
     "routes": list,
     "rules": {
-        "account_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
-        "new_account_profile_views": {"enabled": bool, "limits": [{"within": "duration", "max_views": int, "action": "action"}]},
+        "account_profile_rate": {
+            "enabled": bool,
+            "limits": [{"window": "duration", "max_views": int, "action": "action"}],
+        },
+        "new_account_profile_views": {
+            "enabled": bool,
+            "limits": [{"within": "duration", "max_views": int, "action": "action"}],
+        },
         "ip_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
     },
     "policy": {"ttl": {a: "duration" for a in ACTIONS}, "max_ttl_factor": int},

@@ -10,8 +10,8 @@ reference the job is tested against.
 
 >>> from detectors.config import load_config
 >>> from detectors.events import parse_line
->>> lines = ['{"ts": %d, "ip": "10.0.0.9", "method": "GET", "path": "/u/%d", "status": 200}' % (1767600000000 + i * 500, i)
-...          for i in range(61)]
+>>> line = '{"ts": %d, "ip": "10.0.0.9", "method": "GET", "path": "/u/%d", "status": 200}'
+>>> lines = [line % (1767600000000 + i * 500, i) for i in range(61)]
 >>> [(d.subject, d.action, d.reasons) for d in detect([parse_line(x) for x in lines], load_config())]
 [('10.0.0.9', 'challenge', ['ip_profile_views_1m'])]
 """
@@ -43,7 +43,9 @@ class SubjectDetector:
         for rule in self.rules:
             windows.update(rule.windows)
         self.windows = dict(sorted(windows.items(), key=lambda kv: kv[1]))
-        self.thresholds = {label: min(lim[2] for r in self.rules for lim in r.limits if lim[0] == label) for label in self.windows}
+        self.thresholds = {
+            label: min(lim[2] for r in self.rules for lim in r.limits if lim[0] == label) for label in self.windows
+        }
 
     def subject_of(self, request: Request) -> str | None:
         """The subject this request belongs to, or None if this detector ignores it."""
@@ -97,8 +99,12 @@ def detect(events: Iterable[AccessEvent], config: Config) -> list[Decision]:
             for request in reqs:
                 features: dict[str, Any] = windows.at(request.event.ts)
                 if det.subject_type == "account":
-                    features.update(account_age(request.event.ts, request.event.account_created_at, first_seen[subject]))
-                decision = det.decide(state, subject, request.event.ts, features) if det.is_candidate(features) else None
+                    features.update(
+                        account_age(request.event.ts, request.event.account_created_at, first_seen[subject])
+                    )
+                decision = (
+                    det.decide(state, subject, request.event.ts, features) if det.is_candidate(features) else None
+                )
                 if decision is not None:
                     decisions.append(decision)
     return sorted(decisions, key=decision_order)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -27,9 +27,7 @@ MAX_LINE_BYTES = 65536
 
 _MIN_EPOCH_MS = 946_684_800_000  # 2000-01-01: smaller integers are almost surely seconds
 _MAX_EPOCH_MS = 4_102_444_800_000  # 2100-01-01
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:[0-5]\d)\Z"
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:[0-5]\d)\Z")
 _COMBINED = re.compile(
     r'(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>(?:[^"\\]|\\.)*)" '
     r'(?P<status>\d{3}) (?P<bytes>\d+|-)(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
@@ -174,7 +172,8 @@ def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
 def parse_combined(line: str) -> AccessEvent:
     """Parse an Apache/nginx combined (or common) log line; `$remote_user` is the account id.
 
-    >>> parse_combined('10.0.0.1 - alice [05/Jan/2026:08:00:00 +0000] "GET /u/7?x=1 HTTP/1.1" 200 512 "-" "curl/8"').account_id
+    >>> line = '10.0.0.1 - alice [05/Jan/2026:08:00:00 +0000] "GET /u/7?x=1 HTTP/1.1" 200 512 "-" "curl/8"'
+    >>> parse_combined(line).account_id
     'alice'
     """
     m = _COMBINED.match(line)
@@ -259,7 +258,9 @@ class LineReader:
     @classmethod
     def for_config(cls, config: Config) -> LineReader:
         """A reader with the configured size limit and out-of-orderness."""
-        return cls(config.section("input", "max_line_bytes"), parse_duration(config.section("time", "out_of_orderness")))
+        return cls(
+            config.section("input", "max_line_bytes"), parse_duration(config.section("time", "out_of_orderness"))
+        )
 
     def feed(self, line: str) -> AccessEvent | None:
         """The event of the next line, None if it is blank; `BadEvent` if it is invalid or late."""
@@ -279,7 +280,7 @@ def format_ms(ms: int) -> str:
     >>> format_ms(1767600000500)
     '2026-01-05T08:00:00.500Z'
     """
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _epoch_ms(dt: datetime, field: str, raw: str) -> int:

@@ -2,8 +2,8 @@
 
 Routes are tried in order; the first whose regular expression matches the path
 (query string removed, runs of `/` merged as web servers do) wins. Profile routes
-come before asset extensions, so `/u/node.js` is a view of user `node.js`. A `profile_view` route names its target with the
-group `(?P<target>...)`.
+come before asset extensions, so `/u/node.js` is a view of user `node.js`. A
+`profile_view` route names its target with the group `(?P<target>...)`.
 
 >>> table = RouteTable.default()
 >>> table.classify("/api/v2/users/42?fields=bio")

@@ -8,7 +8,6 @@ Lines out, on PyFlink's local mini-cluster.
 from __future__ import annotations
 
 import gzip
-import io
 import sys
 import time
 from collections.abc import Iterator
@@ -84,15 +83,13 @@ def file_requests(env: StreamExecutionEnvironment, path: Path, config: Config) -
     return timed, parsed.get_side_output(DEAD_LETTER)
 
 
-def run_files(
-    inputs: list[Path], output: Path, dead_letter: Path, config: Config, parallelism: int = 1
-) -> RunSummary:
+def run_files(inputs: list[Path], output: Path, dead_letter: Path, config: Config, parallelism: int = 1) -> RunSummary:
     """The embedded job: detect over files, write decisions and dead letters as JSON Lines."""
     started = time.monotonic()
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
-    timed, dead = zip(*(file_requests(env, path, config) for path in inputs))
+    timed, dead = zip(*(file_requests(env, path, config) for path in inputs), strict=True)
     requests = timed[0].union(*timed[1:])
     decisions = build(env, requests, config).map(lambda s: _DECISION + s, output_type=Types.STRING())
     rejected = dead[0].union(*dead[1:]).map(lambda s: _DEAD + s, output_type=Types.STRING())
@@ -120,10 +117,6 @@ def count_lines(path: Path) -> int:
 
 def read_lines(path: Path) -> Iterator[str]:
     """Lines of a text file, `.gz` decompressed, universal newlines, bad UTF-8 replaced."""
-    if path.suffix == ".gz":
-        raw: io.BufferedIOBase = gzip.open(path, "rb")  # type: ignore[assignment]
-    else:
-        raw = open(path, "rb")
-    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=None) as text:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as text:
         yield from text
-

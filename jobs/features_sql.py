@@ -17,7 +17,8 @@ REQUEST_ROW = Types.ROW_NAMED(
     REQUEST_FIELDS,
     [Types.LONG(), Types.LONG(), Types.STRING(), Types.BOOLEAN(), Types.STRING(), Types.BOOLEAN()],
 )
-"""What the parse stage hands to SQL: event time, account creation time, and per subject type its key and whether the request counts."""
+"""What the parse stage hands to SQL: event time, account creation time, and per subject type
+its key and whether the request counts."""
 
 ROWTIME_SCHEMA = (
     Schema.new_builder()
@@ -63,9 +64,12 @@ def feature_query(t_env: StreamTableEnvironment, requests: str, detector: Subjec
         view = f"{kind}_w{i}"
         keep = ", ".join(["subject", "ts", "created_at", "first_seen", "rowtime", *columns])
         t_env.create_temporary_view(
-            view, t_env.sql_query(f"SELECT {keep}, COUNT(*) {over.format('subject', interval(ms))} AS c{i} FROM {previous}")
+            view,
+            t_env.sql_query(f"SELECT {keep}, COUNT(*) {over.format('subject', interval(ms))} AS c{i} FROM {previous}"),
         )
         previous = view
         columns.append(f"c{i}")
     where = " OR ".join(f"c{i} > {limit}" for i, limit in enumerate(detector.thresholds.values()))
-    return t_env.sql_query(f"SELECT subject, ts, created_at, first_seen, {', '.join(columns)} FROM {previous} WHERE {where}")
+    return t_env.sql_query(
+        f"SELECT subject, ts, created_at, first_seen, {', '.join(columns)} FROM {previous} WHERE {where}"
+    )

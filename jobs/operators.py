@@ -72,13 +72,15 @@ class DecideSubject(KeyedProcessFunction):
         self.config, self.subject_type = config, subject_type
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.detector: SubjectDetector = next(d for d in build_detectors(self.config) if d.subject_type == self.subject_type)
+        self.detector: SubjectDetector = next(
+            d for d in build_detectors(self.config) if d.subject_type == self.subject_type
+        )
         self.labels = list(self.detector.windows)
         self.state = runtime_context.get_state(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
         subject, ts, created_at, first_seen, *counts = row
-        features: dict[str, Any] = {f"profile_views_{label}": n for label, n in zip(self.labels, counts)}
+        features: dict[str, Any] = {f"profile_views_{label}": n for label, n in zip(self.labels, counts, strict=True)}
         if self.subject_type == "account":
             features.update(account_age(ts, created_at, first_seen))
         state = self.state.value() or self.detector.policy.new_state()

@@ -19,7 +19,10 @@ def summarize(decisions: Path, labels: Path | None = None) -> str:
     if labels is not None:
         kinds = json.loads(labels.read_text(encoding="utf-8"))
         actors = Counter(kinds.values())
-        acted = Counter(kinds.get(f"{d['subject_type']}:{d['subject']}", "unlabeled") for d in {(d["subject_type"], d["subject"]): d for d in rows}.values())
+        acted = Counter(
+            kinds.get(f"{d['subject_type']}:{d['subject']}", "unlabeled")
+            for d in {(d["subject_type"], d["subject"]): d for d in rows}.values()
+        )
         out.append("actors acted on, by kind (labels):")
         out += [f"  {kind:<34} {acted.get(kind, 0):>5} of {n}" for kind, n in sorted(actors.items())]
         if acted.get("unlabeled"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,10 +14,13 @@ import pytest
 from detectors.config import load_config
 from detectors.engine import detect
 from detectors.events import BadEvent, LineReader
-from jobs.detect import read_lines
 from detectors.policy import Decision
+from jobs.detect import read_lines
 
-REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld"
+REALWORLD = Path(
+    os.environ.get("SCRAPEGUARD_REALWORLD", Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld")
+)
+"""The public third-party logs: `shared/data/realworld` beside the repository, or $SCRAPEGUARD_REALWORLD."""
 
 
 @dataclass

@@ -26,12 +26,18 @@ def test_defaults_load() -> None:
     assert config.section("policy", "ttl") == {"throttle": "15m", "challenge": "1h", "block": "24h"}
     assert config.section("policy", "max_ttl_factor") == 16
     assert config.section("rules", "new_account_profile_views", "limits")[0] == {
-        "within": "10m", "max_views": 60, "action": "challenge"}
+        "within": "10m",
+        "max_views": 60,
+        "action": "challenge",
+    }
     assert all(config.section("rules", name, "enabled") for name in config.section("rules"))
 
 
 def test_user_file_merges_tables_and_replaces_lists(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [policy.ttl]
 block = "48h"
 
@@ -40,11 +46,15 @@ limits = [{ window = "5m", max_views = 100, action = "block" }]
 
 [rules.account_profile_rate]
 enabled = false
-"""))
+""",
+        )
+    )
     assert config.section("policy", "ttl") == {"throttle": "15m", "challenge": "1h", "block": "48h"}
     assert config.section("policy", "max_ttl_factor") == 16
     assert config.section("rules", "ip_profile_rate") == {
-        "enabled": True, "limits": [{"window": "5m", "max_views": 100, "action": "block"}]}
+        "enabled": True,
+        "limits": [{"window": "5m", "max_views": 100, "action": "block"}],
+    }
     assert config.section("rules", "account_profile_rate", "enabled") is False
     assert len(config.section("rules", "account_profile_rate", "limits")) == 2
     new_account = ("rules", "new_account_profile_views")
@@ -55,33 +65,48 @@ def test_empty_user_file_is_the_defaults(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "")).raw == load_config().raw
 
 
-@pytest.mark.parametrize("text, needles", [
-    ("[rules.ip_profile_rate]\nmax = 3\n",
-     ["rules.ip_profile_rate", "unknown key 'max'", "expected one of enabled, limits"]),
-    ("colour = 'blue'\n", ["top level", "unknown key 'colour'"]),
-    ("[policy.ttl]\nunblock = '1h'\n", ["policy.ttl", "unknown key 'unblock'"]),
-    ("[time]\nout_of_orderness = '30 seconds'\n", ["time.out_of_orderness", "'30 seconds'", "not a duration"]),
-    ("[time]\nout_of_orderness = '0s'\n", ["time.out_of_orderness", "'0s'"]),
-    ("[time]\nout_of_orderness = 30\n", ["time.out_of_orderness", "30"]),
-    ("[policy.ttl]\nblock = '1.5h'\n", ["policy.ttl.block", "'1.5h'"]),
-    ("[policy]\nmax_ttl_factor = 0\n", ["policy.max_ttl_factor", "0 is not a positive integer"]),
-    ("[policy]\nmax_ttl_factor = -2\n", ["policy.max_ttl_factor", "-2 is not a positive integer"]),
-    ("[policy]\nmax_ttl_factor = true\n", ["policy.max_ttl_factor", "True is not a positive integer"]),
-    ("[input]\nmax_line_bytes = 1.5\n", ["input.max_line_bytes", "1.5 is not a positive integer"]),
-    ("[rules.ip_profile_rate]\nenabled = 'yes'\n", ["rules.ip_profile_rate.enabled", "'yes' is not a bool"]),
-    ("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 0, action = 'block' }]\n",
-     ["rules.ip_profile_rate.limits[0].max_views", "0 is not a positive integer"]),
-    ("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'ban' }]\n",
-     ["rules.ip_profile_rate.limits[0].action", "'ban' is not one of throttle, challenge, block"]),
-    ("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'unblock' }]\n",
-     ["rules.ip_profile_rate.limits[0].action", "'unblock'"]),
-    ("[rules.ip_profile_rate]\nlimits = [{ window = '1m', action = 'block' }]\n",
-     ["rules.ip_profile_rate.limits[0] is missing max_views"]),
-    ("[rules.ip_profile_rate]\nlimits = []\n", ["rules.ip_profile_rate.limits must be a non-empty list"]),
-    ("[rules.new_account_profile_views]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n",
-     ["rules.new_account_profile_views.limits[0]", "unknown key 'window'"]),
-    ("policy = 3\n", ["policy must be a table"]),
-])
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        (
+            "[rules.ip_profile_rate]\nmax = 3\n",
+            ["rules.ip_profile_rate", "unknown key 'max'", "expected one of enabled, limits"],
+        ),
+        ("colour = 'blue'\n", ["top level", "unknown key 'colour'"]),
+        ("[policy.ttl]\nunblock = '1h'\n", ["policy.ttl", "unknown key 'unblock'"]),
+        ("[time]\nout_of_orderness = '30 seconds'\n", ["time.out_of_orderness", "'30 seconds'", "not a duration"]),
+        ("[time]\nout_of_orderness = '0s'\n", ["time.out_of_orderness", "'0s'"]),
+        ("[time]\nout_of_orderness = 30\n", ["time.out_of_orderness", "30"]),
+        ("[policy.ttl]\nblock = '1.5h'\n", ["policy.ttl.block", "'1.5h'"]),
+        ("[policy]\nmax_ttl_factor = 0\n", ["policy.max_ttl_factor", "0 is not a positive integer"]),
+        ("[policy]\nmax_ttl_factor = -2\n", ["policy.max_ttl_factor", "-2 is not a positive integer"]),
+        ("[policy]\nmax_ttl_factor = true\n", ["policy.max_ttl_factor", "True is not a positive integer"]),
+        ("[input]\nmax_line_bytes = 1.5\n", ["input.max_line_bytes", "1.5 is not a positive integer"]),
+        ("[rules.ip_profile_rate]\nenabled = 'yes'\n", ["rules.ip_profile_rate.enabled", "'yes' is not a bool"]),
+        (
+            "[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 0, action = 'block' }]\n",
+            ["rules.ip_profile_rate.limits[0].max_views", "0 is not a positive integer"],
+        ),
+        (
+            "[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'ban' }]\n",
+            ["rules.ip_profile_rate.limits[0].action", "'ban' is not one of throttle, challenge, block"],
+        ),
+        (
+            "[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'unblock' }]\n",
+            ["rules.ip_profile_rate.limits[0].action", "'unblock'"],
+        ),
+        (
+            "[rules.ip_profile_rate]\nlimits = [{ window = '1m', action = 'block' }]\n",
+            ["rules.ip_profile_rate.limits[0] is missing max_views"],
+        ),
+        ("[rules.ip_profile_rate]\nlimits = []\n", ["rules.ip_profile_rate.limits must be a non-empty list"]),
+        (
+            "[rules.new_account_profile_views]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n",
+            ["rules.new_account_profile_views.limits[0]", "unknown key 'window'"],
+        ),
+        ("policy = 3\n", ["policy must be a table"]),
+    ],
+)
 def test_errors_name_file_and_key(tmp_path: Path, text: str, needles: list[str]) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as exc:
@@ -117,8 +142,18 @@ def test_directory_instead_of_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
-@pytest.mark.parametrize("text, ms", [("1ms", 1), ("250ms", 250), ("30s", 30_000), ("10m", 600_000),
-                                      ("1h", 3_600_000), ("7d", 604_800_000), ("01m", 60_000)])
+@pytest.mark.parametrize(
+    "text, ms",
+    [
+        ("1ms", 1),
+        ("250ms", 250),
+        ("30s", 30_000),
+        ("10m", 600_000),
+        ("1h", 3_600_000),
+        ("7d", 604_800_000),
+        ("01m", 60_000),
+    ],
+)
 def test_parse_duration(text: str, ms: int) -> None:
     assert parse_duration(text) == ms
 
@@ -129,8 +164,9 @@ def test_parse_duration_rejects(text: object) -> None:
         parse_duration(text, "where")
 
 
-@given(st.integers(1, 10**9), st.sampled_from([("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000),
-                                               ("d", 86_400_000)]))
+@given(
+    st.integers(1, 10**9), st.sampled_from([("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)])
+)
 def test_parse_duration_is_number_times_unit(n: int, unit: tuple[str, int]) -> None:
     assert parse_duration(f"{n}{unit[0]}") == n * unit[1]
 
@@ -152,13 +188,16 @@ def test_fingerprint_depends_on_the_effective_config_only(tmp_path: Path) -> Non
     assert load_config(one).fingerprint == load_config(other).fingerprint
 
 
-@pytest.mark.parametrize("text", [
-    "[policy]\nmax_ttl_factor = 8\n",
-    "[policy.ttl]\nblock = '48h'\n",
-    "[time]\nout_of_orderness = '1m'\n",
-    "[rules.ip_profile_rate]\nenabled = false\n",
-    "[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 61, action = 'challenge' }]\n",
-    "[[routes]]\naction = 'profile_view'\npattern = '^/people/(?P<target>[^/]+)$'\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[policy]\nmax_ttl_factor = 8\n",
+        "[policy.ttl]\nblock = '48h'\n",
+        "[time]\nout_of_orderness = '1m'\n",
+        "[rules.ip_profile_rate]\nenabled = false\n",
+        "[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 61, action = 'challenge' }]\n",
+        "[[routes]]\naction = 'profile_view'\npattern = '^/people/(?P<target>[^/]+)$'\n",
+    ],
+)
 def test_fingerprint_changes_when_config_changes(tmp_path: Path, text: str) -> None:
     assert load_config(write(tmp_path, text)).fingerprint != load_config().fingerprint

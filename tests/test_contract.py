@@ -92,8 +92,16 @@ def test_decision_contract_is_closed_and_matches_what_the_detector_writes() -> N
 
 def test_fixture_sets_cover_the_contract() -> None:
     names = {p.stem for p in fixtures("access_event", "valid")}
-    assert {"minimal", "full", "epoch_ms", "offset_timestamp", "ipv6", "null_account", "unknown_extra_field",
-            "query_string_path"} <= names
+    assert {
+        "minimal",
+        "full",
+        "epoch_ms",
+        "offset_timestamp",
+        "ipv6",
+        "null_account",
+        "unknown_extra_field",
+        "query_string_path",
+    } <= names
     bad = [p.stem for p in fixtures("access_event", "invalid")]
     assert len(bad) >= 10 and len(set(bad)) == len(bad)
     assert len(fixtures("decision", "valid")) >= 2 and len(fixtures("decision", "invalid")) >= 5
@@ -142,8 +150,18 @@ def enumerator(n: int, ip: str = "203.0.113.7", step: int = 500) -> list[AccessE
 
 
 def crawler(n: int, account: str = "acct-9", created: int | None = T0, step: int = 1000) -> list[AccessEvent]:
-    return [AccessEvent(T0 + i * step, "198.51.100.4", "GET", f"/api/v1/users/{i}", 200, account_id=account,
-                        account_created_at=created) for i in range(n)]
+    return [
+        AccessEvent(
+            T0 + i * step,
+            "198.51.100.4",
+            "GET",
+            f"/api/v1/users/{i}",
+            200,
+            account_id=account,
+            account_created_at=created,
+        )
+        for i in range(n)
+    ]
 
 
 def test_decisions_of_a_hand_built_input_validate() -> None:
@@ -177,7 +195,9 @@ RANGE_EDGE_DATES = ("1999-12-31", "2000-01-01", "2099-12-31", "2100-01-01")
 
 def known_disagreement(obj: dict[str, Any]) -> bool:
     """Inputs on which schema and parser may differ (a pattern cannot see offsets across the range edges)."""
-    return any(isinstance(obj.get(name), str) and obj[name][:10] in RANGE_EDGE_DATES for name in ("ts", "account_created_at"))
+    return any(
+        isinstance(obj.get(name), str) and obj[name][:10] in RANGE_EDGE_DATES for name in ("ts", "account_created_at")
+    )
 
 
 offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
@@ -243,16 +263,35 @@ ips_valid = st.one_of(
     st.ip_addresses(v=6).map(lambda a: a.exploded.upper()),
 )
 ips_broken = st.one_of(
-    st.sampled_from(["10.0.0.256", "01.2.3.4", "1.2.3", "1.2.3.4.5", "::g", ":::", "", " 10.0.0.1", "10.0.0.1\n",
-                     "localhost", "crawler.example.com", "10.0.0.0/8", "[2001:db8::1]"]),
+    st.sampled_from(
+        [
+            "10.0.0.256",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "::g",
+            ":::",
+            "",
+            " 10.0.0.1",
+            "10.0.0.1\n",
+            "localhost",
+            "crawler.example.com",
+            "10.0.0.0/8",
+            "[2001:db8::1]",
+        ]
+    ),
     st.text(max_size=20),
     st.integers(),
     st.ip_addresses(v=4).map(int),
 )
 non_strings = st.one_of(st.integers(), st.booleans(), st.floats(allow_nan=False), st.lists(st.text(), max_size=2))
 statuses_broken = st.one_of(
-    st.integers(max_value=99), st.integers(min_value=600), st.integers(100, 599).map(str), st.booleans(),
-    st.floats(allow_nan=False), st.text(max_size=5),
+    st.integers(max_value=99),
+    st.integers(min_value=600),
+    st.integers(100, 599).map(str),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import example, given, settings
@@ -24,8 +24,8 @@ from detectors.events import (
 
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 MIN_MS, MAX_MS = 946_684_800_000, 4_102_444_800_000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 BASE = {"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/7", "status": 200}
 
 
@@ -33,8 +33,13 @@ def jline(**fields: object) -> str:
     return json.dumps({**BASE, **fields}, ensure_ascii=False)
 
 
-def combined(request: str = "GET /u/7 HTTP/1.1", user: str = "-", ip: str = "10.0.0.1",
-             time: str = "05/Jan/2026:08:00:00 +0000", tail: str = ' 200 512 "-" "curl/8.5"') -> str:
+def combined(
+    request: str = "GET /u/7 HTTP/1.1",
+    user: str = "-",
+    ip: str = "10.0.0.1",
+    time: str = "05/Jan/2026:08:00:00 +0000",
+    tail: str = ' 200 512 "-" "curl/8.5"',
+) -> str:
     return f'{ip} - {user} [{time}] "{request}"{tail}'
 
 
@@ -46,11 +51,33 @@ def test_json_line_minimal() -> None:
 
 
 def test_json_line_all_fields_normalised() -> None:
-    e = parse_line(jline(ts="2026-01-05T09:00:00.250+01:00", ip="2001:0DB8:0000:0000:0000:0000:0000:0001",
-                         account_id="acct-1", account_created_at=T0 - 60_000, user_agent="Mozilla/5.0",
-                         referer="https://example.com/", session_id="s1", request_id="r1", bytes=0))
-    assert e == AccessEvent(T0 + 250, "2001:db8::1", "GET", "/u/7", 200, "acct-1", T0 - 60_000, "Mozilla/5.0",
-                            "https://example.com/", 0, "s1", "r1")
+    e = parse_line(
+        jline(
+            ts="2026-01-05T09:00:00.250+01:00",
+            ip="2001:0DB8:0000:0000:0000:0000:0000:0001",
+            account_id="acct-1",
+            account_created_at=T0 - 60_000,
+            user_agent="Mozilla/5.0",
+            referer="https://example.com/",
+            session_id="s1",
+            request_id="r1",
+            bytes=0,
+        )
+    )
+    assert e == AccessEvent(
+        T0 + 250,
+        "2001:db8::1",
+        "GET",
+        "/u/7",
+        200,
+        "acct-1",
+        T0 - 60_000,
+        "Mozilla/5.0",
+        "https://example.com/",
+        0,
+        "s1",
+        "r1",
+    )
 
 
 def test_json_line_unknown_fields_ignored_and_empty_account_is_logged_out() -> None:
@@ -62,33 +89,39 @@ def test_json_line_surrounding_whitespace_and_crlf_are_ignored() -> None:
     assert parse_line("  " + jline() + "\r\n") == parse_line(jline())
 
 
-@pytest.mark.parametrize("line, reason", [
-    ('{"ts": 1767600000000, "ip": ', "not valid JSON"),
-    ("[1, 2]", "not a JSON object and not a combined log line"),
-    ('"just a string"', "not a JSON object and not a combined log line"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"ts": 1767600000000, "ip": ', "not valid JSON"),
+        ("[1, 2]", "not a JSON object and not a combined log line"),
+        ('"just a string"', "not a JSON object and not a combined log line"),
+    ],
+)
 def test_not_a_json_object(line: str, reason: str) -> None:
     with pytest.raises(BadEvent, match=reason):
         parse_line(line)
 
 
-@pytest.mark.parametrize("fields, needles", [
-    ({"ts": "yesterday"}, ["'ts'", "'yesterday'", "RFC 3339"]),
-    ({"ts": 1767600000}, ["'ts'", "1767600000", "epoch seconds?"]),
-    ({"ts": 4102444800000}, ["'ts'", "4102444800000", "out of range"]),
-    ({"ts": "2026-01-05T08:00:00"}, ["'ts'", "'2026-01-05T08:00:00'"]),
-    ({"ts": "2026-02-30T08:00:00Z"}, ["'ts'", "'2026-02-30T08:00:00Z'", "not a valid date-time"]),
-    ({"ip": "10.0.0.256"}, ["'ip'", "'10.0.0.256'"]),
-    ({"ip": 167772161}, ["'ip'", "167772161", "not a string"]),
-    ({"method": ""}, ["'method'", "''"]),
-    ({"path": None}, ["missing required field 'path'"]),
-    ({"status": "200"}, ["'status'", "'200'"]),
-    ({"status": 42}, ["'status'", "42"]),
-    ({"account_id": 1001}, ["'account_id'", "1001"]),
-    ({"account_created_at": "last week"}, ["'account_created_at'", "'last week'"]),
-    ({"bytes": -1}, ["'bytes'", "-1"]),
-    ({"user_agent": "x" * 500, "referer": ["a" * 500]}, ["'referer'", "..."]),
-])
+@pytest.mark.parametrize(
+    "fields, needles",
+    [
+        ({"ts": "yesterday"}, ["'ts'", "'yesterday'", "RFC 3339"]),
+        ({"ts": 1767600000}, ["'ts'", "1767600000", "epoch seconds?"]),
+        ({"ts": 4102444800000}, ["'ts'", "4102444800000", "out of range"]),
+        ({"ts": "2026-01-05T08:00:00"}, ["'ts'", "'2026-01-05T08:00:00'"]),
+        ({"ts": "2026-02-30T08:00:00Z"}, ["'ts'", "'2026-02-30T08:00:00Z'", "not a valid date-time"]),
+        ({"ip": "10.0.0.256"}, ["'ip'", "'10.0.0.256'"]),
+        ({"ip": 167772161}, ["'ip'", "167772161", "not a string"]),
+        ({"method": ""}, ["'method'", "''"]),
+        ({"path": None}, ["missing required field 'path'"]),
+        ({"status": "200"}, ["'status'", "'200'"]),
+        ({"status": 42}, ["'status'", "42"]),
+        ({"account_id": 1001}, ["'account_id'", "1001"]),
+        ({"account_created_at": "last week"}, ["'account_created_at'", "'last week'"]),
+        ({"bytes": -1}, ["'bytes'", "-1"]),
+        ({"user_agent": "x" * 500, "referer": ["a" * 500]}, ["'referer'", "..."]),
+    ],
+)
 def test_error_names_field_and_value(fields: dict[str, object], needles: list[str]) -> None:
     with pytest.raises(BadEvent) as exc:
         parse_line(jline(**fields))
@@ -107,8 +140,9 @@ def test_event_from_dict_checks_what_parse_json_would() -> None:
 
 def test_combined_line_full() -> None:
     e = parse_line(combined(user="alice", tail=' 200 512 "https://example.com/search?q=a" "Mozilla/5.0 (X11)"'))
-    assert e == AccessEvent(T0, "10.0.0.1", "GET", "/u/7", 200, "alice", None, "Mozilla/5.0 (X11)",
-                            "https://example.com/search?q=a", 512)
+    assert e == AccessEvent(
+        T0, "10.0.0.1", "GET", "/u/7", 200, "alice", None, "Mozilla/5.0 (X11)", "https://example.com/search?q=a", 512
+    )
 
 
 def test_combined_remote_user_dash_is_logged_out() -> None:
@@ -119,12 +153,15 @@ def test_combined_offset_is_applied() -> None:
     assert parse_line(combined(time="05/Jan/2026:10:00:00 +0200")).ts == T0
 
 
-@pytest.mark.parametrize("target, path", [
-    ("http://example.com/u/7?x=1", "/u/7?x=1"),
-    ("https://example.com:8443/api/v1/users/42", "/api/v1/users/42"),
-    ("http://example.com", "/"),
-    ("/search?next=http://example.com/", "/search?next=http://example.com/"),
-])
+@pytest.mark.parametrize(
+    "target, path",
+    [
+        ("http://example.com/u/7?x=1", "/u/7?x=1"),
+        ("https://example.com:8443/api/v1/users/42", "/api/v1/users/42"),
+        ("http://example.com", "/"),
+        ("/search?next=http://example.com/", "/search?next=http://example.com/"),
+    ],
+)
 def test_combined_absolute_url_target_becomes_path(target: str, path: str) -> None:
     assert parse_line(combined(request=f"GET {target} HTTP/1.1")).path == path
 
@@ -163,14 +200,17 @@ def test_combined_http09_request_line() -> None:
     assert parse_line(combined(request="GET /u/7")).path == "/u/7"
 
 
-@pytest.mark.parametrize("line, needles", [
-    (combined(request="-", tail=" 408 -"), ["request line", "'-'"]),
-    (combined(request="GET /a b HTTP/1.1"), ["request line", "'GET /a b HTTP/1.1'"]),
-    (combined(ip="crawler.example.com"), ["'ip'", "'crawler.example.com'"]),
-    (combined(time="05/Foo/2026:08:00:00 +0000"), ["'time'", "'05/Foo/2026:08:00:00 +0000'"]),
-    (combined(time="05/Jan/2026:08:00:00"), ["'time'"]),
-    ("this is not a log line", ["not a JSON object and not a combined log line"]),
-])
+@pytest.mark.parametrize(
+    "line, needles",
+    [
+        (combined(request="-", tail=" 408 -"), ["request line", "'-'"]),
+        (combined(request="GET /a b HTTP/1.1"), ["request line", "'GET /a b HTTP/1.1'"]),
+        (combined(ip="crawler.example.com"), ["'ip'", "'crawler.example.com'"]),
+        (combined(time="05/Foo/2026:08:00:00 +0000"), ["'time'", "'05/Foo/2026:08:00:00 +0000'"]),
+        (combined(time="05/Jan/2026:08:00:00"), ["'time'"]),
+        ("this is not a log line", ["not a JSON object and not a combined log line"]),
+    ],
+)
 def test_combined_errors_say_what_is_wrong(line: str, needles: list[str]) -> None:
     with pytest.raises(BadEvent) as exc:
         parse_line(line)
@@ -192,21 +232,45 @@ def test_combined_time_out_of_range_says_so() -> None:
 users = st.from_regex(r"[A-Za-z0-9._@-]{1,20}", fullmatch=True)
 paths = st.from_regex(r"/(?:[A-Za-z0-9._~%-]+/?){0,4}(?:\?[A-Za-z0-9=&%]{0,20})?", fullmatch=True)
 agents = st.text(st.characters(codec="utf-8", exclude_characters='"\\\n\r'), max_size=40)
-times = st.datetimes(datetime(2000, 1, 2), datetime(2099, 12, 30),
-                     timezones=st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))))
+times = st.datetimes(
+    datetime(2000, 1, 2),
+    datetime(2099, 12, 30),
+    timezones=st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(ip=st.ip_addresses().map(str), user=users, dt=times, method=st.sampled_from(["GET", "POST", "HEAD", "PROPFIND"]),
-       path=paths, status=st.integers(100, 599), size=st.none() | st.integers(0, 10**9), referer=agents, agent=agents,
-       quoted=st.booleans())
-def test_combined_round_trip(ip: str, user: str, dt: datetime, method: str, path: str, status: int, size: int | None,
-                             referer: str, agent: str, quoted: bool) -> None:
+@given(
+    ip=st.ip_addresses().map(str),
+    user=users,
+    dt=times,
+    method=st.sampled_from(["GET", "POST", "HEAD", "PROPFIND"]),
+    path=paths,
+    status=st.integers(100, 599),
+    size=st.none() | st.integers(0, 10**9),
+    referer=agents,
+    agent=agents,
+    quoted=st.booleans(),
+)
+def test_combined_round_trip(
+    ip: str,
+    user: str,
+    dt: datetime,
+    method: str,
+    path: str,
+    status: int,
+    size: int | None,
+    referer: str,
+    agent: str,
+    quoted: bool,
+) -> None:
     dt = dt.replace(microsecond=0)
-    logged_agent = agent + (r' \"x\"' if quoted else "")
+    logged_agent = agent + (r" \"x\"" if quoted else "")
     stamp = f"{dt:%d}/{MONTHS[dt.month - 1]}/{dt:%Y:%H:%M:%S %z}"
-    line = f'{ip} - {user} [{stamp}] "{method} {path} HTTP/1.1" {status} {"-" if size is None else size} ' \
-           f'"{referer}" "{logged_agent}"'
+    line = (
+        f'{ip} - {user} [{stamp}] "{method} {path} HTTP/1.1" {status} {"-" if size is None else size} '
+        f'"{referer}" "{logged_agent}"'
+    )
     e = parse_combined(line)
     assert (e.ip, e.method, e.path, e.status, e.bytes) == (ip, method, path, status, size)
     assert e.ts == (dt - EPOCH) // timedelta(milliseconds=1)
@@ -216,9 +280,14 @@ def test_combined_round_trip(ip: str, user: str, dt: datetime, method: str, path
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.text(max_size=300),
-                 st.builds(lambda tail: combined(tail=tail), st.text(max_size=60)),
-                 st.builds(lambda junk: jline()[:-1] + junk, st.text(max_size=30))))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300),
+        st.builds(lambda tail: combined(tail=tail), st.text(max_size=60)),
+        st.builds(lambda junk: jline()[:-1] + junk, st.text(max_size=30)),
+    )
+)
 def test_parse_line_returns_an_event_or_raises_bad_event(line: str | bytes) -> None:
     try:
         assert isinstance(parse_line(line), AccessEvent)
@@ -316,7 +385,7 @@ def test_line_reader_numbers_lines_skips_blanks_and_rejects_late_events() -> Non
     reader = LineReader(MAX_LINE_BYTES, 1_000)
     assert reader.feed(jline(ts=T0)) == AccessEvent(T0, "10.0.0.1", "GET", "/u/7", 200)
     assert reader.feed("  ") is None and reader.line_no == 2
-    with pytest.raises(BadEvent, match="^late: "):
+    with pytest.raises(BadEvent, match=r"^late: "):
         reader.feed(jline(ts=T0 - 1_001))
     with pytest.raises(BadEvent, match="not valid JSON"):
         reader.feed("{")
@@ -336,8 +405,8 @@ aware = st.datetimes(datetime(1999, 12, 31), datetime(2100, 1, 1, 23, 59), timez
 
 @settings(max_examples=300)
 @given(aware, st.sampled_from(["T", "t", " "]), st.booleans())
-@example(datetime(2000, 1, 1, tzinfo=timezone.utc), "T", False)
-@example(datetime(2099, 12, 31, 23, 59, 59, 999_000, tzinfo=timezone.utc), "T", True)
+@example(datetime(2000, 1, 1, tzinfo=UTC), "T", False)
+@example(datetime(2099, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC), "T", True)
 @example(datetime(2028, 2, 29, 0, 30, tzinfo=timezone(timedelta(hours=1))), "T", False)
 def test_rfc3339_round_trip(dt: datetime, sep: str, z_for_utc: bool) -> None:
     dt = dt.replace(microsecond=dt.microsecond // 1000 * 1000)
@@ -375,20 +444,23 @@ def test_epoch_ms_is_kept_as_is(ms: int) -> None:
     assert parse_timestamp(ms) == ms
 
 
-@pytest.mark.parametrize("value, needle", [
-    (MIN_MS - 1, "out of range"),
-    (MAX_MS, "out of range"),
-    (1_767_600_000, "epoch seconds?"),
-    (True, "not a timestamp"),
-    (1767600000000.5, "not a timestamp"),
-    ("2026-01-05T08:00:00+05:60", "not a timestamp"),
-    ("2026-01-05T08:00:00+24:00", "not a valid date-time"),
-    ("2026-01-05T23:59:60Z", "not a valid date-time"),
-    ("2026-01-05T08:00:00.1234567890Z", "not a timestamp"),
-    ("2026-01-05T08:00:00Z\n", "not a timestamp"),
-    ("1999-12-31T23:59:59.999Z", "out of range"),
-    ("2100-01-01T00:00:00Z", "out of range"),
-])
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        (MIN_MS - 1, "out of range"),
+        (MAX_MS, "out of range"),
+        (1_767_600_000, "epoch seconds?"),
+        (True, "not a timestamp"),
+        (1767600000000.5, "not a timestamp"),
+        ("2026-01-05T08:00:00+05:60", "not a timestamp"),
+        ("2026-01-05T08:00:00+24:00", "not a valid date-time"),
+        ("2026-01-05T23:59:60Z", "not a valid date-time"),
+        ("2026-01-05T08:00:00.1234567890Z", "not a timestamp"),
+        ("2026-01-05T08:00:00Z\n", "not a timestamp"),
+        ("1999-12-31T23:59:59.999Z", "out of range"),
+        ("2100-01-01T00:00:00Z", "out of range"),
+    ],
+)
 def test_parse_timestamp_rejects_with_field_and_value(value: object, needle: str) -> None:
     with pytest.raises(BadEvent) as exc:
         parse_timestamp(value, "account_created_at")

@@ -34,7 +34,7 @@ BAD_LINES = [
     '{"ts": "2026-01-05T08:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200, "user_agent": "'
     + "x" * 70_000
     + '"}',
-    '[1, 2, 3]',
+    "[1, 2, 3]",
     '10.0.0.1 - - [05/Jan/2026:08:00:00 +0000] "\\x16\\x03\\x01" 400 0 "-" "-"',
     '{"ts": "2026-01-05T06:00:00Z", "ip": "10.0.0.1", "method": "GET", "path": "/u/1", "status": 200}',  # late
 ]
@@ -55,7 +55,9 @@ def test_malformed_lines_are_dead_lettered_and_valid_ones_all_processed(tmp_path
 
     assert base.returncode == 0 and run.returncode == 0, run.stderr[-3000:]
     n_valid, n_bad = len(clean), len(BAD_LINES)
-    assert f"read {n_valid + n_bad}, accepted {n_valid}, rejected {n_bad}, decisions {len(base.decisions)}" in run.stdout
+    assert (
+        f"read {n_valid + n_bad}, accepted {n_valid}, rejected {n_bad}, decisions {len(base.decisions)}" in run.stdout
+    )
     assert len(run.dead_letters) == n_bad
     for record in run.dead_letters:
         assert record["source"] == str(dirty_file)
@@ -102,7 +104,10 @@ limits = [{ window = "10m", max_views = 20, action = "block" }]
         f'"status": 200, "account_id": "acme", "account_created_at": "2020-01-01T00:00:00Z"}}'
         for i in range(30)
     ]
-    rows += [f'{{"ts": {1767600000000 + i * 500}, "ip": "10.1.1.2", "method": "GET", "path": "/u/{i}", "status": 200}}' for i in range(100)]
+    rows += [
+        f'{{"ts": {1767600000000 + i * 500}, "ip": "10.1.1.2", "method": "GET", "path": "/u/{i}", "status": 200}}'
+        for i in range(100)
+    ]
     events.write_text("\n".join(rows) + "\n")
 
     run = run_cli([events], "--config", str(config))
@@ -111,7 +116,9 @@ limits = [{ window = "10m", max_views = 20, action = "block" }]
     got = comparable(run.decisions)
     assert got == reference([events], config)
     # /people/<id> counts as a profile view now; /u/<id> no longer does, so the IP is not flagged.
-    assert [(d["subject"], d["action"], d["reasons"]) for d in got] == [("acme", "block", ["account_profile_views_10m"])]
+    assert [(d["subject"], d["action"], d["reasons"]) for d in got] == [
+        ("acme", "block", ["account_profile_views_10m"])
+    ]
     assert got[0]["evidence"]["profile_views_10m"] == 21
 
 
@@ -135,10 +142,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_usage_errors_stop_before_any_work_with_one_line_and_exit_2(tmp_path, monkeypatch, setup, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "adir").mkdir()
-    (tmp_path / "ok.jsonl").write_text('{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "/", "status": 200}\n')
+    (tmp_path / "ok.jsonl").write_text(
+        '{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "/", "status": 200}\n'
+    )
     (tmp_path / "bad.toml").write_text("[rules\n")
     (tmp_path / "typo.toml").write_text("[rules.acount_profile_rate]\nenabled = false\n")
-    (tmp_path / "dur.toml").write_text('[rules.account_profile_rate]\nlimits = [{window = "1 hour", max_views = 5, action = "block"}]\n')
+    (tmp_path / "dur.toml").write_text(
+        '[rules.account_profile_rate]\nlimits = [{window = "1 hour", max_views = 5, action = "block"}]\n'
+    )
 
     proc = cli("run", *args, "--output", "out/decisions.jsonl")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,17 +16,19 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from detectors.config import load_config
 from detectors.events import AccessEvent, BadEvent, LineReader, parse_line
-from tests.conftest import comparable, reference
+from tests.conftest import REALWORLD, comparable, reference
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/realworld"
+DATA = REALWORLD
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "schemas/access_event.v1.json").read_text(encoding="utf-8"))
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real-world logs not found at {DATA} "
-                                                          "(shared/data/realworld beside the repository)")
+pytestmark = pytest.mark.skipif(
+    not DATA.is_dir(),
+    reason=f"real-world logs not found at {DATA} (shared/data/realworld beside the repo, or $SCRAPEGUARD_REALWORLD)",
+)
 
 
 def ms(day: str) -> int:
-    return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 # file, lines, UTC days it covers per SOURCES.md [first, last + 1), least share of lines accepted

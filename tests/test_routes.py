@@ -16,89 +16,100 @@ DEFAULT = RouteTable.default()
 ASSET = re.compile(DEFAULT_ROUTES[1][1])
 
 
-@pytest.mark.parametrize("path, target", [
-    ("/u/7", "7"),
-    ("/u/7/", "7"),
-    ("/u/7?tab=posts", "7"),
-    ("/u/7/?tab=posts", "7"),
-    ("/u/7#bio", "7"),
-    ("/users/alice", "alice"),
-    ("/users/alice/", "alice"),
-    ("/profile/a.b-c_d", "a.b-c_d"),
-    ("/profile/%C3%A9mile?ref=search", "%C3%A9mile"),
-    ("/api/v1/users/42", "42"),
-    ("/api/v2/users/42?fields=bio", "42"),
-    ("/api/v10/users/42/", "42"),
-    ("/api/v1/users/42/?fields=bio,name", "42"),
-])
+@pytest.mark.parametrize(
+    "path, target",
+    [
+        ("/u/7", "7"),
+        ("/u/7/", "7"),
+        ("/u/7?tab=posts", "7"),
+        ("/u/7/?tab=posts", "7"),
+        ("/u/7#bio", "7"),
+        ("/users/alice", "alice"),
+        ("/users/alice/", "alice"),
+        ("/profile/a.b-c_d", "a.b-c_d"),
+        ("/profile/%C3%A9mile?ref=search", "%C3%A9mile"),
+        ("/api/v1/users/42", "42"),
+        ("/api/v2/users/42?fields=bio", "42"),
+        ("/api/v10/users/42/", "42"),
+        ("/api/v1/users/42/?fields=bio,name", "42"),
+    ],
+)
 def test_profile_views(path: str, target: str) -> None:
     assert DEFAULT.classify(path) == ("profile_view", target)
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/users/42/posts",
-    "/api/v1/users/42/posts?page=2",
-    "/users/42/followers",
-    "/u/7/edit",
-    "/u/",
-    "/u",
-    "/users/",
-    "/api/v1/users",
-    "/api/v1/users/",
-    "/api/users/42",  # no version
-    "/api/vX/users/42",
-    "/U/7",
-    "/user/7",
-    "/x/u/7",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/users/42/posts",
+        "/api/v1/users/42/posts?page=2",
+        "/users/42/followers",
+        "/u/7/edit",
+        "/u/",
+        "/u",
+        "/users/",
+        "/api/v1/users",
+        "/api/v1/users/",
+        "/api/users/42",  # no version
+        "/api/vX/users/42",
+        "/U/7",
+        "/user/7",
+        "/x/u/7",
+    ],
+)
 def test_not_profile_views(path: str) -> None:
     assert DEFAULT.classify(path)[0] != "profile_view"
 
 
-@pytest.mark.parametrize("path, action", [
-    ("/search", "search"),
-    ("/search?q=alice", "search"),
-    ("/search/", "search"),
-    ("/search/users?q=a", "search"),
-    ("/api/v1/search", "search"),
-    ("/api/v3/search/people?q=a", "search"),
-    ("/searching", "other"),
-    ("/static/app.js", "static"),
-    ("/static/fonts/x", "static"),
-    ("/favicon.ico", "static"),
-    ("/img/logo.png?v=3", "static"),
-    ("/a/b.min.css", "static"),
-    ("/font.woff2", "static"),
-    ("/photo.jpeg", "static"),
-    ("/app.mjs", "static"),
-    ("/login", "auth"),
-    ("/logout", "auth"),
-    ("/signup", "auth"),
-    ("/register?next=/u/7", "auth"),
-    ("/auth/callback", "auth"),
-    ("/oauth/authorize?client_id=x", "auth"),
-    ("/api/v1/login", "auth"),
-    ("/api/v1/token", "auth"),
-    ("/api/v2/oauth/token", "auth"),
-    ("/", "feed"),
-    ("/?page=2", "feed"),
-    ("/feed", "feed"),
-    ("/home/", "feed"),
-    ("/api/v1/feed?cursor=abc", "feed"),
-    ("/about", "other"),
-    ("/api/v1/posts/9", "other"),
-    ("/feeds", "other"),
-    ("*", "other"),
-])
+@pytest.mark.parametrize(
+    "path, action",
+    [
+        ("/search", "search"),
+        ("/search?q=alice", "search"),
+        ("/search/", "search"),
+        ("/search/users?q=a", "search"),
+        ("/api/v1/search", "search"),
+        ("/api/v3/search/people?q=a", "search"),
+        ("/searching", "other"),
+        ("/static/app.js", "static"),
+        ("/static/fonts/x", "static"),
+        ("/favicon.ico", "static"),
+        ("/img/logo.png?v=3", "static"),
+        ("/a/b.min.css", "static"),
+        ("/font.woff2", "static"),
+        ("/photo.jpeg", "static"),
+        ("/app.mjs", "static"),
+        ("/login", "auth"),
+        ("/logout", "auth"),
+        ("/signup", "auth"),
+        ("/register?next=/u/7", "auth"),
+        ("/auth/callback", "auth"),
+        ("/oauth/authorize?client_id=x", "auth"),
+        ("/api/v1/login", "auth"),
+        ("/api/v1/token", "auth"),
+        ("/api/v2/oauth/token", "auth"),
+        ("/", "feed"),
+        ("/?page=2", "feed"),
+        ("/feed", "feed"),
+        ("/home/", "feed"),
+        ("/api/v1/feed?cursor=abc", "feed"),
+        ("/about", "other"),
+        ("/api/v1/posts/9", "other"),
+        ("/feeds", "other"),
+        ("*", "other"),
+    ],
+)
 def test_other_actions(path: str, action: str) -> None:
     assert DEFAULT.classify(path) == (action, None)
 
 
 def test_first_matching_route_wins() -> None:
-    table = RouteTable.from_config([
-        {"action": "static", "pattern": r"^/u/static$"},
-        {"action": "profile_view", "pattern": r"^/u/(?P<target>[^/]+)$"},
-    ])
+    table = RouteTable.from_config(
+        [
+            {"action": "static", "pattern": r"^/u/static$"},
+            {"action": "profile_view", "pattern": r"^/u/(?P<target>[^/]+)$"},
+        ]
+    )
     assert table.classify("/u/static") == ("static", None)
     assert table.classify("/u/9") == ("profile_view", "9")
 
@@ -106,8 +117,11 @@ def test_first_matching_route_wins() -> None:
 ids = st.text(st.characters(codec="utf-8", exclude_characters="/?#"), min_size=1, max_size=30)
 
 
-@given(ids, st.sampled_from(["/u/{}", "/users/{}", "/profile/{}", "/api/v1/users/{}", "/api/v42/users/{}"]),
-       st.sampled_from(["", "/", "?x=1", "/?x=1&y=/a/b", "#frag"]))
+@given(
+    ids,
+    st.sampled_from(["/u/{}", "/users/{}", "/profile/{}", "/api/v1/users/{}", "/api/v42/users/{}"]),
+    st.sampled_from(["", "/", "?x=1", "/?x=1&y=/a/b", "#frag"]),
+)
 def test_any_id_segment_round_trips_as_target(target: str, template: str, suffix: str) -> None:
     assume(not ASSET.search(target))  # see test_profile_id_that_looks_like_an_asset_is_a_profile_view
     assert DEFAULT.classify(template.format(target) + suffix) == ("profile_view", target)
@@ -127,7 +141,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_config_routes_replace_the_default_table(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [[routes]]
 action = "profile_view"
 pattern = '^/people/(?P<target>[^/]+)$'
@@ -135,7 +152,9 @@ pattern = '^/people/(?P<target>[^/]+)$'
 [[routes]]
 action = "search"
 pattern = '^/find'
-"""))
+""",
+        )
+    )
     assert config.routes.classify("/people/ann?x=1") == ("profile_view", "ann")
     assert config.routes.classify("/find?q=a") == ("search", None)
     assert config.routes.classify("/u/7") == ("other", None)
@@ -147,16 +166,23 @@ def test_no_routes_in_config_means_defaults() -> None:
     assert load_config().routes == DEFAULT
 
 
-@pytest.mark.parametrize("entries, message", [
-    ([{"action": "browse", "pattern": "^/"}], "route 1: action 'browse' is not one of profile_view, search"),
-    ([{"action": "search", "pattern": "^/s"}, {"action": "search", "pattern": "^/(unclosed"}],
-     "route 2: pattern '^/(unclosed' is invalid"),
-    ([{"action": "profile_view", "pattern": "^/u/([^/]+)$"}],
-     "route 1: a profile_view pattern needs a (?P<target>...) group"),
-    ([{"action": "search", "pattern": "^/s", "weight": 2}], "route 1: unknown key(s) weight"),
-    ([{"action": "search"}], "route 1: 'pattern' must be a regular expression string"),
-    ([{"pattern": "^/s"}], "route 1: action None is not one of"),
-])
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ([{"action": "browse", "pattern": "^/"}], "route 1: action 'browse' is not one of profile_view, search"),
+        (
+            [{"action": "search", "pattern": "^/s"}, {"action": "search", "pattern": "^/(unclosed"}],
+            "route 2: pattern '^/(unclosed' is invalid",
+        ),
+        (
+            [{"action": "profile_view", "pattern": "^/u/([^/]+)$"}],
+            "route 1: a profile_view pattern needs a (?P<target>...) group",
+        ),
+        ([{"action": "search", "pattern": "^/s", "weight": 2}], "route 1: unknown key(s) weight"),
+        ([{"action": "search"}], "route 1: 'pattern' must be a regular expression string"),
+        ([{"pattern": "^/s"}], "route 1: action None is not one of"),
+    ],
+)
 def test_bad_route_entries(entries: list[dict[str, object]], message: str) -> None:
     with pytest.raises(RouteError) as exc:
         RouteTable.from_config(entries)
@@ -164,7 +190,9 @@ def test_bad_route_entries(entries: list[dict[str, object]], message: str) -> No
 
 
 def test_bad_route_in_config_names_file_and_route_number(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [[routes]]
 action = "search"
 pattern = '^/search'
@@ -172,7 +200,8 @@ pattern = '^/search'
 [[routes]]
 action = "profile_view"
 pattern = '^/people/([^/]+)$'
-""")
+""",
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert str(exc.value).startswith(f"config {path}: route 2: a profile_view pattern needs")

@@ -19,11 +19,15 @@ from detectors.rules import Hit, NewAccountRule, ProfileRateRule
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 S, M, H = 1_000, 60_000, 3_600_000
 CONFIG = load_config()
-ACCOUNT_LIMITS = [{"window": "1h", "max_views": 120, "action": "throttle"},
-                  {"window": "24h", "max_views": 1000, "action": "challenge"}]
-TIERS = [{"within": "10m", "max_views": 60, "action": "challenge"},
-         {"within": "1h", "max_views": 150, "action": "challenge"},
-         {"within": "24h", "max_views": 400, "action": "block"}]
+ACCOUNT_LIMITS = [
+    {"window": "1h", "max_views": 120, "action": "throttle"},
+    {"window": "24h", "max_views": 1000, "action": "challenge"},
+]
+TIERS = [
+    {"within": "10m", "max_views": 60, "action": "challenge"},
+    {"within": "1h", "max_views": 150, "action": "challenge"},
+    {"within": "24h", "max_views": 400, "action": "block"},
+]
 
 
 # --- ProfileRateRule ---------------------------------------------------------------------------------
@@ -35,14 +39,17 @@ def test_profile_rate_fires_only_over_the_limit(subject_type: str) -> None:
     assert rule.windows == {"1h": H, "24h": 24 * H} and rule.subject_type == subject_type
     assert rule.evaluate({"profile_views_1h": 120, "profile_views_24h": 1000}) == []
     (hit,) = rule.evaluate({"profile_views_1h": 121, "profile_views_24h": 121})
-    assert hit == Hit(f"{subject_type}_profile_views_1h", "throttle", 0.504,
-                      {"profile_views_1h": 121, "limit_profile_views_1h": 120})
+    assert hit == Hit(
+        f"{subject_type}_profile_views_1h", "throttle", 0.504, {"profile_views_1h": 121, "limit_profile_views_1h": 120}
+    )
 
 
 def test_profile_rate_every_window_over_its_limit_hits() -> None:
     hits = ProfileRateRule("ip", ACCOUNT_LIMITS).evaluate({"profile_views_1h": 240, "profile_views_24h": 1500})
     assert [(h.reason, h.action, h.score) for h in hits] == [
-        ("ip_profile_views_1h", "throttle", 1.0), ("ip_profile_views_24h", "challenge", 0.75)]
+        ("ip_profile_views_1h", "throttle", 1.0),
+        ("ip_profile_views_24h", "challenge", 0.75),
+    ]
 
 
 # --- NewAccountRule ----------------------------------------------------------------------------------
@@ -51,23 +58,30 @@ def test_profile_rate_every_window_over_its_limit_hits() -> None:
 def young(age_s: float, **views: int) -> dict[str, object]:
     counts = {"profile_views_10m": 0, "profile_views_1h": 0, "profile_views_24h": 0}
     counts.update({f"profile_views_{k}": v for k, v in views.items()})
-    return {**counts, "account_age_s": age_s, "account_created_at": "2026-01-05T08:00:00.000Z",
-            "account_created_at_source": "account_created_at"}
+    return {
+        **counts,
+        "account_age_s": age_s,
+        "account_created_at": "2026-01-05T08:00:00.000Z",
+        "account_created_at_source": "account_created_at",
+    }
 
 
-@pytest.mark.parametrize("age_s, views, reasons", [
-    (300, {"10m": 61, "1h": 61, "24h": 61}, ["new_account_profile_views_10m"]),
-    (300, {"10m": 60, "1h": 60, "24h": 60}, []),
-    (600, {"10m": 61}, ["new_account_profile_views_10m"]),  # exactly `within` old: still in the tier
-    (600.001, {"10m": 61, "1h": 61}, []),
-    (1800, {"10m": 100, "1h": 151}, ["new_account_profile_views_1h"]),
-    (3600, {"1h": 151, "24h": 401}, ["new_account_profile_views_1h", "new_account_profile_views_24h"]),
-    (86_400, {"24h": 401}, ["new_account_profile_views_24h"]),
-    (86_400.001, {"24h": 401}, []),
-    (0, {"10m": 61}, ["new_account_profile_views_10m"]),
-    (-0.001, {"10m": 500, "1h": 500, "24h": 500}, []),  # created after the event: ignored
-    (-3600, {"10m": 500, "1h": 500, "24h": 500}, []),
-])
+@pytest.mark.parametrize(
+    "age_s, views, reasons",
+    [
+        (300, {"10m": 61, "1h": 61, "24h": 61}, ["new_account_profile_views_10m"]),
+        (300, {"10m": 60, "1h": 60, "24h": 60}, []),
+        (600, {"10m": 61}, ["new_account_profile_views_10m"]),  # exactly `within` old: still in the tier
+        (600.001, {"10m": 61, "1h": 61}, []),
+        (1800, {"10m": 100, "1h": 151}, ["new_account_profile_views_1h"]),
+        (3600, {"1h": 151, "24h": 401}, ["new_account_profile_views_1h", "new_account_profile_views_24h"]),
+        (86_400, {"24h": 401}, ["new_account_profile_views_24h"]),
+        (86_400.001, {"24h": 401}, []),
+        (0, {"10m": 61}, ["new_account_profile_views_10m"]),
+        (-0.001, {"10m": 500, "1h": 500, "24h": 500}, []),  # created after the event: ignored
+        (-3600, {"10m": 500, "1h": 500, "24h": 500}, []),
+    ],
+)
 def test_new_account_tiers(age_s: float, views: dict[str, int], reasons: list[str]) -> None:
     assert [h.reason for h in NewAccountRule(TIERS).evaluate(young(age_s, **views))] == reasons
 
@@ -75,15 +89,26 @@ def test_new_account_tiers(age_s: float, views: dict[str, int], reasons: list[st
 def test_new_account_hit_action_score_and_evidence() -> None:
     (hit,) = NewAccountRule(TIERS).evaluate({**young(120, **{"24h": 800}), "account_created_at_source": "first_seen"})
     assert (hit.action, hit.score) == ("block", 1.0)
-    assert hit.evidence == {"profile_views_24h": 800, "limit_profile_views_first_24h": 400, "account_age_s": 120,
-                            "account_created_at": "2026-01-05T08:00:00.000Z", "account_created_at_source": "first_seen"}
+    assert hit.evidence == {
+        "profile_views_24h": 800,
+        "limit_profile_views_first_24h": 400,
+        "account_age_s": 120,
+        "account_created_at": "2026-01-05T08:00:00.000Z",
+        "account_created_at_source": "first_seen",
+    }
 
 
 def test_account_age_source() -> None:
     assert account_age(T0 + 90 * S, T0, T0 + 30 * S) == {
-        "account_age_s": 90.0, "account_created_at": format_ms(T0), "account_created_at_source": "account_created_at"}
+        "account_age_s": 90.0,
+        "account_created_at": format_ms(T0),
+        "account_created_at_source": "account_created_at",
+    }
     assert account_age(T0 + 90 * S, None, T0 + 30 * S) == {
-        "account_age_s": 60.0, "account_created_at": format_ms(T0 + 30 * S), "account_created_at_source": "first_seen"}
+        "account_age_s": 60.0,
+        "account_created_at": format_ms(T0 + 30 * S),
+        "account_created_at_source": "first_seen",
+    }
 
 
 # --- DecisionPolicy ----------------------------------------------------------------------------------
@@ -108,8 +133,13 @@ def test_first_hit_decides(policy: DecisionPolicy) -> None:
     state = policy.new_state()
     d = policy.decide(state, "ip", "10.0.0.1", T0, [hit("challenge", score=0.6, profile_views_1m=61)])
     assert d is not None
-    assert (d.subject_type, d.subject, d.action, d.score, d.reasons) == ("ip", "10.0.0.1", "challenge", 0.6,
-                                                                         ["ip_profile_views_1m"])
+    assert (d.subject_type, d.subject, d.action, d.score, d.reasons) == (
+        "ip",
+        "10.0.0.1",
+        "challenge",
+        0.6,
+        ["ip_profile_views_1m"],
+    )
     assert (d.event_time, d.expires_at, d.evidence, d.key) == (T0, T0 + H, {"profile_views_1m": 61}, "ip:10.0.0.1")
     assert d.detector_version == f"0.1.0+{CONFIG.fingerprint}"
     assert (state.action, state.expires_at, state.offences) == ("challenge", T0 + H, 1)
@@ -152,8 +182,9 @@ def test_ttl_doubles_per_offence_up_to_max_factor(policy: DecisionPolicy) -> Non
 
 
 def test_decision_id_is_deterministic_and_keyed_by_subject_action_and_time(policy: DecisionPolicy) -> None:
-    def decision_id(subject_type: str = "ip", subject: str = "a", action: str = "challenge", ts: int = T0,
-                    score: float = 0.5) -> str:
+    def decision_id(
+        subject_type: str = "ip", subject: str = "a", action: str = "challenge", ts: int = T0, score: float = 0.5
+    ) -> str:
         d = DecisionPolicy(CONFIG).decide(policy.new_state(), subject_type, subject, ts, [hit(action, score=score)])
         assert d is not None
         return d.decision_id
@@ -161,13 +192,28 @@ def test_decision_id_is_deterministic_and_keyed_by_subject_action_and_time(polic
     base = decision_id()
     assert uuid.UUID(base).version == 5 and base == str(uuid.UUID(base))
     assert decision_id(score=0.9) == base  # the same subject, action and time
-    assert len({base, decision_id(subject="b"), decision_id(subject_type="account"), decision_id(action="block"),
-                decision_id(ts=T0 + 1)}) == 5
+    assert (
+        len(
+            {
+                base,
+                decision_id(subject="b"),
+                decision_id(subject_type="account"),
+                decision_id(action="block"),
+                decision_id(ts=T0 + 1),
+            }
+        )
+        == 5
+    )
 
 
 def test_evidence_merges_all_hits(policy: DecisionPolicy) -> None:
-    d = policy.decide(policy.new_state(), "ip", "a", T0, [hit("block", "b_reason", views_b=2),
-                                                          hit("challenge", "a_reason", views_a=1)])
+    d = policy.decide(
+        policy.new_state(),
+        "ip",
+        "a",
+        T0,
+        [hit("block", "b_reason", views_b=2), hit("challenge", "a_reason", views_a=1)],
+    )
     assert d is not None and d.evidence == {"views_a": 1, "views_b": 2}
 
 
@@ -183,9 +229,11 @@ def test_window_is_closed_and_counts_peers_at_the_same_time() -> None:
 
 
 @settings(max_examples=300)
-@given(st.lists(st.integers(0, 50), max_size=40), st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                                                                  st.integers(0, 30), min_size=1),
-       st.integers(-5, 60))
+@given(
+    st.lists(st.integers(0, 50), max_size=40),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(0, 30), min_size=1),
+    st.integers(-5, 60),
+)
 def test_window_counts_match_brute_force(stamps: list[int], windows: dict[str, int], probe: int) -> None:
     f = SubjectFeatures(list(stamps), windows)
     for t in [probe, *stamps]:
@@ -197,18 +245,40 @@ def test_window_counts_match_brute_force(stamps: list[int], windows: dict[str, i
 N_NEW = TIERS[0]["max_views"]
 
 
-def views(n: int, *, account: str | None = None, ip: str = "198.51.100.4", step: int = 5 * S, start: int = T0,
-          created: int | None = None, targets: str = "p{i}") -> list[AccessEvent]:
-    return [AccessEvent(start + i * step, ip, "GET", "/u/" + targets.format(i=i), 200, account_id=account,
-                        account_created_at=created) for i in range(n)]
+def views(
+    n: int,
+    *,
+    account: str | None = None,
+    ip: str = "198.51.100.4",
+    step: int = 5 * S,
+    start: int = T0,
+    created: int | None = None,
+    targets: str = "p{i}",
+) -> list[AccessEvent]:
+    return [
+        AccessEvent(
+            start + i * step,
+            ip,
+            "GET",
+            "/u/" + targets.format(i=i),
+            200,
+            account_id=account,
+            account_created_at=created,
+        )
+        for i in range(n)
+    ]
 
 
 def test_new_account_crawler_is_challenged_after_exactly_n_plus_one_views() -> None:
     assert detect(views(N_NEW, account="acct-new", created=T0), CONFIG) == []
     events = views(N_NEW + 1, account="acct-new", created=T0)
     (d,) = detect(events, CONFIG)
-    assert (d.subject_type, d.subject, d.action, d.reasons) == ("account", "acct-new", "challenge",
-                                                                ["new_account_profile_views_10m"])
+    assert (d.subject_type, d.subject, d.action, d.reasons) == (
+        "account",
+        "acct-new",
+        "challenge",
+        ["new_account_profile_views_10m"],
+    )
     assert d.event_time == events[N_NEW].ts
     assert d.evidence["account_created_at_source"] == "account_created_at"
     assert d.evidence["account_age_s"] == N_NEW * 5
@@ -241,7 +311,8 @@ def test_logged_in_views_do_not_count_against_the_ip() -> None:
     logged_out = views(100, step=500)
     decisions = detect(logged_out, CONFIG)
     assert [(d.subject_type, d.subject, d.action, d.event_time) for d in decisions] == [
-        ("ip", "198.51.100.4", "challenge", logged_out[60].ts)]
+        ("ip", "198.51.100.4", "challenge", logged_out[60].ts)
+    ]
     assert detect(logged_in[:40] + logged_out[40:], CONFIG) == []  # 60 logged-out views: at the limit
 
 
@@ -264,12 +335,16 @@ def test_detect_is_independent_of_input_order(events: list[AccessEvent]) -> None
 def test_decision_order_is_event_time_then_subject() -> None:
     decisions = detect(mixed_input(), CONFIG)
     assert [(d.event_time, d.subject_type, d.subject) for d in decisions] == sorted(
-        (d.event_time, d.subject_type, d.subject) for d in decisions)
+        (d.event_time, d.subject_type, d.subject) for d in decisions
+    )
 
 
 def test_config_limits_are_respected(tmp_path: Path) -> None:
     path = tmp_path / "strict.toml"
     path.write_text("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n")
     (d,) = detect(views(6, step=S), load_config(path))
-    assert (d.action, d.reasons, d.evidence) == ("block", ["ip_profile_views_1m"],
-                                                 {"profile_views_1m": 6, "limit_profile_views_1m": 5})
+    assert (d.action, d.reasons, d.evidence) == (
+        "block",
+        ["ip_profile_views_1m"],
+        {"profile_views_1m": 6, "limit_profile_views_1m": 5},
+    )

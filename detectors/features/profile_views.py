@@ -28,7 +28,9 @@ class SubjectFeatures:
     def at(self, ts: int) -> dict[str, int]:
         """`profile_views_<label>` for each window, at event time `ts`."""
         end = bisect_right(self.timestamps, ts)
-        return {f"profile_views_{label}": end - bisect_left(self.timestamps, ts - ms) for label, ms in self.windows.items()}
+        return {
+            f"profile_views_{label}": end - bisect_left(self.timestamps, ts - ms) for label, ms in self.windows.items()
+        }
 
 
 def account_age(ts: int, created_at: int | None, first_seen: int) -> dict[str, Any]:

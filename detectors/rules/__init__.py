@@ -7,7 +7,7 @@ from detectors.rules.base import Hit, Request, Rule
 from detectors.rules.new_account import NewAccountRule
 from detectors.rules.profile_rate import ProfileRateRule
 
-__all__ = ["Hit", "Request", "Rule", "NewAccountRule", "ProfileRateRule", "build_rules"]
+__all__ = ["Hit", "NewAccountRule", "ProfileRateRule", "Request", "Rule", "build_rules"]
 
 
 def build_rules(config: Config) -> list[Rule]:

@@ -32,5 +32,7 @@ class ProfileRateRule(Rule):
             n = features[f"profile_views_{label}"]
             if n > limit:
                 evidence = {f"profile_views_{label}": n, f"limit_profile_views_{label}": limit}
-                hits.append(Hit(f"{self.subject_type}_profile_views_{label}", action, over_limit_score(n, limit), evidence))
+                hits.append(
+                    Hit(f"{self.subject_type}_profile_views_{label}", action, over_limit_score(n, limit), evidence)
+                )
         return hits

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,9 @@ T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
 
-def event(ts: int, ip: str, path: str, account: str | None = None, created: int | None = None, status: int = 200) -> dict:
+def event(
+    ts: int, ip: str, path: str, account: str | None = None, created: int | None = None, status: int = 200
+) -> dict:
     e: dict = {"ts": format_ms(ts), "ip": ip, "method": "GET", "path": path, "status": status}
     if account is not None:
         e["account_id"] = account
@@ -31,9 +34,13 @@ def event(ts: int, ip: str, path: str, account: str | None = None, created: int 
     return e
 
 
-def views(account: str | None, ip: str, start: int, n: int, every: int, rng: random.Random, created: int | None = None) -> Iterator[dict]:
+def views(
+    account: str | None, ip: str, start: int, n: int, every: int, rng: random.Random, created: int | None = None
+) -> Iterator[dict]:
     for i in range(n):
-        yield event(start + i * every + rng.randrange(every // 4 + 1), ip, f"/u/{rng.randrange(1, 90_000)}", account, created)
+        yield event(
+            start + i * every + rng.randrange(every // 4 + 1), ip, f"/u/{rng.randrange(1, 90_000)}", account, created
+        )
 
 
 def write(case: str, events: list[dict], name: str = "input.jsonl") -> None:
@@ -50,12 +57,18 @@ def main() -> None:
     # The same crawler without account_created_at: its age counts from first sight (a login).
     write(
         "new_account_first_seen",
-        [event(T0, "203.0.113.11", "/login", "anon7")] + list(views("anon7", "203.0.113.11", T0 + MIN, 80, 3000, rng)),
+        [event(T0, "203.0.113.11", "/login", "anon7"), *views("anon7", "203.0.113.11", T0 + MIN, 80, 3000, rng)],
     )
     # An account created last year views 130 profiles within one hour: over the hourly limit of 120.
-    write("aged_account_hourly_limit", list(views("veteran", "198.51.100.20", T0, 130, 25_000, rng, created=T0 - 400 * DAY)))
+    write(
+        "aged_account_hourly_limit",
+        list(views("veteran", "198.51.100.20", T0, 130, 25_000, rng, created=T0 - 400 * DAY)),
+    )
     # An aged account stays at 100 views per hour (under 120/h) for 11 hours: over 1,000 per day.
-    write("aged_account_daily_limit", list(views("steady", "198.51.100.21", T0, 1100, 36_000, rng, created=T0 - 400 * DAY)))
+    write(
+        "aged_account_daily_limit",
+        list(views("steady", "198.51.100.21", T0, 1100, 36_000, rng, created=T0 - 400 * DAY)),
+    )
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s).
     write(
         "logged_out_enumerator",
@@ -81,10 +94,21 @@ def main() -> None:
     for i in range(140):
         ts = T0 + i * 20_000
         stamp = _clf_time(ts)
-        lines.append((ts, f'198.51.100.7 - combo [{stamp}] "GET /profile/{i * 7} HTTP/1.1" 200 2326 "-" "python-requests/2.31.0"'))
+        lines.append(
+            (
+                ts,
+                f'198.51.100.7 - combo [{stamp}] "GET /profile/{i * 7} HTTP/1.1" 200 2326 "-" "python-requests/2.31.0"',
+            )
+        )
     for i in range(70):
         ts = T0 + 10 * MIN + i * 700
-        lines.append((ts, f'203.0.113.99 - - [{_clf_time(ts)}] "GET /api/v1/users/{5000 + i}?fields=bio HTTP/1.1" 404 12 "-" "curl/8.5.0"'))
+        lines.append(
+            (
+                ts,
+                f'203.0.113.99 - - [{_clf_time(ts)}] "GET /api/v1/users/{5000 + i}?fields=bio HTTP/1.1" 404 12 '
+                '"-" "curl/8.5.0"',
+            )
+        )
     lines.sort()
     folder = HERE / "combined_log"
     folder.mkdir(exist_ok=True)
@@ -92,9 +116,9 @@ def main() -> None:
 
 
 def _clf_time(ts: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts / 1000, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 if __name__ == "__main__":
