@@ -26,8 +26,8 @@ demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job
 test: $(STAMP)  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)  ## the tests that start no Flink job
-	$(BIN)/python -m pytest -m 'not flink'
+test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
+	$(BIN)/python -m pytest -m 'not flink and not kafka'
 
 bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
 	$(BIN)/python benchmarks/bench_run.py --events 1000000
