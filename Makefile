@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job, summarise the decisions
+demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job, summarise and score the decisions
 	$(BIN)/scrapeguard simulate --out out/demo --scenario small --seed 7
 	$(BIN)/scrapeguard run --input out/demo/events.jsonl --output out/demo/decisions.jsonl
-	$(BIN)/scrapeguard summary --decisions out/demo/decisions.jsonl --labels out/demo/labels.json
+	$(BIN)/scrapeguard summary --decisions out/demo/decisions.jsonl
+	$(BIN)/scrapeguard evaluate --anchors --events out/demo/events.jsonl --labels out/demo/labels.json \
+	  --decisions out/demo/decisions.jsonl
 
 test: $(STAMP)  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs)
 	$(BIN)/python -m pytest

@@ -53,8 +53,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
     try:
         summary = generate(
-            args.out, seed=args.seed, hours=args.hours, accounts=args.accounts, scenario=args.scenario,
-            gzip_output=args.gzip, max_events=args.max_events,
+            args.out,
+            seed=args.seed,
+            hours=args.hours,
+            accounts=args.accounts,
+            scenario=args.scenario,
+            gzip_output=args.gzip,
+            max_events=args.max_events,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -66,9 +71,32 @@ def _simulate(args: argparse.Namespace) -> int:
 def _summary(args: argparse.Namespace) -> int:
     from jobs.summary import summarize
 
-    decisions = _existing_file(args.decisions)
-    labels = _existing_file(args.labels) if args.labels else None
-    print(summarize(decisions, labels))
+    print(summarize(_existing_file(args.decisions)))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    events, labels, decisions = (_existing_file(p) for p in (args.events, args.labels, args.decisions))
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        if not plot.parent.is_dir():
+            raise UsageError(f"--plot {plot}: directory {plot.parent} does not exist")
+        if any(plot.resolve() == p.resolve() for p in (events, labels, decisions)):
+            raise UsageError(f"--plot {plot} is also an input; it would be overwritten")
+    from evaluation import InputError, evaluate
+    from evaluation.report import render
+
+    try:
+        result = evaluate(events, labels, decisions)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    print(render(result, as_json=args.json, anchors=args.anchors))
+    if plot is not None:
+        from evaluation.plot import plot_views_before
+
+        plot_views_before(result, plot)
+        if not args.json:
+            print(f"plot: {plot}")
     return 0
 
 
@@ -91,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="detect on access-log files with the embedded Flink mini-cluster")
-    run.add_argument("--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed")
+    run.add_argument(
+        "--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed"
+    )
     run.add_argument("--output", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
     run.add_argument("--dead-letter", metavar="PATH", help="rejected lines (default: <output>.dead-letter.jsonl)")
     run.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
@@ -108,10 +138,20 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--gzip", action="store_true", help="write events.jsonl.gz")
     sim.set_defaults(handler=_simulate)
 
-    summary = commands.add_parser("summary", help="summarise a decisions file (by kind, with simulator labels)")
+    summary = commands.add_parser("summary", help="summarise a decisions file: actions, reasons, subjects")
     summary.add_argument("--decisions", required=True, metavar="PATH")
-    summary.add_argument("--labels", metavar="PATH", help="labels.json written by `scrapeguard simulate`")
     summary.set_defaults(handler=_summary)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score decisions against simulator labels, beside a static rate limit and a CrowdSec bucket"
+    )
+    evaluate.add_argument("--events", required=True, metavar="PATH", help="v1 JSON Lines sorted by ts, .gz allowed")
+    evaluate.add_argument("--labels", required=True, metavar="PATH", help="labels.json of `scrapeguard simulate`")
+    evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object with every figure (and no table)")
+    evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")
+    evaluate.add_argument("--plot", metavar="PNG", help="bar chart of profile views served before detection")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 

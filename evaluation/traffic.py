@@ -1,0 +1,148 @@
+"""The one pass over the events: per-actor aggregates and the anchors' per-entity state.
+
+Events are read once, in order, and not kept. What is kept:
+
+- per labeled actor: requests, profile views served (profile_view route, status < 400)
+  and, for scrapers only, the times of those views (to count the views served before
+  any first-action time afterwards);
+- per labeled account and IP it used: a `Presence` (request clusters, for attribution);
+- anchor (a): a sliding-hour counter of profile views per labeled account and a
+  sliding-minute counter of requests per IP, each with its first-reach times;
+- anchor (b): the CrowdSec crawl bucket of each IP and its overflow times.
+
+Memory is bounded by the actors, the IPs, the entities' window contents and the
+scrapers' view times, not by the length of the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+from array import array
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from detectors.events import BadEvent, format_ms, parse_line
+from detectors.routes import RouteTable
+from evaluation.attribution import Presence
+from evaluation.labels import InputError, is_scraper
+from evaluation.leaky_bucket import METHODS, CrawlBuckets
+from evaluation.static_limit import ACCOUNT_WINDOW_MS, IP_WINDOW_MS, WindowCounter
+
+
+class ActorTraffic:
+    """What one labeled actor sent."""
+
+    __slots__ = ("hour", "kind", "presence", "requests", "view_times", "views_served")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.requests = 0
+        self.views_served = 0
+        self.view_times: array[int] | None = array("q") if is_scraper(kind) else None
+        self.presence: dict[str, Presence] = {}
+        self.hour: WindowCounter | None = None
+
+
+@dataclass
+class Traffic:
+    """Everything the evaluation keeps from the events."""
+
+    actors: dict[str, ActorTraffic]
+    ip_minute: dict[str, WindowCounter] = field(default_factory=dict)
+    crawl: CrawlBuckets = field(default_factory=CrawlBuckets)
+    lines: int = 0
+    events: int = 0
+    rejected: int = 0
+    first_reason: str | None = None
+    first_ts: int | None = None
+    last_ts: int | None = None
+
+    @property
+    def presence(self) -> dict[str, dict[str, Presence]]:
+        """Actor key -> IP -> `Presence`, for the labeled accounts that sent requests."""
+        return {key: a.presence for key, a in self.actors.items() if a.presence}
+
+    @property
+    def account_hour(self) -> dict[str, WindowCounter]:
+        """Actor key -> sliding-hour profile-view counter, for the labeled accounts that viewed profiles."""
+        return {key: a.hour for key, a in self.actors.items() if a.hour is not None}
+
+
+def read_lines(path: Path) -> Iterator[bytes]:
+    """The raw lines of a file, `.gz` decompressed."""
+    stream: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    with stream:
+        yield from stream
+
+
+def scan(path: Path, labels: Mapping[str, str], counter_cap: int, routes: RouteTable | None = None) -> Traffic:
+    """Read the events once and build the `Traffic`; `counter_cap` is the highest limit the anchor may try + 1.
+
+    Invalid lines are counted and skipped, as `scrapeguard run` rejects them. Events
+    must be in event-time order; an event earlier than the one before stops the pass.
+    """
+    classify = (routes or RouteTable.default()).classify
+    actors = {key: ActorTraffic(kind) for key, kind in labels.items()}
+    traffic = Traffic(actors)
+    ip_minute = traffic.ip_minute
+    pour = traffic.crawl.pour
+    route_cache: dict[str, str] = {}
+    prev = None
+    line_no = 0
+    events = rejected = 0
+    for line_no, line in enumerate(read_lines(path), 1):
+        try:
+            e = parse_line(line)
+        except BadEvent as exc:
+            if line.strip():
+                rejected += 1
+                if traffic.first_reason is None:
+                    traffic.first_reason = f"line {line_no}: {exc}"
+            continue
+        events += 1
+        ts = e.ts
+        if prev is not None and ts < prev:
+            raise InputError(
+                f"events {path} line {line_no}: event time {format_ms(ts)} is before the previous event's "
+                f"({format_ms(prev)}); the evaluation reads events sorted by ts"
+            )
+        if prev is None:
+            traffic.first_ts = ts
+        prev = ts
+        url = e.path
+        action = route_cache.get(url)
+        if action is None:
+            action = classify(url)[0]
+            if len(route_cache) < 200_000:  # /feed, /static/... repeat; profile paths mostly do not
+                route_cache[url] = action
+        ip = e.ip
+        account = e.account_id
+        actor = actors.get("ip:" + ip if account is None else "account:" + account)
+        if actor is not None:
+            actor.requests += 1
+            view = action == "profile_view"
+            if view and e.status < 400:
+                actor.views_served += 1
+                if actor.view_times is not None:
+                    actor.view_times.append(ts)
+            if account is not None:
+                used = actor.presence.get(ip)
+                if used is None:
+                    used = actor.presence[ip] = Presence()
+                used.add(ts)
+                if view:
+                    hour = actor.hour
+                    if hour is None:
+                        hour = actor.hour = WindowCounter(ACCOUNT_WINDOW_MS, counter_cap)
+                    hour.add(ts)
+        minute = ip_minute.get(ip)
+        if minute is None:
+            minute = ip_minute[ip] = WindowCounter(IP_WINDOW_MS, counter_cap)
+        minute.add(ts)
+        if action != "static" and e.method in METHODS:
+            pour(ip, ts, url)
+    traffic.lines, traffic.events, traffic.rejected = line_no, events, rejected
+    traffic.last_ts = prev
+    return traffic
