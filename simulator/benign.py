@@ -1,15 +1,36 @@
-"""Benign actors: established users, brand-new users (onboarding burst), logged-out visitors."""
+"""Benign actors, including the hard negatives a detector must not act on.
+
+Established users (diurnal sessions), brand-new users (onboarding burst), recruiters
+(hundreds of profiles a day through search), users behind a shared NAT address, mobile
+users whose address keeps changing, logged-out visitors, the allowlisted partner API
+client and the verified search-engine crawler.
+"""
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections.abc import Callable, Generator, Iterator
 from operator import itemgetter
 from random import Random
 from typing import TYPE_CHECKING
 
-from .clock import iso_ms
-from .events import Actor, Client, Event, Stream, login, profile_hit, session_id, statics
-from .world import APP_UAS, DESKTOP_UAS, MOBILE_WEB_UAS, SEARCH_WORDS, SITE, mix64
+from .clock import DAY_MS, HOUR_MS
+from .events import Actor, Client, Event, Stream, before, login, profile_hit, session_id, statics
+from .world import (
+    APP_UAS,
+    CRAWLER_UA,
+    DESKTOP_UAS,
+    MOBILE_WEB_UAS,
+    PARTNER_NET,
+    PARTNER_UA,
+    PLACES,
+    ROLES,
+    SEARCH_WORDS,
+    SITE,
+    dotted,
+    mix64,
+)
 
 if TYPE_CHECKING:
     from .world import World
@@ -22,9 +43,24 @@ _GOOGLE = "https://www.google.com/"
 _IMAGES = {"feed": 6, "search": 4, "profile": 3, "messages": 1, "login": 0}
 
 
+# -- established accounts -------------------------------------------------------------
+
+
 def benign_user(w: World, a: Actor) -> Stream:
     """An established account: a few sessions over the window, Poisson with a daily rhythm."""
-    return _sessions(w, a, a.start, 1)
+    return _sessions(w, a, a.start, 1, w.end)
+
+
+def benign_nat_user(w: World, a: Actor) -> Stream:
+    """An established account behind a shared address (an office proxy or a carrier-grade
+    NAT) that dozens of other accounts use too; it behaves like `benign_user`."""
+    return _sessions(w, a, a.start, 1, w.end)
+
+
+def benign_mobile_user(w: World, a: Actor) -> Stream:
+    """An established account on a phone (app or mobile web) whose carrier address changes
+    every few minutes, even within a session; some are on IPv6."""
+    return _sessions(w, a, a.start, 1, w.end)
 
 
 def benign_new_user(w: World, a: Actor) -> Stream:
@@ -32,20 +68,26 @@ def benign_new_user(w: World, a: Actor) -> Stream:
     of sign-up, then behaves like an established user."""
     yield a.start, a.tie, None
     out, nxt = _onboarding(w, a)
-    yield from out
-    del out
-    yield from _sessions(w, a, nxt, 2)
+    if out:
+        yield out  # one chunk
+    del out  # the merge holds it now; this frame lives on for the later sessions
+    yield from _sessions(w, a, nxt, 2, w.end)
 
 
 def _onboarding(w: World, a: Actor) -> tuple[list[Event], int]:
     """The first session after sign-up (suggested profiles from the feed), and the next start."""
     rng = w.rng(a.tie, 1)
-    c = _account_client(w, rng, a)
+    c = _account_client(w, rng, a, a.start)
     lo, hi = (int(x) for x in w.params["onboarding_profiles"])
     out: list[Event] = []
     t = a.start
-    out.append((t, c.tie, c.line("GET", "/feed", 200, 40_000 + int(rng.random() * 20_000),
-                          SITE + "/signup" if c.browser else None)))
+    out.append(
+        (
+            t,
+            c.tie,
+            c.line("GET", "/feed", 200, 40_000 + int(rng.random() * 20_000), SITE + "/signup" if c.browser else None),
+        )
+    )
     if c.browser:
         statics(c, rng, t, "/feed", True, 4, out)
     deadline = a.created + _ONBOARDING_MS  # type: ignore[operator]
@@ -58,55 +100,78 @@ def _onboarding(w: World, a: Actor) -> tuple[list[Event], int]:
             statics(c, rng, ts, path, False, 2, out)
     if times:
         t = times[-1] + _think(w, rng)
-    browse(w, rng, c, t, _pages(w, rng), out, account=a.account, first="feed")
-    return _in_window(w, out), _next_session(w, rng, a.start, max(e[0] for e in out))
+    _drain(browse(w, rng, c, t, _pages(w, rng), account=a.account, first="feed"), out)
+    return _in_window(out, w.end), _next_session(w, rng, a.start, max(e[0] for e in out))
 
 
-def benign_logged_out(w: World, a: Actor) -> Stream:
-    """A logged-out visitor: lands from a search engine, views a few pages, leaves."""
-    yield a.start, a.tie, None
-    rng = w.rng(a.tie, 1)
-    h = mix64(a.slot)
-    ua = MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)] if a.v6 else DESKTOP_UAS[h % len(DESKTOP_UAS)]
-    c = Client(a.ip(w), None, None, ua, session_id(rng), tie=a.tie, browser=True, api=False)
-    r = rng.random()
-    first = "profile" if r < 0.6 else "search" if r < 0.85 else "login"
-    pages = 1 if first == "login" else min(8, 1 + int(rng.expovariate(0.5)))
-    out: list[Event] = []
-    browse(w, rng, c, a.start, pages, out, account=None, first=first, referer=_GOOGLE)
-    yield from _in_window(w, out)
-
-
-def _sessions(w: World, a: Actor, t: int, k: int) -> Stream:
-    """Sessions from t on. Between sessions the actor holds nothing but the next start:
-    it yields a wake-up marker there and builds the session only when woken."""
-    end = w.end
-    while t < end:
+def _sessions(
+    w: World, a: Actor, t: int, k: int, stop: int, build: Callable[..., Generator[Event, None, int]] | None = None
+) -> Stream:
+    """Sessions from t until `stop` (events at or after it are dropped). Between sessions the
+    actor holds nothing but the next start: it yields a wake-up marker there and builds the
+    session only when woken; `build(w, a, t, k, stop)` yields a session's events (and
+    markers between its pages) and returns the next session's start."""
+    build = build or _session
+    if t >= stop:
+        yield stop, a.tie, None  # a stream starts with a marker, even an empty one
+        return
+    while t < stop:
         yield t, a.tie, None
-        out, t = _session(w, a, t, k)
+        t = yield from build(w, a, t, k, stop)
         k += 1
-        yield from out
-        del out
 
 
-def _session(w: World, a: Actor, t: int, k: int) -> tuple[list[Event], int]:
-    """Events of an account's k-th session starting at t, and the next session's start."""
+def _session(w: World, a: Actor, t: int, k: int, stop: int) -> Generator[Event, None, int]:
+    """Yield an account's k-th session starting at t, page by page; return the next session's start."""
     rng = w.rng(a.tie, k)
-    out: list[Event] = []
-    c = _account_client(w, rng, a)
-    s, ref = t, None
+    c = _account_client(w, rng, a, t)
+    s, ref, last = t, None, -1
     if rng.random() < 0.15:  # cookie expired: log in first
+        out: list[Event] = []
         s = login(c, rng, t, out) + 1_500 + int(rng.random() * 2_000)
         ref = SITE + "/login"
-    browse(w, rng, c, s, _pages(w, rng), out, account=a.account, first="feed", referer=ref)
-    return _in_window(w, out), _next_session(w, rng, t, out[-1][0])
+        out.sort(key=_by_time)
+        if out[0][0] < stop:
+            yield before(out, stop)
+        last = out[-1][0]
+    last = max(last, (yield from browse(w, rng, c, s, _pages(w, rng), account=a.account, referer=ref, stop=stop)))
+    return _next_session(w, rng, t, last)
 
 
-def _in_window(w: World, out: list[Event]) -> list[Event]:
-    """Sort a session's events by time (stable) and drop those past the window."""
+def _drain(pages: Generator[Event, None, int], out: list[Event]) -> int:
+    """Append the events of `pages` (not its markers) to out; return what it returns."""
+    while True:
+        try:
+            e = next(pages)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if e.__class__ is list:
+            out.extend(e)  # type: ignore[arg-type]
+        elif e[2] is not None:  # type: ignore[index]
+            out.append(e)  # type: ignore[arg-type]
+
+
+def _hand_over(out: list[Event], t: int, tie: int, stop: int) -> Iterator[Event | list[Event]]:
+    """Yield the pending events in `out` that come before t as one chunk, in time order (a
+    stable sort, so ties keep the order they were made in), and drop them; then a wake-up
+    marker at t, so the next page is built only when the merge gets there. Nothing at or
+    after `stop` is yielded."""
+    if out:
+        out.sort(key=_by_time)
+        n = bisect_left(out, t, key=_by_time) if out[-1][0] >= t else len(out)
+        ready = before(out[:n], stop)
+        if ready:
+            yield ready
+        del out[:n]
+    if t < stop:
+        yield t, tie, None
+
+
+def _in_window(out: list[Event], stop: int) -> list[Event]:
+    """Sort a session's events by time (stable) and drop those at or after `stop`."""
     out.sort(key=_by_time)
-    if out and out[-1][0] >= w.end:
-        return [e for e in out if e[0] < w.end]
+    if out and out[-1][0] >= stop:
+        return [e for e in out if e[0] < stop]
     return out
 
 
@@ -131,40 +196,288 @@ def _think(w: World, rng: Random) -> int:
     return int(min(max(ms, 1_500.0), _MAX_THINK_MS))
 
 
-def _account_client(w: World, rng: Random, a: Actor) -> Client:
-    """The device of one session: desktop (IPv4), or mobile web / app (IPv6)."""
+def _account_client(w: World, rng: Random, a: Actor, t: int) -> Client:
+    """The device and address of one session starting at t.
+
+    Most accounts: desktop (home IPv4) or mobile web / app (home IPv6). Recruiters work at
+    a desktop. NAT users send everything from their group's shared address (phones behind
+    a carrier NAT, desktops behind an office proxy). Mobile users are on a phone whose
+    carrier address changes every few minutes.
+    """
     p = w.params
     h = mix64(a.account ^ w.salt)  # type: ignore[operator]
-    created = iso_ms(w.t0 + a.created)  # type: ignore[operator]
+    created = a.created_at(w)
     sid = session_id(rng)
-    account = f"a{a.account}"
-    if rng.random() < p["mobile_share"]:
-        ip = w.ipv6(a.slot)
-        if rng.random() < p["app_share_of_mobile"]:
-            return Client(ip, account, created, APP_UAS[h % len(APP_UAS)], sid, tie=a.tie, browser=False, api=True)
-        return Client(ip, account, created, MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)], sid, tie=a.tie,
-                      browser=True, api=False)
-    return Client(w.ipv4(a.slot), account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=a.tie,
-                  browser=True, api=False)
+    account = a.account_id()
+    kind = a.kind
+    tie = a.tie
+    if kind == "benign_recruiter":
+        return Client(
+            w.ipv4(a.slot), account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False
+        )
+    if kind == "benign_nat_user":
+        ip, carrier = w.nat_gateway(a.member)
+        if not carrier:
+            return Client(
+                ip, account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False
+            )
+        mobile = True
+    elif kind == "benign_mobile_user":
+        ip, mobile = "", True
+    else:
+        mobile = rng.random() < p["mobile_share"]
+        ip = w.ipv6(a.slot) if mobile else w.ipv4(a.slot)
+    if not mobile:
+        return Client(ip, account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False)
+    if rng.random() < p["app_share_of_mobile"]:
+        c = Client(ip, account, created, APP_UAS[h % len(APP_UAS)], sid, tie=tie, browser=False, api=True)
+    else:
+        c = Client(ip, account, created, MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)], sid, tie=tie, browser=True, api=False)
+    if kind == "benign_mobile_user":
+        _roaming(w, rng, a, c, t)
+    return c
 
 
-def browse(w: World, rng: Random, c: Client, t: int, pages: int, out: list[Event], *,
-           account: int | None, first: str = "feed", referer: str | None = None) -> int:
-    """Append `pages` page views (plus assets) from t; return the time of the last page.
+def _roaming(w: World, rng: Random, a: Actor, c: Client, t: int) -> None:
+    """Give a mobile client a fresh carrier address now and every `mobile_ip_change_min`."""
+    lo, hi = (int(x * 60_000) for x in w.params["mobile_ip_change_min"])
+    v6 = a.v6
+
+    def connect(c: Client, now: int) -> None:
+        key = a.tie << 32 | rng.getrandbits(32)
+        c.set_ip(w.carrier_ipv6(key) if v6 else w.carrier_ipv4(key))
+        c.roam_at = now + lo + int(rng.random() * (hi - lo))
+
+    connect(c, t)
+    c.roam = connect
+
+
+# -- recruiters -----------------------------------------------------------------------
+
+
+def benign_recruiter(w: World, a: Actor) -> Stream:
+    """A recruiter (or other power user): during a working shift, session after session of
+    searching and opening a few results of each page, hundreds of profiles a day."""
+    return _sessions(w, a, a.start, 1, w.end, _recruiter_session)
+
+
+def recruiter_start(w: World, a: Actor, rng: Random) -> int:
+    """First session: within minutes of the window's start when it opens during the shift,
+    else soon after the next shift starts."""
+    return _on_shift(w, a, int(rng.random() * min(20 * 60_000, w.end / 2)), rng)
+
+
+def _on_shift(w: World, a: Actor, t: int, rng: Random) -> int:
+    """t if it lies in the actor's shift, else soon after the next shift start."""
+    p = w.params
+    lo, hi = p["recruiter_shift_start_utc"]
+    u = (mix64(a.tie ^ w.salt ^ 0x5F1) >> 11) / 2.0**53  # the recruiter's own start of day
+    begin = int((lo + (hi - lo) * u) * HOUR_MS)
+    since = (w.t0 + t - begin) % DAY_MS  # time since the shift (last) began
+    if since < p["recruiter_shift_hours"] * HOUR_MS:
+        return t
+    return t + DAY_MS - since + int(rng.random() * 30 * 60_000)
+
+
+def _recruiter_session(w: World, a: Actor, t: int, k: int, stop: int) -> Generator[Event, None, int]:
+    """Search, open some results, next page or new query, until the session's quota of
+    profiles; then a break. Yields page by page; returns the next session's start."""
+    rng = w.rng(a.tie, k)
+    p = w.params
+    c = _account_client(w, rng, a, t)
+    tie = c.tie
+    out: list[Event] = []  # made, not yet handed over
+    prev = None
+    if rng.random() < 0.1:
+        t = login(c, rng, t, out) + 1_500 + int(rng.random() * 2_000)
+        prev = SITE + "/login"
+    lo, hi = (int(x) for x in p["recruiter_profiles_per_session"])
+    quota = lo + int(rng.random() * (hi - lo + 1))
+    mu = math.log(p["recruiter_think_s"] * 1000.0)
+    message = p["recruiter_message_share"]
+    views = 0
+    last = t
+    first = True
+    while views < quota and t < stop:
+        query = ROLES[int(rng.random() * len(ROLES))]
+        if rng.random() < 0.7:
+            query += "+" + PLACES[int(rng.random() * len(PLACES))]
+        page = 1
+        while views < quota and t < stop:
+            yield from _hand_over(out, t, tie, stop)
+            path = f"/search?q={query}" if page == 1 else f"/search?q={query}&page={page}"
+            out.append((t, tie, c.line("GET", path, 200, 30_000 + int(rng.random() * 15_000), prev)))
+            statics(c, rng, t, path, first, 4, out)
+            first = False
+            last = t
+            results = w.search_results(query, page)
+            t += 2_000 + int(rng.random() * 6_000)  # reads the result list
+            for i in sorted(rng.sample(range(10), 2 + int(rng.random() * 7))):
+                if views >= quota or t >= stop:
+                    break
+                yield from _hand_over(out, t, tie, stop)
+                ppath, status, nbytes = profile_hit(w, c, rng, results[i])
+                out.append((t, tie, c.line("GET", ppath, status, nbytes, SITE + path)))
+                statics(c, rng, t, ppath, False, 2 + int(rng.random() * 2), out)
+                views += 1
+                last = t
+                think = int(min(max(math.exp(mu + 0.6 * rng.gauss(0.0, 1.0)), 2_000.0), 300_000.0))
+                if rng.random() < message:  # writes to the candidate
+                    out.append(
+                        (
+                            t + think // 2,
+                            tie,
+                            c.line("POST", "/messages", 201, 350 + int(rng.random() * 150), SITE + ppath),
+                        )
+                    )
+                t += think
+            prev = SITE + path
+            if rng.random() < 0.35:
+                break  # a new query
+            page += 1
+    out.sort(key=_by_time)
+    if out and out[0][0] < stop:
+        yield before(out, stop)
+    brk = math.exp(math.log(p["recruiter_break_min"] * 60_000.0) + 0.5 * rng.gauss(0.0, 1.0))
+    return _on_shift(w, a, max(t, last) + int(brk), rng)
+
+
+# -- logged out -----------------------------------------------------------------------
+
+
+def benign_logged_out(w: World, a: Actor) -> Stream:
+    """A logged-out visitor: lands from a search engine, views a few pages, leaves."""
+    yield a.start, a.tie, None
+    rng = w.rng(a.tie, 1)
+    h = mix64(a.slot)
+    ua = MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)] if a.v6 else DESKTOP_UAS[h % len(DESKTOP_UAS)]
+    c = Client(a.ip(w), None, None, ua, session_id(rng), tie=a.tie, browser=True, api=False)
+    r = rng.random()
+    first = "profile" if r < 0.6 else "search" if r < 0.85 else "login"
+    pages = 1 if first == "login" else min(8, 1 + int(rng.expovariate(0.5)))
+    out: list[Event] = []
+    _drain(browse(w, rng, c, a.start, pages, account=None, first=first, referer=_GOOGLE), out)
+    out = _in_window(out, w.end)
+    if out:
+        yield out
+
+
+# -- allowlisted machines -------------------------------------------------------------
+
+
+def benign_partner_api(w: World, a: Actor) -> Stream:
+    """The partner's sync service: account `partner-acme`, profile reads over the API at a
+    steady 2-5 a second around the clock from its servers in 198.51.100.0/28, and a token
+    refresh every hour."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    created = a.created_at(w)
+    base, _ = PARTNER_NET
+    clients = [
+        Client(
+            dotted(base + 1 + i), a.account_id(), created, PARTNER_UA, session_id(rng), tie=tie, browser=False, api=True
+        )
+        for i in range(int(p["partner_ips"]))
+    ]
+    lo, hi = (int(x * 1000) for x in p["partner_interval_s"])
+    span = hi - lo
+    stop = w.end
+    pop = w.population
+    alive = w.alive
+    uniform = w.uniform_existing
+    n = len(clients)
+    token_at = a.start
+    t = a.start
+    while t < stop:
+        c = clients[int(rng.random() * n)]
+        if t >= token_at:
+            yield t, tie, c.line("POST", "/api/v1/token", 200, 412)
+            token_at += HOUR_MS
+            t += 50 + int(rng.random() * 200)
+            continue
+        uid = uniform(rng) if rng.random() < 0.98 else int(rng.random() * pop)  # a few since deleted
+        if uid < pop and alive[uid]:
+            yield t, tie, c.line("GET", f"/api/v1/users/{uid}", 200, 1_800 + int(rng.random() * 1_400))
+        else:
+            yield t, tie, c.line("GET", f"/api/v1/users/{uid}", 404, 62)
+        t += lo + int(rng.random() * span)
+
+
+def benign_search_crawler(w: World, a: Actor) -> Stream:
+    """One address of the verified search-engine crawler (Googlebot, 66.249.64.0/27):
+    logged out, no cookies, public profiles at a Poisson rate (its share of
+    `search_crawler_rate_per_s`), robots.txt every hour, now and then a script to render."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    c = Client(a.ip(w), None, None, CRAWLER_UA, "", tie=tie, browser=False, api=False)
+    pre, ident = c.pre, c.ident
+    mean = 1000.0 * p["search_crawler_ips"] / p["search_crawler_rate_per_s"]
+    stop = w.end
+    pop = w.population
+    robots_at = a.start
+    t = float(a.start)
+    while t < stop:
+        ts = int(t)
+        tail = f',"session_id":"{rng.getrandbits(64):016x}"}}\n'  # no cookie jar
+        if ts >= robots_at:
+            path, status, nbytes = "/robots.txt", 200, 312
+            robots_at += HOUR_MS
+        elif rng.random() < 0.03:
+            path, status, nbytes = "/static/app.js", 200, 182_344
+        else:
+            r = rng.random()
+            uid = w.popular(rng) if r < 0.5 else w.uniform_existing(rng) if r < 0.98 else int(rng.random() * pop)
+            path, status, nbytes = profile_hit(w, c, rng, uid)
+        yield ts, tie, f'{pre}GET","path":"{path}","status":{status}{ident},"bytes":{nbytes}{tail}'.encode()
+        t += rng.expovariate(1.0 / mean) + 20.0
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+def browse(
+    w: World,
+    rng: Random,
+    c: Client,
+    t: int,
+    pages: int,
+    *,
+    account: int | None,
+    first: str = "feed",
+    referer: str | None = None,
+    stop: int | None = None,
+) -> Generator[Event, None, int]:
+    """Yield `pages` page views (plus assets) from t, in time order, with a wake-up marker
+    before each page after the first (so a page is built only when the merge reaches
+    it); nothing at or after `stop` (default: the window's end). Return the time of the
+    last event made, or -1 if none.
 
     Logged-in clients mix feed, search, messages and profiles (`profile_share` of
-    pages); logged-out ones see only profiles and search.
+    pages); logged-out ones see only profiles and search. Profiles are the account's
+    friends (its social neighbourhood) about a third of the time, else drawn by
+    popularity. A roaming client changes address when its time comes.
     """
     ps = w.params["profile_share"]
     end = w.end
+    stop = end if stop is None else stop
+    tie = c.tie
+    out: list[Event] = []  # made, not yet handed over
+    last = -1
     prev: str | None = None
     query = ""
     page_no = 1
     kind = first
-    last = t
     for i in range(pages):
         if t >= end:
             break
+        if i:
+            yield from _hand_over(out, t, tie, stop)
+        if t >= c.roam_at:
+            c.roam(c, t)  # type: ignore[misc]
         if i:
             r = rng.random()
             if account is None:
@@ -204,15 +517,31 @@ def browse(w: World, rng: Random, c: Client, t: int, pages: int, out: list[Event
             path, status, nbytes = "/messages", 200, 18_000 + int(rng.random() * 8_000)
         else:  # login page, logged out
             path, status, nbytes = "/login", 200, 9_000 + int(rng.random() * 400)
-        out.append((t, c.tie, c.line("GET", path, status, nbytes, ref)))
+        out.append((t, tie, c.line("GET", path, status, nbytes, ref)))
         if c.browser:
             base = _IMAGES[kind]
             statics(c, rng, t, path, i == 0, base // 2 + int(rng.random() * (base + 1)), out)
-        last = t
+        last = max(last, out[-1][0])
         think = _think(w, rng)
         if kind == "messages" and rng.random() < 0.15:  # sends a message while there
-            out.append((t + think // 2, c.tie, c.line("POST", "/messages", 201, 350 + int(rng.random() * 150),
-                                               SITE + "/messages" if c.browser else None)))
+            out.append(
+                (
+                    t + think // 2,
+                    tie,
+                    c.line(
+                        "POST",
+                        "/messages",
+                        201,
+                        350 + int(rng.random() * 150),
+                        SITE + "/messages" if c.browser else None,
+                    ),
+                )
+            )
+            last = max(last, t + think // 2)
         prev = path
         t += think
+    if out:
+        out.sort(key=_by_time)
+        if out[0][0] < stop:
+            yield before(out, stop)
     return last

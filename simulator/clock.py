@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -21,12 +21,10 @@ def parse_start(start: str) -> int:
     try:
         dt = datetime.fromisoformat(start)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"start: {start!r} is not an RFC 3339 timestamp; use e.g. '2026-01-05T08:00:00Z'"
-        ) from None
+        raise ValueError(f"start: {start!r} is not an RFC 3339 timestamp; use e.g. '2026-01-05T08:00:00Z'") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(round(dt.timestamp() * 1000))
+        dt = dt.replace(tzinfo=UTC)
+    return round(dt.timestamp() * 1000)
 
 
 def second_prefix(sec: int) -> bytes:

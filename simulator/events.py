@@ -1,33 +1,54 @@
 """Event lines and the page-level building blocks every actor family uses.
 
 An actor stream yields `(offset_ms, tie, body)`: `offset_ms` since the start of the
-window, `tie` the actor's roster position (unique, breaks timestamp ties), and `body`
+window, `tie` the actor's roster position (unique; it tells the writer whose line it
+is, for the labels), and `body`
 the line after its `{"ts":"...",` prefix, which the writer adds (it sees timestamps in
 order, so one cached per-second prefix serves every line). `body=None` is a wake-up
-marker: the actor's state is built only when the merge reaches it.
+marker: the actor's state is built only when the merge reaches it. A stream may also
+yield a chunk, a non-empty list of events in time order (a page and its assets), which
+the merge takes in one step.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from random import Random
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import orjson
 
+from .clock import iso_ms
 from .world import SITE, mix64
 
 if TYPE_CHECKING:
     from .world import World
 
 Event = tuple[int, int, "bytes | None"]
-Stream = Iterator[Event]
+Stream = Iterator["Event | list[Event]"]  # events, markers, and chunks (lists of events in time order)
 
+_ts = itemgetter(0)
+NEVER = 1 << 62
 JS_BYTES = 182_344
 CSS_BYTES = 48_211
 IMAGES = 5000
-_IMAGE_PATHS = tuple(f"/static/img/{n}.png" for n in range(IMAGES))
-_IMAGE_BYTES = tuple(4_000 + mix64(n) % 60_000 for n in range(IMAGES))
+_IMAGE_PATHS = tuple(f"/static/img/{n}.png".encode() for n in range(IMAGES))
+_IMAGE_BYTES = tuple(b"%d" % (4_000 + mix64(n) % 60_000) for n in range(IMAGES))
+
+
+@dataclass(slots=True)
+class Fleet:
+    """What the accounts of one botnet share: subnets, user agent, creation hour, target block."""
+
+    subnets: tuple[int, ...]  # first address of each shared /24
+    user_agent: str
+    created: int  # offset (ms) of the hour in which the operator created every account
+    start: int  # offset (ms) at which the fleet starts
+    first_id: int  # the fleet's block of ids starts here ...
+    chunk: int  # ... and each member walks its own `chunk` ids of it
 
 
 @dataclass(slots=True)
@@ -40,16 +61,46 @@ class Actor:
     slot: int  # address-pool slot (distinct per actor)
     account: int | None = None  # a<account>, None when logged out
     created: int | None = None  # account creation, offset ms (negative: before the window)
-    v6: bool = False  # logged-out actor on an IPv6 mobile address
+    v6: bool = False  # logged-out actor (or mobile user) on IPv6
     stop: int | None = None  # scrapers: offset (ms) at which they stop
+    name: str | None = None  # an account id other than a<account> (the partner)
+    addr: str | None = None  # a fixed address other than the slot's (NAT gateway, crawler, bot)
+    switch: int | None = None  # hijacked account: offset (ms) at which the attacker takes over
+    member: int = 0  # position in its group (botnet member, NAT gateway index, crawler address)
+    fleet: Fleet | None = None  # botnet members: what the fleet shares
 
     def ip(self, w: World) -> str:
         """The actor's main address."""
+        if self.addr is not None:
+            return self.addr
         return w.ipv6(self.slot) if self.v6 else w.ipv4(self.slot)
+
+    def account_id(self) -> str | None:
+        """The `account_id` its events carry (None when logged out)."""
+        if self.name is not None:
+            return self.name
+        return None if self.account is None else f"a{self.account}"
+
+    def created_at(self, w: World) -> str:
+        """When its account was created, RFC 3339."""
+        assert self.created is not None, f"{self.kind} {self.tie} has no account"
+        return iso_ms(w.t0 + self.created)
 
     def key(self, w: World) -> str:
         """Label key: `account:<id>` or, logged out, `ip:<addr>`."""
-        return f"account:a{self.account}" if self.account is not None else f"ip:{self.ip(w)}"
+        account = self.account_id()
+        return f"account:{account}" if account is not None else f"ip:{self.ip(w)}"
+
+
+def before(events: list[Event], stop: int) -> list[Event]:
+    """The events (in time order) that come before `stop`.
+
+    >>> before([(1, 0, b"a"), (5, 0, b"b")], 5)
+    [(1, 0, b'a')]
+    """
+    if events and events[-1][0] >= stop:
+        return events[: bisect_left(events, stop, key=_ts)]
+    return events
 
 
 def _js(s: str) -> str:
@@ -62,10 +113,20 @@ class Client:
     Event builders append `(ts, tie, body)` to a list, ready to be yielded as they are.
     """
 
-    __slots__ = ("tie", "pre", "ident", "tail", "browser", "api")
+    __slots__ = ("api", "browser", "ident", "pre", "roam", "roam_at", "tail", "tie")
 
-    def __init__(self, ip: str, account_id: str | None, created_at: str | None, user_agent: str,
-                 session_id: str, *, tie: int, browser: bool, api: bool):
+    def __init__(
+        self,
+        ip: str,
+        account_id: str | None,
+        created_at: str | None,
+        user_agent: str,
+        session_id: str,
+        *,
+        tie: int,
+        browser: bool,
+        api: bool,
+    ):
         self.tie = tie  # the actor's roster position, carried into its events
         self.pre = '"ip":' + _js(ip) + ',"method":"'
         if account_id:
@@ -76,12 +137,19 @@ class Client:
         self.tail = ',"session_id":' + _js(session_id) + "}\n"
         self.browser = browser  # loads static assets, sends referers
         self.api = api  # API client (app, script): profiles at /api/v1/users/<N>
+        self.roam_at = NEVER  # page-level builders call `roam(self, t)` once t reaches this
+        self.roam: Callable[[Client, int], None] | None = None
+
+    def set_ip(self, ip: str) -> None:
+        """Send the following events from another address (same session)."""
+        self.pre = '"ip":' + _js(ip) + ',"method":"'
 
     def line(self, method: str, path: str, status: int, nbytes: int, referer: str | None = None) -> bytes:
         """The body of one event (paths and referers are built from URL-safe parts)."""
         ref = ',"referer":"' + referer + '"' if referer else ""
-        return (f'{self.pre}{method}","path":"{path}","status":{status}{self.ident}{ref}'
-                f',"bytes":{nbytes}{self.tail}').encode()
+        return (
+            f'{self.pre}{method}","path":"{path}","status":{status}{self.ident}{ref},"bytes":{nbytes}{self.tail}'
+        ).encode()
 
 
 def session_id(rng: Random) -> str:
@@ -91,28 +159,29 @@ def session_id(rng: Random) -> str:
 
 def profile_hit(w: World, c: Client, rng: Random, uid: int) -> tuple[str, int, int]:
     """(path, status, bytes) of viewing profile u<uid> from client c."""
-    found = w.exists(uid)
+    found = uid < w.population and w.alive[uid]  # ids are never negative
     r = rng.random()
     if c.api:
         return f"/api/v1/users/{uid}", (200 if found else 404), (1800 + int(r * 1400) if found else 62)
     return f"/u/{uid}", (200 if found else 404), (28_000 + int(r * 12_000) if found else 1_812)
 
 
-def statics(c: Client, rng: Random, t: int, page_path: str, first: bool, images: int,
-            out: list[Event]) -> None:
+def statics(c: Client, rng: Random, t: int, page_path: str, first: bool, images: int, out: list[Event]) -> None:
     """Append the asset loads a browser makes after showing a page at t."""
-    head = c.pre + 'GET","path":"'
-    mid = f'","status":200{c.ident},"referer":"{SITE}{page_path}","bytes":'
-    tail, tie = c.tail, c.tie
+    head = (c.pre + 'GET","path":"').encode()
+    mid = f'","status":200{c.ident},"referer":"{SITE}{page_path}","bytes":'.encode()
+    tail, tie = c.tail.encode(), c.tie
+    join = b"".join
     t += 40 + int(rng.random() * 120)
     if first:
-        out.append((t, tie, f"{head}/static/app.js{mid}{JS_BYTES}{tail}".encode()))
+        out.append((t, tie, join((head, b"/static/app.js", mid, b"%d" % JS_BYTES, tail))))
         t += 5 + int(rng.random() * 40)
-        out.append((t, tie, f"{head}/static/app.css{mid}{CSS_BYTES}{tail}".encode()))
+        out.append((t, tie, join((head, b"/static/app.css", mid, b"%d" % CSS_BYTES, tail))))
+    paths, sizes, random = _IMAGE_PATHS, _IMAGE_BYTES, rng.random
     for _ in range(images):
-        t += 10 + int(rng.random() * 180)
-        n = int(rng.random() * IMAGES)
-        out.append((t, tie, f"{head}{_IMAGE_PATHS[n]}{mid}{_IMAGE_BYTES[n]}{tail}".encode()))
+        t += 10 + int(random() * 180)
+        n = int(random() * IMAGES)
+        out.append((t, tie, join((head, paths[n], mid, sizes[n], tail))))
 
 
 def login(c: Client, rng: Random, t: int, out: list[Event], referer: str | None = None) -> int:

@@ -9,76 +9,224 @@ from typing import Any
 KINDS = (
     "benign_user",
     "benign_new_user",
+    "benign_recruiter",
+    "benign_nat_user",
+    "benign_mobile_user",
     "benign_logged_out",
+    "benign_partner_api",
+    "benign_search_crawler",
     "scraper_new_account_crawler",
     "scraper_enumerator_logged_out",
     "scraper_low_and_slow",
+    "scraper_botnet",
+    "scraper_proxy_rotation",
+    "scraper_headless_browser",
+    "scraper_search_harvester",
+    "scraper_hijacked_account",
 )
 
+# Kinds whose actors are accounts; the others are logged out (labelled by address).
+ACCOUNT_KINDS = tuple(
+    k for k in KINDS if k not in ("benign_logged_out", "benign_search_crawler", "scraper_enumerator_logged_out")
+)
+
+# Every parameter, with its default (the `default` scenario). A scenario file overrides any
+# of them; an unknown key is an error. [low, high] pairs are ranges drawn from uniformly.
 _DEFAULT: dict[str, Any] = {
-    # Intended size. generate() takes hours/accounts as arguments; the CLI and the
-    # benchmark use these when not told otherwise.
-    "hours": 6.0,
-    "accounts": 5000,
-    # Actor mix, as fractions of `accounts` (each scraper kind at least min_per_scraper_kind).
-    "new_user_share": 0.03,
-    "crawler_share": 0.002,
-    "low_and_slow_share": 0.002,
-    "enumerators_per_account": 0.001,
-    "logged_out_per_account": 0.6,
-    "min_per_scraper_kind": 1,
-    # Benign behaviour.
-    "sessions_per_hour": 0.5,
-    "pages_per_session": 10.0,
-    "think_median_s": 20.0,
-    "think_sigma": 1.0,
-    "profile_share": 0.25,
-    "mobile_share": 0.4,
-    "app_share_of_mobile": 0.5,
-    "diurnal_amplitude": 0.5,
-    "diurnal_peak_utc_hour": 19.0,
-    "onboarding_profiles": [15, 40],
-    # Scrapers.
-    "crawler_interval_s": [1.0, 3.0],
-    "crawler_script_share": 0.5,
-    "enumerator_rate_per_s": 2.0,
-    "enumerator_minutes": [20.0, 60.0],
-    "low_and_slow_per_hour": 50.0,
-    "low_and_slow_hourly_cap": 58,
-    # The platform.
-    "missing_id_share": 0.3,
-    "zipf_exponent": 1.1,
+    # -- size: generate() takes hours/accounts as arguments; the CLI and benchmark default to these.
+    "hours": 6.0,  # simulated hours
+    "accounts": 5000,  # accounts, every account kind included
+    # -- actor mix: account kinds as fractions of `accounts`, the rest are benign_user.
+    "new_user_share": 0.03,  # benign_new_user: accounts created during the window
+    "recruiter_share": 0.01,  # benign_recruiter
+    "nat_user_share": 0.06,  # benign_nat_user
+    "mobile_user_share": 0.1,  # benign_mobile_user
+    "crawler_share": 0.002,  # scraper_new_account_crawler
+    "low_and_slow_share": 0.002,  # scraper_low_and_slow
+    "proxy_rotation_share": 0.0004,  # scraper_proxy_rotation
+    "headless_share": 0.0004,  # scraper_headless_browser
+    "harvester_share": 0.0004,  # scraper_search_harvester
+    "hijacked_share": 0.0004,  # scraper_hijacked_account
+    "botnets": 1,  # scraper_botnet: number of fleets, each of `botnet_size` accounts
+    # Logged-out actors, per account.
+    "logged_out_per_account": 0.6,  # benign_logged_out visitors (one address each)
+    "enumerators_per_account": 0.001,  # scraper_enumerator_logged_out (one address each)
+    "min_per_scraper_kind": 1,  # floor on every scraper kind's count (the botnet: on its accounts)
+    # -- benign_user and every account kind that browses like one
+    "sessions_per_hour": 0.5,  # Poisson rate of session starts (times the diurnal curve)
+    "pages_per_session": 10.0,  # mean pages per session (about geometric, at most 60)
+    "think_median_s": 20.0,  # lognormal think time between pages: median ...
+    "think_sigma": 1.0,  # ... and sigma of its log
+    "profile_share": 0.25,  # share of logged-in pages that are profile views
+    "mobile_share": 0.4,  # share of sessions on a phone (IPv6 home address)
+    "app_share_of_mobile": 0.5,  # of those, the app (API paths, no assets) rather than mobile web
+    "diurnal_amplitude": 0.5,  # activity is 1 +- amplitude over the day ...
+    "diurnal_peak_utc_hour": 19.0,  # ... peaking at this hour (UTC)
+    # -- benign_new_user
+    "onboarding_profiles": [15, 40],  # suggested profiles viewed within 10 min of sign-up
+    # -- benign_recruiter
+    "recruiter_shift_start_utc": [5.0, 8.0],  # start of each recruiter's working day (UTC hour)
+    "recruiter_shift_hours": 9.0,  # length of the working day; no sessions outside it
+    "recruiter_profiles_per_session": [10, 40],  # profiles opened from search results per session
+    "recruiter_think_s": 15.0,  # median time on a profile (lognormal, sigma 0.6)
+    "recruiter_break_min": 20.0,  # median break between sessions (lognormal, sigma 0.5)
+    "recruiter_message_share": 0.1,  # share of viewed profiles that get a message
+    # -- benign_nat_user
+    "nat_accounts_per_ip": 30,  # accounts per shared address (half carrier-grade NAT, half office)
+    # -- benign_mobile_user
+    "mobile_ip_change_min": [2.0, 10.0],  # minutes between carrier address changes
+    "mobile_v6_share": 0.3,  # share of mobile users on IPv6 (the rest on carrier IPv4)
+    # -- benign_partner_api (one account, partner-acme)
+    "partner_interval_s": [0.2, 0.5],  # seconds between profile reads (2-5 a second)
+    "partner_ips": 4,  # servers it calls from, in 198.51.100.0/28 (1-14)
+    # -- benign_search_crawler (logged out, 66.249.64.0/27)
+    "search_crawler_ips": 8,  # addresses (one labelled actor each, 1-32)
+    "search_crawler_rate_per_s": 1.5,  # requests a second over all its addresses
+    # -- scraper_new_account_crawler
+    "crawler_interval_s": [1.0, 3.0],  # seconds between profile views
+    "crawler_script_share": 0.5,  # scripts (API paths, python-requests) rather than a browser
+    # -- scraper_enumerator_logged_out
+    "enumerator_rate_per_s": 2.0,  # ids tried a second
+    "enumerator_minutes": [20.0, 60.0],  # how long it runs
+    "enumerator_fake_googlebot_share": 0.2,  # share claiming the Googlebot user agent
+    # -- scraper_low_and_slow
+    "low_and_slow_per_hour": 50.0,  # mean profile views an hour, around the clock
+    "low_and_slow_hourly_cap": 58,  # never more than this in any sliding hour
+    # -- scraper_botnet
+    "botnet_size": 20,  # accounts per fleet
+    "botnet_subnets": 3,  # shared /24 subnets per fleet
+    "botnet_per_hour": 30.0,  # mean profile views an hour per account while under its caps
+    "botnet_jitter": 0.5,  # intervals vary by +- this share of the mean
+    "botnet_hourly_cap": 40,  # never more than this per account in any sliding hour ...
+    "botnet_daily_cap": 300,  # ... or in any sliding day
+    "botnet_ids_per_account": 2000,  # size of each member's block of ids
+    # -- scraper_proxy_rotation
+    "proxy_interval_s": [2.0, 4.0],  # seconds between profile views
+    "proxy_requests_per_ip": [2, 6],  # requests per exit address before the next
+    "proxy_minutes": [60.0, 240.0],  # how long it runs
+    "proxy_account_age_days": [2.0, 10.0],  # account created this long before it starts
+    # -- scraper_headless_browser
+    "headless_think_median_s": 9.0,  # lognormal pause between profiles: median ...
+    "headless_think_sigma": 0.35,  # ... and sigma of its log (about 5-15 s)
+    "headless_ua_share": 0.5,  # share announcing HeadlessChrome (the rest: a desktop Chrome/Firefox)
+    # -- scraper_search_harvester
+    "harvester_interval_s": [0.5, 2.0],  # seconds between requests
+    "harvester_pages_per_term": [5, 30],  # result pages it walks per search term
+    "harvester_minutes": [30.0, 120.0],  # how long it runs
+    "harvester_script_share": 0.5,  # python-requests rather than a browser user agent
+    # -- scraper_hijacked_account
+    "hijack_switch_at": [0.4, 0.6],  # when the attacker takes over, as a fraction of the window
+    "hijack_interval_s": [1.0, 4.0],  # seconds between the attacker's profile views
+    # -- the platform
+    "missing_id_share": 0.3,  # share of ids below the population that are deleted (404)
+    "zipf_exponent": 1.1,  # popularity of profiles: Zipf-like with this exponent
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {
-    # ~2 h, 200 accounts, one of each scraper kind: about 20k events, well under a second.
+    # ~2 h, 250 accounts, every kind (a 10-account botnet): about 60k events, well under a second.
     "small": {
         **_DEFAULT,
         "hours": 2.0,
-        "accounts": 200,
+        "accounts": 250,
         "crawler_share": 0.005,
         "low_and_slow_share": 0.005,
         "enumerators_per_account": 0.005,
+        "recruiter_share": 0.012,
+        "nat_user_share": 0.1,
+        "botnet_size": 10,
+        "search_crawler_ips": 3,
+        "search_crawler_rate_per_s": 0.5,
     },
-    # A working day's morning, 5k accounts: ~650k events.
+    # A working day's morning, 5k accounts, every kind: ~1M events.
     "default": dict(_DEFAULT),
-    # A full day, 50k accounts: ~28M events (benchmarks cut it with max_events).
-    "large": {**_DEFAULT, "hours": 24.0, "accounts": 50_000, "logged_out_per_account": 0.4},
+    # A full day, 50k accounts: tens of millions of events (benchmarks cut it with max_events).
+    "large": {**_DEFAULT, "hours": 24.0, "accounts": 50_000, "logged_out_per_account": 0.4, "botnets": 3},
 }
 
 _PAIRS = {k for k, v in _DEFAULT.items() if isinstance(v, list)}
 _SHARES = {k for k in _DEFAULT if k.endswith("_share")}
 
 
+_INTS = {
+    "accounts",
+    "botnets",
+    "min_per_scraper_kind",
+    "nat_accounts_per_ip",
+    "partner_ips",
+    "search_crawler_ips",
+    "low_and_slow_hourly_cap",
+    "botnet_size",
+    "botnet_subnets",
+    "botnet_hourly_cap",
+    "botnet_daily_cap",
+    "botnet_ids_per_account",
+    "onboarding_profiles",
+    "recruiter_profiles_per_session",
+    "proxy_requests_per_ip",
+    "harvester_pages_per_term",
+}
+_POSITIVE = (
+    "hours",
+    "accounts",
+    "think_median_s",
+    "pages_per_session",
+    "enumerator_rate_per_s",
+    "low_and_slow_per_hour",
+    "low_and_slow_hourly_cap",
+    "recruiter_shift_hours",
+    "recruiter_think_s",
+    "recruiter_break_min",
+    "nat_accounts_per_ip",
+    "partner_ips",
+    "search_crawler_ips",
+    "search_crawler_rate_per_s",
+    "botnet_size",
+    "botnet_subnets",
+    "botnet_per_hour",
+    "botnet_hourly_cap",
+    "botnet_daily_cap",
+    "botnet_ids_per_account",
+    "headless_think_median_s",
+)
+_POSITIVE_HIGH = (
+    "crawler_interval_s",
+    "partner_interval_s",
+    "proxy_interval_s",
+    "proxy_requests_per_ip",
+    "harvester_interval_s",
+    "harvester_pages_per_term",
+    "hijack_interval_s",
+    "mobile_ip_change_min",
+    "proxy_minutes",
+    "harvester_minutes",
+    "enumerator_minutes",
+)
+_AT_MOST = {
+    "partner_ips": 14,
+    "search_crawler_ips": 32,
+    "botnet_jitter": 0.99,
+    "hijack_switch_at": 1.0,
+    "recruiter_shift_start_utc": 24.0,
+    "recruiter_shift_hours": 24.0,
+    "diurnal_amplitude": 1.0,
+    "diurnal_peak_utc_hour": 24.0,
+}
+
+
 def load_scenario(scenario: str | Path) -> dict[str, Any]:
-    """Parameters of a built-in scenario, or of a JSON file overriding `default`."""
+    """Parameters of a built-in scenario, or of a JSON file overriding `default`.
+
+    >>> load_scenario("small")["botnet_size"]
+    10
+    """
     if isinstance(scenario, str) and scenario in SCENARIOS:
-        return dict(SCENARIOS[scenario])
+        params = dict(SCENARIOS[scenario])
+        check(params, scenario)
+        return params
     path = Path(scenario)
     if not path.is_file():
         raise ValueError(
-            f"scenario {str(scenario)!r} is neither a built-in ({', '.join(SCENARIOS)}) "
-            "nor an existing JSON file"
+            f"scenario {str(scenario)!r} is neither a built-in ({', '.join(SCENARIOS)}) nor an existing JSON file"
         )
     try:
         override = json.loads(path.read_text())
@@ -92,7 +240,13 @@ def load_scenario(scenario: str | Path) -> dict[str, Any]:
 
 
 def check(params: dict[str, Any], source: str) -> None:
-    """Raise ValueError naming the key when a parameter is unknown or out of range."""
+    """Raise ValueError naming the key when a parameter is unknown or out of range.
+
+    >>> check({**SCENARIOS["default"], "botnet_jitter": 2}, "x.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: scenario x.json: 'botnet_jitter' must be at most 0.99, got 2
+    """
     for key, value in params.items():
         if key not in _DEFAULT:
             raise ValueError(f"scenario {source}: unknown key {key!r}; known keys: {', '.join(_DEFAULT)}")
@@ -105,17 +259,27 @@ def check(params: dict[str, Any], source: str) -> None:
             )
             if not ok:
                 raise ValueError(f"scenario {source}: {key!r} must be [low, high] with 0 <= low <= high, got {value!r}")
+            values = value
         elif not _is_number(value) or value < 0:
             raise ValueError(f"scenario {source}: {key!r} must be a non-negative number, got {value!r}")
         elif key in _SHARES and value > 1:
             raise ValueError(f"scenario {source}: {key!r} is a share and must be in [0, 1], got {value!r}")
-    for key in ("think_median_s", "pages_per_session", "enumerator_rate_per_s", "low_and_slow_per_hour"):
+        else:
+            values = [value]
+        if key in _INTS and any(v != int(v) for v in values):
+            raise ValueError(f"scenario {source}: {key!r} must be a whole number, got {value!r}")
+        if key in _AT_MOST and max(values) > _AT_MOST[key]:
+            raise ValueError(f"scenario {source}: {key!r} must be at most {_AT_MOST[key]}, got {value!r}")
+    for key in _POSITIVE:
         if params[key] <= 0:
             raise ValueError(f"scenario {source}: {key!r} must be positive, got {params[key]!r}")
-    if params["crawler_interval_s"][1] <= 0:
-        raise ValueError(f"scenario {source}: 'crawler_interval_s' must allow a positive interval")
-    if params["low_and_slow_hourly_cap"] < 1:
-        raise ValueError(f"scenario {source}: 'low_and_slow_hourly_cap' must be at least 1")
+    for key in _POSITIVE_HIGH:
+        if params[key][1] <= 0:
+            raise ValueError(f"scenario {source}: {key!r} must allow a positive value, got {params[key]!r}")
+    if params["proxy_requests_per_ip"][0] < 1:
+        raise ValueError(f"scenario {source}: 'proxy_requests_per_ip' must start at 1 or more")
+    if params["botnet_subnets"] > params["botnet_size"]:
+        raise ValueError(f"scenario {source}: 'botnet_subnets' must not exceed 'botnet_size'")
 
 
 def _is_number(v: object) -> bool:
@@ -125,14 +289,32 @@ def _is_number(v: object) -> bool:
 def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
     """How many actors of each kind a run with `accounts` accounts has.
 
+    Every kind with a non-zero share has at least one actor, every scraper kind at least
+    `min_per_scraper_kind` (the botnet: accounts). benign_user takes the remaining accounts.
+
     >>> actor_counts(SCENARIOS["small"], 200)["scraper_low_and_slow"]
     1
+    >>> actor_counts(SCENARIOS["default"], 5000)["scraper_botnet"]
+    20
     """
     floor = int(params["min_per_scraper_kind"])
+
+    def share(key: str, least: int = 1) -> int:
+        return max(least if params[key] > 0 else 0, round(accounts * params[key]))
+
     counts = {
-        "benign_new_user": max(1, round(accounts * params["new_user_share"])),
-        "scraper_new_account_crawler": max(floor, round(accounts * params["crawler_share"])),
-        "scraper_low_and_slow": max(floor, round(accounts * params["low_and_slow_share"])),
+        "benign_new_user": share("new_user_share"),
+        "benign_recruiter": share("recruiter_share"),
+        "benign_nat_user": share("nat_user_share"),
+        "benign_mobile_user": share("mobile_user_share"),
+        "benign_partner_api": 1,
+        "scraper_new_account_crawler": max(floor, share("crawler_share")),
+        "scraper_low_and_slow": max(floor, share("low_and_slow_share")),
+        "scraper_botnet": max(floor, int(params["botnets"]) * int(params["botnet_size"])),
+        "scraper_proxy_rotation": max(floor, share("proxy_rotation_share")),
+        "scraper_headless_browser": max(floor, share("headless_share")),
+        "scraper_search_harvester": max(floor, share("harvester_share")),
+        "scraper_hijacked_account": max(floor, share("hijacked_share")),
     }
     benign = accounts - sum(counts.values())
     if benign < 0:
@@ -141,5 +323,6 @@ def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
         )
     counts["benign_user"] = benign
     counts["benign_logged_out"] = round(accounts * params["logged_out_per_account"])
+    counts["benign_search_crawler"] = int(params["search_crawler_ips"])
     counts["scraper_enumerator_logged_out"] = max(floor, round(accounts * params["enumerators_per_account"]))
     return {k: counts[k] for k in KINDS}

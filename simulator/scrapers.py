@@ -1,13 +1,17 @@
-"""Scrapers: new-account crawler, logged-out id enumerator, low-and-slow aged account."""
+"""Scrapers, one function per strategy: new-account crawler, logged-out id enumerator,
+low-and-slow aged account, coordinated botnet, residential-proxy rotation, headless
+browser, search-result harvester, hijacked account."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .clock import HOUR_MS, iso_ms
-from .events import Actor, Client, Event, Stream, login, profile_hit, session_id, statics
-from .world import DESKTOP_UAS, PYTHON_UA, SCRIPT_UAS, SITE
+from .benign import _sessions
+from .clock import DAY_MS, HOUR_MS
+from .events import Actor, Client, Event, Stream, before, login, profile_hit, session_id, statics
+from .world import CRAWLER_UA, DESKTOP_UAS, HEADLESS_UA, PYTHON_UA, SCRIPT_UAS, SEARCH_WORDS, SITE
 
 if TYPE_CHECKING:
     from .world import World
@@ -24,8 +28,16 @@ def new_account_crawler(w: World, a: Actor) -> Stream:
     rng = w.rng(a.tie, 1)
     script = rng.random() < p["crawler_script_share"]
     ua = PYTHON_UA if script else DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))]
-    c = Client(a.ip(w), f"a{a.account}", iso_ms(w.t0 + a.created), ua, session_id(rng),  # type: ignore[operator]
-               tie=a.tie, browser=not script, api=script)
+    c = Client(
+        a.ip(w),
+        f"a{a.account}",
+        a.created_at(w),
+        ua,
+        session_id(rng),
+        tie=a.tie,
+        browser=not script,
+        api=script,
+    )
     stop = min(w.end, a.stop or w.end)
     out: list[Event] = []
     t = login(c, rng, a.start, out)
@@ -34,7 +46,8 @@ def new_account_crawler(w: World, a: Actor) -> Stream:
         out.append((t, c.tie, c.line("GET", "/feed", 200, 45_000, SITE + "/login")))
         statics(c, rng, t, "/feed", False, 3, out)
     out.sort()
-    yield from (e for e in out if e[0] < stop)
+    if out[0][0] < stop:
+        yield before(out, stop)
     t = max(t, out[-1][0])
     del out
     lo, hi = (int(x * 1000) for x in p["crawler_interval_s"])
@@ -61,7 +74,8 @@ def new_account_crawler(w: World, a: Actor) -> Stream:
         if n % 250 == 0:  # the odd asset load when the headless browser restarts
             assets: list[Event] = []
             statics(c, rng, t, path, True, 1, assets)
-            yield from (e for e in assets if e[0] < stop)
+            if assets[0][0] < stop:
+                yield before(assets, stop)
             t = assets[-1][0]
 
 
@@ -77,14 +91,17 @@ def enumerator(w: World, a: Actor) -> Stream:
     script = rng.random() < 0.7
     agents = SCRIPT_UAS if script else DESKTOP_UAS
     ua = agents[int(rng.random() * len(agents))]
+    if rng.random() < p["enumerator_fake_googlebot_share"]:
+        ua = CRAWLER_UA  # claims to be the search engine, from an address outside its range
     c = Client(a.ip(w), None, None, ua, session_id(rng), tie=a.tie, browser=False, api=False)
     expected = int((stop - a.start) / step)
     n = max(0, w.population - int(expected * (0.2 + 0.6 * rng.random())))
-    exists = w.exists
+    alive = w.alive
+    pop = w.population
     pre, ident, tail = c.pre, c.ident, c.tail
     t = a.start
     while t < stop:
-        if exists(n):
+        if n < pop and alive[n]:
             status, nbytes = 200, 28_000 + int(rng.random() * 12_000)
         else:
             status, nbytes = 404, 1_812
@@ -97,15 +114,24 @@ def enumerator(w: World, a: Actor) -> Stream:
 
 def low_and_slow(w: World, a: Actor) -> Stream:
     """An aged account viewing ~50 random profiles an hour around the clock, paced so no
-    sliding hour exceeds `low_and_slow_hourly_cap` views (under a limit of 60 an hour,
-    over 500 a day), with feed and search pages in between for cover."""
+    sliding hour (closed, `[t - 1 h, t]`) holds more than `low_and_slow_hourly_cap` views
+    (under a limit of 60 an hour, over 500 a day), with feed and search pages in between
+    for cover."""
     yield a.start, a.tie, None
     p = w.params
     rng = w.rng(a.tie, 1)
     tie = a.tie
     stop = w.end
-    c = Client(a.ip(w), f"a{a.account}", iso_ms(w.t0 + a.created),  # type: ignore[operator]
-               DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))], session_id(rng), tie=tie, browser=True, api=False)
+    c = Client(
+        a.ip(w),
+        f"a{a.account}",
+        a.created_at(w),
+        DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))],
+        session_id(rng),
+        tie=tie,
+        browser=True,
+        api=False,
+    )
     cap = int(p["low_and_slow_hourly_cap"])
     cover = 0.08  # share of steps that are cover pages rather than profile views
     mean = HOUR_MS * (1.0 - cover) / p["low_and_slow_per_hour"]
@@ -116,13 +142,15 @@ def low_and_slow(w: World, a: Actor) -> Stream:
     statics(c, rng, t, "/feed", False, 4, out)
     prev = "/feed"
     while True:
-        out.sort()
-        for e in out:
-            if e[0] >= stop:
+        if out:
+            out.sort()
+            ready = before(out, stop)
+            if ready:
+                yield ready
+            if len(ready) < len(out):
                 return
-            yield e
-        t = max(t, out[-1][0]) if out else t
-        out.clear()
+            t = max(t, out[-1][0])
+            out = []
         t += int(mean * (0.5 + rng.random()))
         if rng.random() < cover:  # cover traffic, not a profile view
             path = "/feed" if rng.random() < 0.5 else "/search?q=news"
@@ -130,10 +158,243 @@ def low_and_slow(w: World, a: Actor) -> Stream:
             statics(c, rng, t, path, False, 2, out)
             prev = path
             continue
-        if len(recent) == cap and t - recent[0] < HOUR_MS:
-            t = recent[0] + HOUR_MS  # wait until the oldest view leaves the hour
+        if len(recent) == cap and t - recent[0] <= HOUR_MS:
+            t = recent[0] + HOUR_MS + 1  # wait until the oldest view leaves the (closed) hour
         recent.append(t)
         path, status, nbytes = profile_hit(w, c, rng, w.uniform_existing(rng))
         out.append((t, c.tie, c.line("GET", path, status, nbytes, SITE + prev)))
         statics(c, rng, t, path, False, 1, out)
         prev = path
+
+
+def _pace(t: int, hour: deque[int], day: deque[int]) -> int:
+    """The earliest time >= t at which one more view keeps every closed sliding hour and
+    day within the deques' lengths (the caps); records the view."""
+    if len(hour) == hour.maxlen and t - hour[0] <= HOUR_MS:
+        t = hour[0] + HOUR_MS + 1
+    if len(day) == day.maxlen and t - day[0] <= DAY_MS:
+        t = day[0] + DAY_MS + 1
+    hour.append(t)
+    day.append(t)
+    return t
+
+
+def botnet(w: World, a: Actor) -> Stream:
+    """One account of a coordinated fleet. Every member is under every per-entity limit:
+    at most `botnet_hourly_cap` profile views in any sliding hour and `botnet_daily_cap` in
+    any sliding day, from its own address. What gives the fleet away is what members share
+    (see `Fleet`): a few /24 subnets, one user agent, accounts created within the same
+    hour, start times within minutes, and adjacent, disjoint blocks of ids that each
+    member walks upward. Scripts: no assets, no referers."""
+    yield a.start, a.tie, None
+    p = w.params
+    f = a.fleet
+    assert f is not None
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    c = Client(
+        a.ip(w),
+        a.account_id(),
+        a.created_at(w),
+        f.user_agent,
+        session_id(rng),
+        tie=tie,
+        browser=False,
+        api=False,
+    )
+    hour: deque[int] = deque(maxlen=int(p["botnet_hourly_cap"]))
+    day: deque[int] = deque(maxlen=int(p["botnet_daily_cap"]))
+    mean = HOUR_MS / p["botnet_per_hour"]
+    jitter = p["botnet_jitter"]
+    stop = w.end
+    lo = f.first_id + a.member * f.chunk
+    hi = lo + f.chunk
+    n = lo
+    out: list[Event] = []
+    t = login(c, rng, a.start, out)
+    yield from out
+    while True:
+        t = int(t + mean * (1.0 - jitter + 2.0 * jitter * rng.random()))
+        if t >= stop:
+            return
+        t = _pace(t, hour, day)
+        if t >= stop:
+            return
+        uid = w.existing_from(n)
+        if not lo <= uid < hi:  # past the end of its block: start the next pass
+            uid = w.existing_from(lo)
+        n = uid + 1
+        path, status, nbytes = profile_hit(w, c, rng, uid)
+        yield t, tie, c.line("GET", path, status, nbytes)
+
+
+def proxy_rotation(w: World, a: Actor) -> Stream:
+    """An account created days earlier scraping through a residential proxy pool: a new
+    exit address every `proxy_requests_per_ip` requests, a profile every
+    `proxy_interval_s`, one session (the cookie travels with it), browser user agent, no
+    assets."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    exits = 0
+    c = Client(
+        w.residential(tie << 24),
+        a.account_id(),
+        a.created_at(w),
+        DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))],
+        session_id(rng),
+        tie=tie,
+        browser=False,
+        api=False,
+    )
+    nlo, nhi = (int(x) for x in p["proxy_requests_per_ip"])
+    lo, hi = (int(x * 1000) for x in p["proxy_interval_s"])
+    stop = min(w.end, a.stop or w.end)
+    pop = w.population
+    out: list[Event] = []
+    t = login(c, rng, a.start, out)
+    yield from (e for e in out if e[0] < stop)
+    left = nlo + int(rng.random() * (nhi - nlo + 1)) - 1  # the login was the first on this exit
+    while True:
+        t += lo + int(rng.random() * (hi - lo))
+        if t >= stop:
+            return
+        if left <= 0:
+            exits += 1
+            c.set_ip(w.residential(tie << 24 | exits))
+            left = nlo + int(rng.random() * (nhi - nlo + 1))
+        left -= 1
+        uid = w.uniform_existing(rng) if rng.random() < 0.97 else int(rng.random() * pop)
+        path, status, nbytes = profile_hit(w, c, rng, uid)
+        yield t, tie, c.line("GET", path, status, nbytes)
+
+
+def headless_browser(w: World, a: Actor) -> Stream:
+    """An account driving a headless browser around the clock: human-like lognormal pauses
+    (median `headless_think_median_s`), every page's assets loaded, referers set, but only
+    ever profile pages, walking from each profile to one of its connections."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    ua = HEADLESS_UA if rng.random() < p["headless_ua_share"] else DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))]
+    c = Client(
+        a.ip(w),
+        a.account_id(),
+        a.created_at(w),
+        ua,
+        session_id(rng),
+        tie=tie,
+        browser=True,
+        api=False,
+    )
+    mu = math.log(p["headless_think_median_s"] * 1000.0)
+    sigma = p["headless_think_sigma"]
+    stop = min(w.end, a.stop or w.end)
+    uid = w.popular(rng)
+    ref: str | None = None
+    first = True
+    out: list[Event] = []
+    t = a.start
+    while t < stop:
+        path, status, nbytes = profile_hit(w, c, rng, uid)
+        out.append((t, tie, c.line("GET", path, status, nbytes, ref)))
+        statics(c, rng, t, path, first, 3, out)
+        first = False
+        ready = before(out, stop)
+        if ready:
+            yield ready
+        if len(ready) < len(out):
+            return
+        last = out[-1][0]
+        out = []
+        ref = SITE + path
+        t = max(last + 1, t + int(min(max(math.exp(mu + sigma * rng.gauss(0.0, 1.0)), 1_500.0), 120_000.0)))
+        # a connection listed on the page, or (at a dead end, or now and then) back to its list of seeds
+        jump = status == 404 or rng.random() < 0.15
+        uid = w.uniform_existing(rng) if jump else w.friend(uid, int(rng.random() * 20))
+
+
+def search_harvester(w: World, a: Actor) -> Stream:
+    """An account paging through `/search?q=<term>&page=N` and visiting every profile
+    listed on each page, fast (`harvester_interval_s`), for `harvester_minutes`."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    script = rng.random() < p["harvester_script_share"]
+    ua = PYTHON_UA if script else DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))]
+    c = Client(
+        a.ip(w),
+        a.account_id(),
+        a.created_at(w),
+        ua,
+        session_id(rng),
+        tie=tie,
+        browser=False,
+        api=False,
+    )
+    lo, hi = (int(x * 1000) for x in p["harvester_interval_s"])
+    plo, phi = (int(x) for x in p["harvester_pages_per_term"])
+    stop = min(w.end, a.stop or w.end)
+    words = SEARCH_WORDS
+    out: list[Event] = []
+    t = login(c, rng, a.start, out)
+    yield from (e for e in out if e[0] < stop)
+    while True:
+        term = words[int(rng.random() * len(words))]
+        for page in range(1, plo + int(rng.random() * (phi - plo + 1)) + 1):
+            t += lo + int(rng.random() * (hi - lo))
+            if t >= stop:
+                return
+            listing = f"/search?q={term}&page={page}"
+            yield (
+                t,
+                tie,
+                c.line("GET", listing, 200, 30_000 + int(rng.random() * 15_000), None if script else SITE + listing),
+            )
+            for uid in w.search_results(term, page):
+                t += lo + int(rng.random() * (hi - lo))
+                if t >= stop:
+                    return
+                path, status, nbytes = profile_hit(w, c, rng, uid)
+                yield t, tie, c.line("GET", path, status, nbytes, None if script else SITE + listing)
+
+
+def hijacked_account(w: World, a: Actor) -> Stream:
+    """An aged account used normally by its owner (exactly as `benign_user`) until
+    `a.switch`; then an attacker logs in from a residential proxy with a script and views
+    a profile every `hijack_interval_s` until the end."""
+    switch = a.switch if a.switch is not None else w.end
+    yield from _sessions(w, a, a.start, 1, switch)
+    if switch >= w.end:
+        return
+    yield switch, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1 << 23)  # a stream no session of the owner reaches
+    tie = a.tie
+    ua = SCRIPT_UAS[int(rng.random() * len(SCRIPT_UAS))]
+    c = Client(
+        w.residential(tie << 24 | 0xFFFFFF),
+        a.account_id(),
+        a.created_at(w),
+        ua,
+        session_id(rng),
+        tie=tie,
+        browser=False,
+        api=True,
+    )
+    lo, hi = (int(x * 1000) for x in p["hijack_interval_s"])
+    stop = w.end
+    pop = w.population
+    out: list[Event] = []
+    t = login(c, rng, switch, out)
+    yield from (e for e in out if e[0] < stop)
+    while True:
+        t += lo + int(rng.random() * (hi - lo))
+        if t >= stop:
+            return
+        uid = w.uniform_existing(rng) if rng.random() < 0.97 else int(rng.random() * pop)
+        path, status, nbytes = profile_hit(w, c, rng, uid)
+        yield t, tie, c.line("GET", path, status, nbytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import zlib
 from random import Random
 from typing import Any
 
@@ -37,22 +38,105 @@ APP_UAS = (
     "SocialApp/5.12.0 (Android 14; Pixel 8)",
     "SocialApp/5.11.3 (Android 13; SM-S911B)",
 )
+HEADLESS_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.6099.109 Safari/537.36"
+)
+PARTNER_UA = "AcmePartner/2.1 (+https://partner.example/bot)"
+PARTNER_ACCOUNT = "partner-acme"
+CRAWLER_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 SCRIPT_UAS = ("python-requests/2.31.0", "curl/8.4.0", "Go-http-client/1.1")
 PYTHON_UA = SCRIPT_UAS[0]
 
 SEARCH_WORDS = (
-    "anna", "ben", "carla", "dev", "emma", "farid", "greta", "hugo", "ines", "jonas", "kim", "lea",
-    "marco", "nina", "omar", "paula", "quinn", "rosa", "sam", "tara", "uwe", "vera", "wen", "yara",
-    "photography", "running", "berlin", "paris", "lisbon", "design", "music", "jazz", "coffee",
-    "hiking", "startup", "python", "recipes", "football", "yoga", "travel", "art", "books",
-    "cycling", "climbing", "gardening", "film", "chess", "surf", "vegan", "architecture",
+    "anna",
+    "ben",
+    "carla",
+    "dev",
+    "emma",
+    "farid",
+    "greta",
+    "hugo",
+    "ines",
+    "jonas",
+    "kim",
+    "lea",
+    "marco",
+    "nina",
+    "omar",
+    "paula",
+    "quinn",
+    "rosa",
+    "sam",
+    "tara",
+    "uwe",
+    "vera",
+    "wen",
+    "yara",
+    "photography",
+    "running",
+    "berlin",
+    "paris",
+    "lisbon",
+    "design",
+    "music",
+    "jazz",
+    "coffee",
+    "hiking",
+    "startup",
+    "python",
+    "recipes",
+    "football",
+    "yoga",
+    "travel",
+    "art",
+    "books",
+    "cycling",
+    "climbing",
+    "gardening",
+    "film",
+    "chess",
+    "surf",
+    "vegan",
+    "architecture",
 )
+# What recruiters type: a role and, often, a place.
+ROLES = (
+    "engineer",
+    "python",
+    "java",
+    "designer",
+    "sales",
+    "nurse",
+    "data+scientist",
+    "product+manager",
+    "marketing",
+    "devops",
+    "accountant",
+    "teacher",
+)
+PLACES = ("berlin", "paris", "lisbon", "london", "madrid", "remote", "munich", "amsterdam")
 
-# IPv4 pool: 10.0.0.0/8, 100.64.0.0/10, 198.51.100.0/24, 203.0.113.0/24, walked in a
-# scattered order so neighbouring actors (or actor kinds) do not share a range.
-_POOL = ((0x0A000000, 1 << 24), (0x64400000, 1 << 22), (0xC6336400, 256), (0xCB007100, 256))
-_POOL_SIZE = sum(n for _, n in _POOL)
-_POOL_STEP = 2_654_435_761  # prime > pool size, so g -> g*step mod size is a bijection
+# Address plan. Every address is private or reserved for documentation, so no real host is
+# named; each range has one role, so an address says which family of actor may use it:
+#   10.0.0.0/9        home addresses, one per roster slot, walked in a scattered order so
+#                     neighbouring actors (or actor kinds) do not share a range
+#   10.128.0.0/10     residential-proxy exits (proxy rotation, the hijacker's address)
+#   10.192.0.0/10     hosting /24s (botnet subnets)
+#   100.64.0.0/16     carrier-grade NAT gateways   } benign_nat_user: dozens of accounts
+#   203.0.113.0/24    corporate egress addresses   } behind each address
+#   100.96.0.0/11     mobile carrier pools (benign_mobile_user, IPv4)
+#   198.51.100.0/28   the partner's API servers
+#   66.249.64.0/27    the verified search-engine crawler
+#   2001:db8::/32     IPv6: a home /64 per slot; mobile carriers renumber under it
+_HOME = (0x0A000000, 1 << 23)
+_RESIDENTIAL = (0x0A800000, 1 << 22)
+_HOSTING = (0x0AC00000, 1 << 22)
+_CGNAT = (0x64400000, 1 << 16)
+_CORPORATE = (0xCB007100, 256)
+_CARRIER = (0x64600000, 1 << 21)
+PARTNER_NET = (0xC6336400, 16)
+CRAWLER_NET = (0x42F94000, 32)
+_POOL_STEP = 2_654_435_761  # odd prime: g -> g*step mod 2**k is a bijection
 _V6_BASE = 0x20010DB8 << 96  # 2001:db8::/32
 
 
@@ -68,6 +152,31 @@ def mix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
+def dotted(v: int) -> str:
+    """Dotted-quad text of a 32-bit address.
+
+    >>> dotted(0x42F94001)
+    '66.249.64.1'
+    """
+    return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
+
+
+def _alive(population: int, salt: int, missing: int) -> bytearray:
+    """Which ids exist: 1 unless mix64(id ^ salt) falls in the `missing` millionths.
+
+    Computed once (a quarter second per million ids) so that the per-request check
+    is an index, not a hash.
+    """
+    out = bytearray(population)
+    m = M64
+    for n in range(population):
+        x = n ^ salt
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+        out[n] = (x ^ (x >> 31)) % 1_000_000 >= missing
+    return out
+
+
 class World:
     """Everything actors share: clock window, user-id space, address pool, parameters.
 
@@ -80,10 +189,11 @@ class World:
         self.seed = seed
         self.params = params
         self.t0 = t0_ms
-        self.end = int(round(hours * HOUR_MS))  # events have offsets in [0, end)
+        self.end = round(hours * HOUR_MS)  # events have offsets in [0, end)
         self.population = max(accounts * 20, 10_000)
         self.salt = mix64(seed ^ 0x5EED)
         self._missing = int(params["missing_id_share"] * 1_000_000)
+        self.alive = _alive(self.population, self.salt, self._missing)
         s = params["zipf_exponent"]
         n = self.population
         if abs(s - 1.0) < 1e-9:
@@ -107,16 +217,19 @@ class World:
     # -- user ids ---------------------------------------------------------------------
     def exists(self, n: int) -> bool:
         """Whether profile u<n> exists (returns 200 rather than 404)."""
-        return 0 <= n < self.population and mix64(n ^ self.salt) % 1_000_000 >= self._missing
+        return 0 <= n < self.population and self.alive[n] == 1
 
     def existing_from(self, n: int) -> int:
         """The first existing id at or after n (wrapping around the id space)."""
         pop = self.population
+        alive = self.alive
         n %= pop
         for _ in range(1000):
-            if self.exists(n):
+            if alive[n]:
                 return n
-            n = (n + 1) % pop
+            n += 1
+            if n == pop:
+                n = 0
         return n  # missing_id_share ~ 1: give up, the caller gets a 404
 
     def popular(self, rng: Random) -> int:
@@ -131,20 +244,57 @@ class World:
         """An existing id drawn uniformly (what a crawler harvesting the id space gets)."""
         return self.existing_from(int(rng.random() * self.population))
 
+    def search_results(self, query: str, page: int) -> list[int]:
+        """The ten existing ids listed on a search page (stable: everyone sees the same list).
+
+        Half come from the popular head, half from anywhere in the id space.
+
+        >>> w = World(1, 1.0, 100, {"missing_id_share": 0.3, "zipf_exponent": 1.1, "think_median_s": 20,
+        ...     "think_sigma": 1.0, "diurnal_amplitude": 0.5, "diurnal_peak_utc_hour": 19}, 0)
+        >>> w.search_results("jazz", 2) == w.search_results("jazz", 2) != w.search_results("jazz", 3)
+        True
+        """
+        rng = Random((zlib.crc32(query.encode()) << 40) ^ (page << 8) ^ (self.salt << 72))
+        return [self.popular(rng) if i % 2 == 0 else self.uniform_existing(rng) for i in range(10)]
+
     def friend(self, account: int, j: int) -> int:
         """The j-th profile an account often visits (stable across sessions)."""
         return self.existing_from(mix64((account << 8 | j) ^ self.salt ^ 0xF1))
 
     # -- addresses --------------------------------------------------------------------
     def ipv4(self, slot: int) -> str:
-        """A distinct documentation/private IPv4 address per slot."""
-        p = (slot * _POOL_STEP + self.salt) % _POOL_SIZE
-        for base, size in _POOL:
-            if p < size:
-                v = base + p
-                return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
-            p -= size
-        raise AssertionError("unreachable")
+        """A distinct home IPv4 address (10.0.0.0/9) per slot."""
+        base, size = _HOME
+        return dotted(base + (slot * _POOL_STEP + self.salt) % size)
+
+    def residential(self, key: int) -> str:
+        """A residential-proxy exit address (10.128.0.0/10), scattered by `key`."""
+        base, size = _RESIDENTIAL
+        return dotted(base + mix64(key ^ self.salt ^ 0x7E5) % size)
+
+    def hosting_subnet(self, key: int) -> int:
+        """The first address (as an integer) of a hosting /24 inside 10.192.0.0/10."""
+        base, size = _HOSTING
+        return base + (mix64(key ^ self.salt ^ 0x405) % (size >> 8) << 8)
+
+    def nat_gateway(self, i: int) -> tuple[str, bool]:
+        """The i-th shared address and whether it is a mobile carrier's NAT (else a corporate proxy):
+        even i on 100.64.0.0/16 (carrier-grade NAT), odd i on 203.0.113.0/24 (offices)."""
+        if i % 2 == 0:
+            base, size = _CGNAT
+            return dotted(base + (i // 2 * 40_503 + self.salt) % size), True
+        base, size = _CORPORATE
+        return dotted(base + (i // 2 * 37 + self.salt) % size), False
+
+    def carrier_ipv4(self, key: int) -> str:
+        """A mobile carrier's address (100.96.0.0/11) for one connection, scattered by `key`."""
+        base, size = _CARRIER
+        return dotted(base + mix64(key ^ self.salt ^ 0xCA) % size)
+
+    def carrier_ipv6(self, key: int) -> str:
+        """A mobile IPv6 address under 2001:db8::/32: a fresh /64 per connection."""
+        h = mix64(key ^ self.salt ^ 0x66)
+        return ipaddress.IPv6Address(_V6_BASE | (h & 0xFFFFFFFF) << 64 | (mix64(h) | 1)).compressed
 
     def ipv6(self, slot: int) -> str:
         """A distinct 2001:db8::/32 address per slot (mobile carriers)."""
@@ -174,16 +324,17 @@ class World:
             if t >= self.end or rng.random() * top < self.diurnal(t):
                 return t
 
-    def first_arrival(self, rng: Random, per_hour: float) -> int:
-        """First arrival in the window of that process, given that there is one."""
+    def first_arrival(self, rng: Random, per_hour: float, horizon: int | None = None) -> int:
+        """First arrival in [0, horizon) (default: the window) of that process, given that there is one."""
+        end = self.end if horizon is None else max(1, horizon)
         rate = per_hour * self.diurnal_max / HOUR_MS
         if rate <= 0:
-            return self.diurnal_time(rng, 0, self.end)
-        q = -math.expm1(-rate * self.end)  # P(at least one candidate in the window)
+            return self.diurnal_time(rng, 0, end)
+        q = -math.expm1(-rate * end)  # P(at least one candidate in [0, end))
         top = self.diurnal_max
         while True:
             t = -math.log1p(-rng.random() * q) / rate  # truncated exponential in [0, end)
-            while t < self.end:
+            while t < end:
                 if rng.random() * top < self.diurnal(t):
                     return int(t)
                 t += rng.expovariate(rate)
