@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test test-fast bench clean
+.PHONY: help demo test test-fast bench quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,9 @@ test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
 
 bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
 	$(BIN)/python benchmarks/bench_run.py --events 1000000
+
+quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (a few minutes)
+	$(BIN)/python benchmarks/bench_quality.py --scenario default --seeds 1 2 3 --out out/quality
 
 clean:  ## remove the venv and outputs
 	rm -rf $(VENV) out
