@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from detectors.engine import detect
 from detectors.events import BadEvent, LineReader
 from detectors.policy import Decision
 from jobs.detect import read_lines
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REALWORLD = Path(
     os.environ.get("SCRAPEGUARD_REALWORLD", Path(__file__).resolve().parents[2] / "shared" / "data" / "realworld")
@@ -81,3 +86,56 @@ def run_cli(tmp_path: Path):
         )
 
     return run
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    """A Kafka broker started by infra/kafka.sh for the tests."""
+
+    bootstrap: str
+    pid: int
+    env: dict[str, str]
+    script: str
+
+    def run(self, command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([self.script, command], env=self.env, capture_output=True, text=True, timeout=600)
+
+
+def start_broker(state: Path) -> Broker:
+    """Start a broker on free ports with its state in `state`."""
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_STATE_DIR": str(state),
+    }
+    broker = Broker(f"127.0.0.1:{env['KAFKA_PORT']}", 0, env, str(ROOT / "infra/kafka.sh"))
+    started = broker.run("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    broker.pid = int((state / "kafka.pid").read_text())
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory) -> Iterator[Broker]:
+    """One broker for the whole session, stopped (by its pid) at the end."""
+    broker = start_broker(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.run("stop")
+
+
+@pytest.fixture
+def topic_prefix(kafka_broker: Broker) -> str:
+    """A fresh set of scrapeguard topics on the session broker; returns their name prefix."""
+    from jobs.topics import ensure_topics
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    assert ensure_topics(kafka_broker.bootstrap, prefix=prefix) == []
+    return prefix

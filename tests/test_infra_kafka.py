@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import start_broker
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kafka
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    """A broker started by infra/kafka.sh on free ports in a temporary state dir; stopped afterwards."""
-    state = tmp_path_factory.mktemp("kafka")
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(free_port()),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_STATE_DIR": str(state),
-    }
-    script = str(ROOT / "infra/kafka.sh")
-    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=600)
-    assert started.returncode == 0, started.stdout + started.stderr
-    pid = int((state / "kafka.pid").read_text())
-    yield f"127.0.0.1:{env['KAFKA_PORT']}", pid, env, script
-    subprocess.run([script, "stop"], env=env, capture_output=True, text=True, timeout=120)
+    """A broker of this module's own, since the last test stops it."""
+    broker = start_broker(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.run("stop")
 
 
 def test_topics_are_created_once_with_their_settings(broker):
-    bootstrap = broker[0]
+    bootstrap = broker.bootstrap
     first = subprocess.run(
         [sys.executable, str(ROOT / "infra/topics.py"), "--bootstrap-servers", bootstrap],
         capture_output=True,
@@ -73,7 +57,7 @@ def test_topics_are_created_once_with_their_settings(broker):
 def test_messages_round_trip_with_keys_and_event_time(broker):
     from kafka import KafkaConsumer, KafkaProducer
 
-    bootstrap = broker[0]
+    bootstrap = broker.bootstrap
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     for i in range(20):
         producer.send(
@@ -94,11 +78,10 @@ def test_messages_round_trip_with_keys_and_event_time(broker):
 
 
 def test_stop_ends_the_process_it_started(broker):
-    _, pid, env, script = broker
-    status = subprocess.run([script, "status"], env=env, capture_output=True, text=True)
-    assert f"running (pid {pid}" in status.stdout
-    stopped = subprocess.run([script, "stop"], env=env, capture_output=True, text=True, timeout=120)
-    assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout
+    status = broker.run("status")
+    assert f"running (pid {broker.pid}" in status.stdout
+    stopped = broker.run("stop")
+    assert stopped.returncode == 0 and f"stopped (pid {broker.pid})" in stopped.stdout
     with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    assert subprocess.run([script, "status"], env=env, capture_output=True, text=True).returncode == 3
+        os.kill(broker.pid, 0)
+    assert broker.run("status").returncode == 3

@@ -1,0 +1,108 @@
+"""Creates scrapeguard's Kafka topics if they are missing (idempotent), and checks the ones that exist.
+
+    python infra/topics.py --bootstrap-servers 127.0.0.1:19092 [--partitions 4] [--prefix staging.]
+
+Exits 1, naming the topic and setting, if an existing topic differs from what is declared here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+
+DAY_MS = 86_400_000
+
+# name -> (partitions or None for --partitions, topic configs)
+TOPICS: dict[str, tuple[int | None, dict[str, str]]] = {
+    # Input: one access event (v1 JSON) per message, keyed by account id, or by IP when logged out.
+    "access-logs": (None, {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}),
+    # Output: v1 decisions keyed by "subject_type:subject"; compacted, so the latest decision per subject
+    # (the current blocklist) can be rebuilt from the topic alone.
+    "decisions": (
+        None,
+        {
+            "cleanup.policy": "compact",
+            "min.cleanable.dirty.ratio": "0.1",
+            "segment.ms": str(DAY_MS // 24),
+            "delete.retention.ms": str(DAY_MS),
+        },
+    ),
+    # Rejected input with the reason; kept two weeks for investigation.
+    "dead-letter": (1, {"cleanup.policy": "delete", "retention.ms": str(14 * DAY_MS)}),
+    # Analyst verdicts keyed by "subject_type:subject" (the latest verdict per subject matters).
+    "verdicts": (None, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}),
+}
+
+
+def connect(bootstrap: str, timeout_s: float = 30.0) -> KafkaAdminClient:
+    """An admin client, retrying until the broker answers or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="scrapeguard-topics")
+        except KafkaTimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def partition_counts(admin: KafkaAdminClient, names: list[str], timeout_s: float = 15.0) -> dict[str, int]:
+    """Partitions per named topic, once the metadata of newly created topics has them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names)}
+        if all(counts.values()) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
+
+
+def ensure_topics(bootstrap: str, partitions: int = 4, prefix: str = "") -> list[str]:
+    """Create what is missing (each name after `prefix`); return the problems found with existing topics."""
+    admin = connect(bootstrap)
+    declared = {prefix + name: spec for name, spec in TOPICS.items()}
+    try:
+        existing = set(admin.list_topics())
+        for name, (count, configs) in declared.items():
+            if name in existing:
+                continue
+            try:
+                admin.create_topics([NewTopic(name, count or partitions, 1, topic_configs=configs)])
+                print(f"topics: created {name} ({count or partitions} partitions, {configs})")
+            except TopicAlreadyExistsError:
+                pass
+        problems = []
+        described = partition_counts(admin, list(declared))
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in declared]
+        actual = admin.describe_configs(resources)["topic"]
+        for name, (count, configs) in declared.items():
+            if count is not None and described[name] != count:
+                problems.append(f"{name}: {described[name]} partitions, declared {count}")
+            for key, value in configs.items():
+                got = actual.get(name, {}).get(key, {}).get("value")
+                if got != value:
+                    problems.append(f"{name}: {key}={got}, declared {value}")
+        return problems
+    finally:
+        admin.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:19092")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of access-logs, decisions, verdicts")
+    parser.add_argument("--prefix", default="", help="put before every topic name, e.g. staging.")
+    args = parser.parse_args(argv)
+    problems = ensure_topics(args.bootstrap_servers, args.partitions, args.prefix)
+    for problem in problems:
+        print(f"topics: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"topics: {', '.join(args.prefix + name for name in TOPICS)} present with the declared settings")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
