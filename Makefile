@@ -4,8 +4,10 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Debian's kcat, the outside Kafka client of the tests
+KCAT   := 1.7.1-2
 
-.PHONY: help demo test test-fast bench quality clean
+.PHONY: help demo stream-demo test test-fast bench quality clean kcat
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,8 +27,16 @@ demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job
 	$(BIN)/scrapeguard evaluate --anchors --events out/demo/events.jsonl --labels out/demo/labels.json \
 	  --decisions out/demo/decisions.jsonl
 
-test: $(STAMP)  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs)
+stream-demo: $(STAMP)  ## the same sample through a real Kafka broker and the streaming job, then the enforcement view
+	infra/stream-demo.sh $(BIN)
+
+test: $(STAMP) kcat  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster)
 	$(BIN)/python -m pytest
+
+kcat:  ## install Debian's kcat (pinned) if it is missing; needs root, else its test is skipped
+	@command -v kcat >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat=$(KCAT) >/dev/null; }
+	@command -v kcat >/dev/null || echo "kcat is not installed (needs root: apt-get install kcat); its test will be skipped"
 
 test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
 	$(BIN)/python -m pytest -m 'not flink and not kafka'

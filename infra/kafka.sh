@@ -4,6 +4,7 @@
 #   infra/kafka.sh start     fetch the jars if needed, format storage once, start, wait until it accepts connections
 #   infra/kafka.sh stop      stop the broker this script started (by its process id), wait for it to exit
 #   infra/kafka.sh status    say whether it runs, with pid and address
+#   infra/kafka.sh fetch     only fetch the jars: the broker's and the Flink Kafka connector the job loads
 #
 # Settings (environment): KAFKA_PORT (default 19092), KAFKA_CONTROLLER_PORT (19093),
 # KAFKA_STATE_DIR (default infra/.cache/kafka-run: data, server.log, pid), KAFKA_HEAP (1g).
@@ -21,13 +22,18 @@ say() { echo "kafka: $*"; }
 running_pid() { [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
-fetch() {
-  if [[ ! -f $libs/.complete ]]; then
-    say "fetching pinned jars from Maven Central (infra/pom.xml, profile kafka)"
-    rm -rf "$libs"
-    mvn -B -q -f "$here/pom.xml" -P kafka dependency:copy-dependencies -DoutputDirectory="$libs"
-    touch "$libs/.complete"
+fetch_profile() {  # profile, directory
+  if [[ ! -f $2/.complete ]]; then
+    say "fetching pinned jars from Maven Central (infra/pom.xml, profile $1)"
+    rm -rf "$2"
+    mvn -B -q -f "$here/pom.xml" -P "$1" dependency:copy-dependencies -DoutputDirectory="$2"
+    touch "$2/.complete"
   fi
+}
+
+fetch() {
+  fetch_profile kafka "$libs"
+  fetch_profile flink-connector "$here/.cache/flink-lib"
 }
 
 configure() {
@@ -98,5 +104,6 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  fetch) fetch ;;
+  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from detectors.config import ConfigError, load_config
+from detectors.config import Config, ConfigError, load_config, parse_duration
+from detectors.engine import build_detectors
 
 USAGE_ERROR = 2
 
@@ -31,14 +32,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.parallelism < 1:
+        raise UsageError(f"--parallelism must be at least 1, not {args.parallelism}")
+    if args.bootstrap_servers:
+        return _run_stream(args, config)
+    if args.output is None:
+        raise UsageError("--output is required with --input")
     inputs = [_existing_file(p) for p in args.input]
     output = Path(args.output)
     dead_letter = Path(args.dead_letter) if args.dead_letter else output.with_name(output.stem + ".dead-letter.jsonl")
     for option, path in (("--output", output), ("--dead-letter", dead_letter)):
         if any(path.resolve() == p.resolve() for p in inputs):
             raise UsageError(f"{option} {path} is also an input; it would be overwritten")
-    if args.parallelism < 1:
-        raise UsageError(f"--parallelism must be at least 1, not {args.parallelism}")
     from jobs.detect import run_files  # imported late: starting PyFlink is not free
 
     summary = run_files(inputs, output, dead_letter, config, parallelism=args.parallelism)
@@ -46,6 +51,78 @@ def _run(args: argparse.Namespace) -> int:
     print(f"decisions: {output}")
     print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
     return 0
+
+
+def _run_stream(args: argparse.Namespace, config: Config) -> int:
+    for option in ("output", "dead_letter"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')} is for --input; the streaming job writes to Kafka topics")
+    windows = max(ms for detector in build_detectors(config) for ms in detector.windows.values())
+    ttl = parse_duration(args.state_ttl, "--state-ttl")
+    if ttl < windows:
+        raise UsageError(f"--state-ttl {args.state_ttl} is shorter than the longest rule window ({windows // 1000} s)")
+    if args.restore and args.until_end:
+        raise UsageError(
+            "--until-end cannot be combined with --restore: a restored bounded Kafka source never finishes "
+            "(FLINK-31006, Kafka connector 5.0.0-2.2)"
+        )
+    restore = _checkpoint(args.restore) if args.restore else None
+    from jobs.stream import StreamOptions, run_stream
+
+    options = StreamOptions(
+        bootstrap_servers=args.bootstrap_servers,
+        topic_prefix=args.topic_prefix,
+        group_id=args.group_id,
+        transactional_id_prefix=args.transactional_id_prefix,
+        checkpoint_interval_ms=parse_duration(args.checkpoint_interval, "--checkpoint-interval"),
+        checkpoint_dir=_uri(args.checkpoint_dir),
+        state_backend=args.state_backend,
+        state_ttl_ms=ttl,
+        idle_timeout_ms=parse_duration(args.idle_timeout, "--idle-timeout"),
+        starting_offsets=args.starting_offsets,
+        restore=restore,
+        until_end=args.until_end,
+        parallelism=args.parallelism,
+    )
+    print(
+        f"scrapeguard run: {options.topic('access-logs')} -> {options.topic('decisions')}"
+        + (f", restored from {restore}" if restore else ""),
+        flush=True,
+    )
+    run_stream(options, config)
+    print("scrapeguard run: input ended; decisions committed")
+    return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    inputs = [_existing_file(p) for p in args.input]
+    from jobs.produce import produce
+
+    sent = produce(inputs, args.bootstrap_servers, args.topic_prefix + "access-logs", config)
+    print(
+        f"scrapeguard produce: {sent.messages} messages ({sent.unparsed} unparsed, sent without key) "
+        f"to {args.topic_prefix}access-logs in {sent.seconds:.1f} s"
+    )
+    return 0
+
+
+def _uri(location: str) -> str:
+    """A checkpoint location as a URI: local paths become absolute file:// URIs."""
+    return location if "://" in location else Path(location).resolve().as_uri()
+
+
+def _checkpoint(location: str) -> str:
+    """The checkpoint to restore: a `chk-N` (or savepoint) directory, or the newest complete one under `location`."""
+    if "://" in location and not location.startswith("file://"):
+        return location
+    path = Path(location.removeprefix("file://"))
+    if (path / "_metadata").is_file():
+        return path.resolve().as_uri()
+    found = sorted(path.glob("**/_metadata"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UsageError(f"--restore {location}: no completed checkpoint (no _metadata file) there")
+    return found[-1].parent.resolve().as_uri()
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -118,15 +195,70 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scrapeguard", description="Streaming anti-scraping detector.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="detect on access-log files with the embedded Flink mini-cluster")
+    run = commands.add_parser("run", help="detect: files in the embedded Flink mini-cluster, or Kafka to Kafka")
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", nargs="+", metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed")
+    source.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="stream from and to Kafka instead")
+    run.add_argument("--output", metavar="PATH", help="with --input: decisions, v1 JSON Lines")
     run.add_argument(
-        "--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed"
+        "--dead-letter", metavar="PATH", help="with --input: rejected lines (default: <output>.dead-letter.jsonl)"
     )
-    run.add_argument("--output", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
-    run.add_argument("--dead-letter", metavar="PATH", help="rejected lines (default: <output>.dead-letter.jsonl)")
     run.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
-    run.add_argument("--parallelism", type=int, default=1, help="parallelism of the keyed detectors (default 1)")
+    run.add_argument("--parallelism", type=int, default=1, help="parallelism of the job (default 1)")
+    kafka = run.add_argument_group("streaming (with --bootstrap-servers)")
+    kafka.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before every topic name, e.g. staging.")
+    kafka.add_argument("--group-id", default="scrapeguard-detect", metavar="ID", help="consumer group of the source")
+    kafka.add_argument(
+        "--transactional-id-prefix",
+        default="scrapeguard",
+        metavar="ID",
+        help="of the exactly-once sinks; keep it across restarts, unique per running job",
+    )
+    kafka.add_argument(
+        "--checkpoint-interval",
+        default="30s",
+        metavar="DURATION",
+        help="decisions become visible to read_committed consumers at each checkpoint (default 30s)",
+    )
+    kafka.add_argument("--checkpoint-dir", default="checkpoints", metavar="PATH|URI", help="retained checkpoints")
+    kafka.add_argument(
+        "--state-backend",
+        choices=("hashmap", "rocksdb"),
+        default="hashmap",
+        help="rocksdb for state larger than memory (incremental checkpoints)",
+    )
+    kafka.add_argument(
+        "--state-ttl",
+        default="7d",
+        metavar="DURATION",
+        help="forget a subject's state after this long without updates (default 7d)",
+    )
+    kafka.add_argument(
+        "--idle-timeout",
+        default="30s",
+        metavar="DURATION",
+        help="a partition without messages this long stops holding back the watermark",
+    )
+    kafka.add_argument(
+        "--starting-offsets",
+        choices=("earliest", "latest"),
+        default="earliest",
+        help="where a start without --restore reads from (default earliest: rebuilds state)",
+    )
+    kafka.add_argument(
+        "--restore", metavar="PATH|URI", help="resume from this checkpoint, or the newest one under this directory"
+    )
+    kafka.add_argument(
+        "--until-end", action="store_true", help="stop at the end offsets seen at start (backfills, tests)"
+    )
     run.set_defaults(handler=_run)
+
+    produce = commands.add_parser("produce", help="send access-log files to the access-logs topic, keyed and timed")
+    produce.add_argument("--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined logs")
+    produce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
+    produce.add_argument("--topic-prefix", default="", metavar="PREFIX")
+    produce.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
+    produce.set_defaults(handler=_produce)
 
     sim = commands.add_parser("simulate", help="write labeled synthetic traffic")
     sim.add_argument("--out", required=True, metavar="DIR")
@@ -152,7 +284,41 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")
     evaluate.add_argument("--plot", metavar="PNG", help="bar chart of profile views served before detection")
     evaluate.set_defaults(handler=_evaluate)
+
+    enforce = commands.add_parser(
+        "enforce", help="reference enforcement consumer: rebuild the decisions in force from the decisions topic"
+    )
+    enforce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
+    enforce.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before the topic name, e.g. staging.")
+    enforce.add_argument("--print", action="store_true", help="print each change in force, one line each")
+    enforce.add_argument("--until-end", action="store_true", help="stop at the end offsets seen at start; summarise")
+    enforce.add_argument("--snapshot", action="store_true", help="print the decisions in force as JSON Lines, at end")
+    enforce.add_argument("--clock", choices=("wall", "event"), default="wall", help="now = wall clock or newest event")
+    enforce.add_argument("--group", metavar="ID", help="commit offsets under this group (lag monitoring only)")
+    enforce.set_defaults(handler=_enforce)
     return parser
+
+
+def _enforce(args: argparse.Namespace) -> int:
+    if not (args.print or args.until_end or args.snapshot):
+        raise UsageError("nothing to show: give --print, --until-end or --snapshot")
+    from jobs.enforce import ConsumeError, consume  # imported late: only this command needs a broker
+
+    try:
+        enforcer = consume(
+            args.bootstrap_servers,
+            args.topic_prefix,
+            show=args.print,
+            until_end=args.until_end,
+            snapshot=args.snapshot,
+            clock=args.clock,
+            group=args.group,
+        )
+    except ConsumeError as exc:
+        raise UsageError(str(exc)) from None
+    # With --snapshot, stdout carries only JSON Lines.
+    print(f"scrapeguard enforce: {enforcer.summary()}", file=sys.stderr if args.snapshot else sys.stdout)
+    return 0
 
 
 if __name__ == "__main__":

@@ -45,16 +45,18 @@ class RunSummary:
         )
 
 
-def build(env: StreamExecutionEnvironment, requests: DataStream, config: Config) -> DataStream:
-    """Windowed features in SQL, decisions in Python: request rows (with watermarks) in, decision JSON strings out."""
-    t_env = StreamTableEnvironment.create(env)
+def build(
+    t_env: StreamTableEnvironment, requests: DataStream, config: Config, state_ttl_ms: int | None = None
+) -> DataStream:
+    """Windowed features in SQL, decisions in Python: request rows (with watermarks) in, `DecideSubject.OUTPUT` rows
+    out; the policy state expires after `state_ttl_ms` without updates."""
     t_env.create_temporary_view("requests", t_env.from_data_stream(requests, ROWTIME_SCHEMA))
     outputs = []
     for detector in build_detectors(config):
         candidates = t_env.to_data_stream(feature_query(t_env, "requests", detector))
         outputs.append(
             candidates.key_by(lambda row: row[0], key_type=Types.STRING())
-            .process(DecideSubject(config, detector.subject_type), output_type=Types.STRING())
+            .process(DecideSubject(config, detector.subject_type, state_ttl_ms), output_type=DecideSubject.OUTPUT)
             .name(f"decide-{detector.subject_type}")
             .uid(f"decide-{detector.subject_type}")
         )
@@ -91,7 +93,9 @@ def run_files(inputs: list[Path], output: Path, dead_letter: Path, config: Confi
     env.set_python_executable(sys.executable)
     timed, dead = zip(*(file_requests(env, path, config) for path in inputs), strict=True)
     requests = timed[0].union(*timed[1:])
-    decisions = build(env, requests, config).map(lambda s: _DECISION + s, output_type=Types.STRING())
+    decisions = build(StreamTableEnvironment.create(env), requests, config).map(
+        lambda row: _DECISION + row[1], output_type=Types.STRING()
+    )
     rejected = dead[0].union(*dead[1:]).map(lambda s: _DEAD + s, output_type=Types.STRING())
     summary = RunSummary(read=sum(count_lines(p) for p in inputs))
     output.parent.mkdir(parents=True, exist_ok=True)

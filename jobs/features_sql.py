@@ -22,7 +22,7 @@ its key and whether the request counts."""
 
 ROWTIME_SCHEMA = (
     Schema.new_builder()
-    .column_by_metadata("rowtime", "TIMESTAMP_LTZ(3)")
+    .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
     .watermark("rowtime", "SOURCE_WATERMARK()")
     .build()
 )

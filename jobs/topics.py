@@ -18,14 +18,17 @@ DAY_MS = 86_400_000
 
 # name -> (partitions or None for --partitions, topic configs)
 TOPICS: dict[str, tuple[int | None, dict[str, str]]] = {
-    # Input: one access event (v1 JSON) per message, keyed by account id, or by IP when logged out.
+    # Input: one access event (v1 JSON) per message, keyed by account id, or by IP when logged out. Kafka
+    # applies retention.ms to the message timestamps, which are event times: see REPLAY for old logs.
     "access-logs": (None, {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}),
     # Output: v1 decisions keyed by "subject_type:subject"; compacted, so the latest decision per subject
-    # (the current blocklist) can be rebuilt from the topic alone.
+    # (the current blocklist) can be rebuilt from the topic alone. Compaction waits an hour, so a consumer
+    # less than an hour behind sees every decision, not only the latest per subject.
     "decisions": (
         None,
         {
             "cleanup.policy": "compact",
+            "min.compaction.lag.ms": str(DAY_MS // 24),
             "min.cleanable.dirty.ratio": "0.1",
             "segment.ms": str(DAY_MS // 24),
             "delete.retention.ms": str(DAY_MS),
@@ -36,6 +39,11 @@ TOPICS: dict[str, tuple[int | None, dict[str, str]]] = {
     # Analyst verdicts keyed by "subject_type:subject" (the latest verdict per subject matters).
     "verdicts": (None, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}),
 }
+
+
+REPLAY = {"access-logs": {"retention.ms": "-1"}}
+"""Overrides for a replay topic set: logs older than the retention would be deleted minutes after they are
+produced (at the broker's next retention check), so a replay's input is kept until the topics are deleted."""
 
 
 def connect(bootstrap: str, timeout_s: float = 30.0) -> KafkaAdminClient:
@@ -60,10 +68,14 @@ def partition_counts(admin: KafkaAdminClient, names: list[str], timeout_s: float
         time.sleep(0.2)
 
 
-def ensure_topics(bootstrap: str, partitions: int = 4, prefix: str = "") -> list[str]:
-    """Create what is missing (each name after `prefix`); return the problems found with existing topics."""
+def ensure_topics(bootstrap: str, partitions: int = 4, prefix: str = "", replay: bool = False) -> list[str]:
+    """Create what is missing (each name after `prefix`, with `REPLAY` settings if `replay`); return the problems
+    found with existing topics."""
     admin = connect(bootstrap)
-    declared = {prefix + name: spec for name, spec in TOPICS.items()}
+    declared = {
+        prefix + name: (count, {**configs, **(REPLAY.get(name, {}) if replay else {})})
+        for name, (count, configs) in TOPICS.items()
+    }
     try:
         existing = set(admin.list_topics())
         for name, (count, configs) in declared.items():
@@ -95,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:19092")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of access-logs, decisions, verdicts")
     parser.add_argument("--prefix", default="", help="put before every topic name, e.g. staging.")
+    parser.add_argument("--replay", action="store_true", help="keep access-logs regardless of event time (old logs)")
     args = parser.parse_args(argv)
-    problems = ensure_topics(args.bootstrap_servers, args.partitions, args.prefix)
+    problems = ensure_topics(args.bootstrap_servers, args.partitions, args.prefix, args.replay)
     for problem in problems:
         print(f"topics: {problem}", file=sys.stderr)
     if not problems:

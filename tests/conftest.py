@@ -133,9 +133,9 @@ def kafka_broker(tmp_path_factory) -> Iterator[Broker]:
 
 @pytest.fixture
 def topic_prefix(kafka_broker: Broker) -> str:
-    """A fresh set of scrapeguard topics on the session broker; returns their name prefix."""
+    """A fresh replay set of scrapeguard topics on the session broker (tests replay old logs); returns their prefix."""
     from jobs.topics import ensure_topics
 
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    assert ensure_topics(kafka_broker.bootstrap, prefix=prefix) == []
+    assert ensure_topics(kafka_broker.bootstrap, prefix=prefix, replay=True) == []
     return prefix

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import start_broker
 
 ROOT = Path(__file__).resolve().parents[1]

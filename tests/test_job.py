@@ -157,3 +157,24 @@ def test_usage_errors_stop_before_any_work_with_one_line_and_exit_2(tmp_path, mo
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--output", "d.jsonl"], "--output is for --input; the streaming job writes to Kafka topics"),
+        (["--state-ttl", "1h"], "--state-ttl 1h is shorter than the longest rule window (86400 s)"),
+        (["--checkpoint-interval", "soon"], "--checkpoint-interval: 'soon' is not a duration"),
+        (["--restore", "chk"], "--restore chk: no completed checkpoint (no _metadata file) there"),
+        (["--restore", "chk", "--until-end"], "--until-end cannot be combined with --restore"),
+    ],
+)
+def test_streaming_usage_errors_stop_before_any_job_with_one_line_and_exit_2(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "chk" / "job" / "chk-3").mkdir(parents=True)  # a checkpoint that never completed
+
+    proc = cli("run", "--bootstrap-servers", "127.0.0.1:1", *args)
+
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

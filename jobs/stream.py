@@ -1,0 +1,143 @@
+"""The streaming job: Kafka `access-logs` in, exactly-once v1 decisions and dead letters out.
+
+Same detection as the embedded job (`jobs.detect.build`); around it the Kafka
+source with per-partition watermarks and idleness, checkpoints, keyed state with
+a TTL, and transactional Kafka sinks, so a consumer reading `read_committed`
+sees each decision once, and none that a failure rolled back.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflink.common import Configuration, Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+from pyflink.table.expressions import col
+
+from detectors.config import Config, parse_duration
+from jobs.detect import build, flink_configuration
+from jobs.features_sql import REQUEST_ROW, interval
+from jobs.operators import DEAD_LETTER, ParseMessages
+
+CONNECTOR_JAR = Path(__file__).resolve().parents[1] / "infra/.cache/flink-lib/flink-sql-connector-kafka-5.0.0-2.2.jar"
+"""The Flink Kafka connector, fetched from Maven Central by `infra/kafka.sh fetch` (infra/pom.xml)."""
+
+
+@dataclass
+class StreamOptions:
+    """Where the streaming job reads and writes, and how it keeps its state."""
+
+    bootstrap_servers: str
+    topic_prefix: str = ""
+    group_id: str = "scrapeguard-detect"
+    transactional_id_prefix: str = "scrapeguard"
+    checkpoint_interval_ms: int = 30_000
+    checkpoint_dir: str = "file:///tmp/scrapeguard-checkpoints"
+    state_backend: str = "hashmap"
+    state_ttl_ms: int = 7 * 86_400_000
+    idle_timeout_ms: int = 30_000
+    transaction_timeout_ms: int = 900_000
+    starting_offsets: str = "earliest"
+    restore: str | None = None
+    until_end: bool = False
+    parallelism: int = 1
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+
+def stream_configuration(options: StreamOptions) -> Configuration:
+    """Flink settings: checkpoints (retained when the job is cancelled or fails), state backend, state TTL of SQL."""
+    conf = flink_configuration()
+    settings = {
+        "execution.checkpointing.interval": f"{options.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.dir": options.checkpoint_dir,
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.incremental": "true",
+        "state.backend.type": options.state_backend,
+        "table.exec.state.ttl": f"{options.state_ttl_ms} ms",
+    }
+    if options.restore:
+        settings["execution.state-recovery.path"] = options.restore
+    for key, value in settings.items():
+        conf.set_string(key, value)
+    return conf
+
+
+def source_ddl(options: StreamOptions, config: Config) -> str:
+    """`access_logs`: the raw messages with partition and offset, and watermarks per partition on the Kafka timestamp.
+
+    The watermark trails the largest timestamp by the out-of-orderness and 1 ms, as in the file job,
+    so "late" means the same in both.
+    """
+    lag = parse_duration(config.section("time", "out_of_orderness")) + 1
+    bounded = "'scan.bounded.mode' = 'latest-offset'," if options.until_end else ""
+    return f"""
+        CREATE TABLE access_logs (
+          `value` STRING,
+          `partition` INT METADATA VIRTUAL,
+          `offset` BIGINT METADATA VIRTUAL,
+          `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+          WATERMARK FOR `kafka_ts` AS `kafka_ts` - {interval(lag)}
+        ) WITH (
+          'connector' = 'kafka',
+          'topic' = '{options.topic("access-logs")}',
+          'properties.bootstrap.servers' = '{options.bootstrap_servers}',
+          'properties.group.id' = '{options.group_id}',
+          'properties.isolation.level' = 'read_committed',
+          'scan.startup.mode' = '{options.starting_offsets}-offset',
+          {bounded}
+          'scan.watermark.idle-timeout' = '{options.idle_timeout_ms} ms',
+          'format' = 'raw'
+        )"""
+
+
+def sink_ddl(name: str, topic: str, options: StreamOptions, keyed: bool) -> str:
+    """A transactional (exactly-once) Kafka sink of raw JSON values `v`, keyed by `k` if `keyed`.
+
+    The Kafka timestamp is the time of writing (the event time is in the value): retention and
+    compaction lag then count from publication, also for replays of old logs.
+    """
+    key = "`k` STRING," if keyed else ""
+    key_options = "'key.format' = 'raw', 'key.fields' = 'k', 'value.fields-include' = 'EXCEPT_KEY'," if keyed else ""
+    return f"""
+        CREATE TABLE {name} ({key} `v` STRING) WITH (
+          'connector' = 'kafka',
+          'topic' = '{options.topic(topic)}',
+          'properties.bootstrap.servers' = '{options.bootstrap_servers}',
+          'properties.transaction.timeout.ms' = '{options.transaction_timeout_ms}',
+          'sink.delivery-guarantee' = 'exactly-once',
+          'sink.transactional-id-prefix' = '{options.transactional_id_prefix}-{topic}',
+          {key_options}
+          'value.format' = 'raw'
+        )"""
+
+
+def run_stream(options: StreamOptions, config: Config) -> None:
+    """Run the streaming job until the input ends (`until_end`) or forever; returns when the job finishes."""
+    env = StreamExecutionEnvironment.get_execution_environment(stream_configuration(options))
+    env.set_parallelism(options.parallelism)
+    env.set_python_executable(sys.executable)
+    if CONNECTOR_JAR.exists():  # else it must be on Flink's class path, as in infra/k8s/Dockerfile
+        env.add_jars(CONNECTOR_JAR.as_uri())  # added to PyFlink's own jars, which a cluster needs too
+    t_env = StreamTableEnvironment.create(env)
+    t_env.execute_sql(source_ddl(options, config))
+    t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
+    t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
+
+    messages = t_env.to_data_stream(t_env.from_path("access_logs"))
+    parsed = (
+        messages.key_by(lambda message: message[1], key_type=Types.INT())
+        .process(ParseMessages(options.topic("access-logs"), config), output_type=REQUEST_ROW)
+        .name("parse")
+        .uid("parse")
+    )
+    decisions = build(t_env, parsed, config, options.state_ttl_ms)
+    statements = t_env.create_statement_set()
+    statements.add_insert("decisions_sink", t_env.from_data_stream(decisions).select(col("k"), col("v")))
+    statements.add_insert("dead_letter_sink", t_env.from_data_stream(parsed.get_side_output(DEAD_LETTER)))
+    statements.execute().wait()

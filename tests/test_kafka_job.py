@@ -1,0 +1,197 @@
+"""The streaming job on a real broker: Kafka in, Kafka out, exactly once, through a crash, and for outside clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from detectors.events import format_ms, parse_timestamp
+from tests.conftest import comparable, reference
+
+pytestmark = [pytest.mark.kafka, pytest.mark.flink]
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def stream_args(bootstrap: str, prefix: str, checkpoints: Path, *extra: str) -> list[str]:
+    return [
+        "run", "--bootstrap-servers", bootstrap, "--topic-prefix", prefix,
+        "--checkpoint-interval", "2s", "--checkpoint-dir", str(checkpoints), "--until-end", *extra,
+    ]  # fmt: skip
+
+
+def committed(bootstrap: str, topic: str, wait_ms: int = 4000) -> list:
+    """Every committed message of `topic`, read as an enforcement service reads it (`read_committed`)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        consumer_timeout_ms=wait_ms,
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def decisions_of(messages: list) -> list[dict]:
+    """The decision values, after checking each message is keyed by its subject."""
+    values = [json.loads(m.value) for m in messages]
+    assert [m.key.decode() for m in messages] == [f"{d['subject_type']}:{d['subject']}" for d in values]
+    return values
+
+
+def simulate(out: Path, *args: str) -> Path:
+    made = cli("simulate", "--out", str(out), *args)
+    assert made.returncode == 0, made.stderr
+    return out / "events.jsonl"
+
+
+def produce(bootstrap: str, prefix: str, path: Path) -> None:
+    sent = cli("produce", "--input", str(path), "--bootstrap-servers", bootstrap, "--topic-prefix", prefix)
+    assert sent.returncode == 0, sent.stderr
+
+
+@pytest.fixture(scope="module")
+def events_with_bad_lines(tmp_path_factory) -> Path:
+    """An hour of simulated traffic with a malformed line and a line 10 minutes late in the middle."""
+    out = tmp_path_factory.mktemp("sim")
+    lines = simulate(out, "--seed", "7", "--hours", "1").read_text().splitlines()
+    middle = len(lines) // 2
+    late = json.loads(lines[middle])
+    late["ts"] = format_ms(parse_timestamp(late["ts"]) - 600_000)
+    lines[middle:middle] = ['{"ts": "2026-01-05T08:00:00Z", "ip": "not-an-ip"', json.dumps(late)]
+    path = out / "with-bad-lines.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_streaming_job_commits_the_embedded_jobs_decisions(
+    kafka_broker, topic_prefix, events_with_bad_lines, run_cli, tmp_path
+):
+    embedded = run_cli([events_with_bad_lines])
+    assert embedded.returncode == 0 and len(embedded.decisions) > 5, embedded.stderr
+    produce(kafka_broker.bootstrap, topic_prefix, events_with_bad_lines)
+
+    run = cli(*stream_args(kafka_broker.bootstrap, topic_prefix, tmp_path / "chk", "--parallelism", "2"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    messages = committed(kafka_broker.bootstrap, topic_prefix + "decisions")
+    decisions = decisions_of(messages)
+    assert sorted(d["decision_id"] for d in decisions) == sorted(d["decision_id"] for d in embedded.decisions)
+    assert comparable(decisions) == comparable(embedded.decisions)
+    dead = [json.loads(m.value) for m in committed(kafka_broker.bootstrap, topic_prefix + "dead-letter")]
+    assert sorted(d["raw"] for d in dead) == sorted(d["raw"] for d in embedded.dead_letters)
+    assert len(dead) == 2 and sum(d["reason"].startswith("late: ") for d in dead) == 1
+    for d in dead:
+        assert d["source"] == topic_prefix + "access-logs" and d["partition"] in range(4) and d["offset"] >= 0
+
+
+def close_event_time(bootstrap: str, topic: str, events: Path) -> None:
+    """Send each partition one event two hours after the last one, counted by no rule: it moves the watermark past
+    every real event, so an unbounded job emits all their decisions."""
+    from kafka import KafkaProducer
+
+    last = max(parse_timestamp(json.loads(line)["ts"]) for line in events.read_text().splitlines())
+    closer = {
+        "ts": format_ms(last + 7_200_000),
+        "ip": "192.0.2.1",
+        "method": "GET",
+        "path": "/static/app.js",
+        "status": 200,
+    }
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for partition in producer.partitions_for(topic):
+        producer.send(topic, value=json.dumps(closer).encode(), partition=partition, timestamp_ms=last + 7_200_000)
+    producer.close()
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.2)
+
+
+def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafka_broker, topic_prefix, tmp_path):
+    """An unbounded job is killed mid-stream, then resumed from its latest retained checkpoint; the decisions
+    committed across both runs are the uninterrupted run's, each once."""
+    events = simulate(tmp_path / "sim", "--scenario", "default", "--seed", "3", "--max-events", "300000")
+    expected = reference([events])
+    produce(kafka_broker.bootstrap, topic_prefix, events)
+    close_event_time(kafka_broker.bootstrap, topic_prefix + "access-logs", events)
+    checkpoints, topic = tmp_path / "chk", topic_prefix + "decisions"
+    args = [sys.executable, "-m", "jobs.cli", *stream_args(kafka_broker.bootstrap, topic_prefix, checkpoints)]
+    args.remove("--until-end")
+
+    def committed_decisions(wait_ms: int = 4000) -> list[dict]:
+        return decisions_of(committed(kafka_broker.bootstrap, topic, wait_ms))
+
+    def run_until(condition, what: str, *extra: str) -> None:
+        job = subprocess.Popen(
+            [*args, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            wait_for(lambda: job.poll() is None and condition(), 300, what)
+        finally:
+            os.killpg(job.pid, signal.SIGKILL)  # the CLI, its JVM and Python workers: a crash, no clean shutdown
+            job.wait()
+
+    run_until(lambda: bool(list(checkpoints.glob("*/chk-*/_metadata")) and committed_decisions(300)), "a checkpoint")
+    before = committed_decisions()
+    assert 0 < len(before) < len(expected), "the crash should come mid-stream"
+
+    run_until(lambda: len(committed_decisions(1000)) >= len(expected), "all decisions", "--restore", str(checkpoints))
+
+    after = committed_decisions()
+    assert len({d["decision_id"] for d in after}) == len(after)  # none twice
+    assert comparable(after) == expected  # none lost, none added
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test` (Debian package kcat)")
+def test_outside_clients_produce_and_consume_with_kcat(kafka_broker, topic_prefix, tmp_path):
+    """Live traffic from a log shipper: kcat stamps each message with the time it sends it, as shippers do."""
+    now = int(time.time() * 1000)
+    crawl = [
+        json.dumps(
+            {"ts": now - 20_000 + 200 * i, "ip": "198.18.0.9", "method": "GET", "path": f"/u/{i}", "status": 200}
+        )
+        for i in range(90)
+    ]
+    lines = "".join(f"ip:198.18.0.9\t{line}\n" for line in crawl) + "ip:198.18.0.9\tnot json\n"
+    topic = topic_prefix + "access-logs"
+    sent = subprocess.run(
+        ["kcat", "-P", "-b", kafka_broker.bootstrap, "-t", topic, "-K", "\t"],
+        input=lines, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+
+    run = cli(*stream_args(kafka_broker.bootstrap, topic_prefix, tmp_path / "chk"))
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    read = subprocess.run(
+        ["kcat", "-C", "-b", kafka_broker.bootstrap, "-t", topic_prefix + "decisions", "-e", "-q",
+         "-X", "isolation.level=read_committed", "-f", "%k\t%s\n"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    got = [line.split("\t", 1) for line in read.stdout.splitlines()]
+    assert [(key, json.loads(value)["action"]) for key, value in got] == [("ip:198.18.0.9", "challenge")]
+    assert json.loads(got[0][1])["reasons"] == ["ip_profile_views_1m"]
+    dead = subprocess.run(
+        ["kcat", "-C", "-b", kafka_broker.bootstrap, "-t", topic_prefix + "dead-letter", "-e", "-q"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert [json.loads(line)["raw"] for line in dead.stdout.splitlines()] == ["not json"]
