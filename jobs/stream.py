@@ -28,22 +28,22 @@ CONNECTOR_JAR = Path(__file__).resolve().parents[1] / "infra/.cache/flink-lib/fl
 
 @dataclass
 class StreamOptions:
-    """Where the streaming job reads and writes, and how it keeps its state."""
+    """Where the streaming job reads and writes, and how it keeps its state (defaults: `scrapeguard run --help`)."""
 
     bootstrap_servers: str
-    topic_prefix: str = ""
-    group_id: str = "scrapeguard-detect"
-    transactional_id_prefix: str = "scrapeguard"
-    checkpoint_interval_ms: int = 30_000
-    checkpoint_dir: str = "file:///tmp/scrapeguard-checkpoints"
-    state_backend: str = "hashmap"
-    state_ttl_ms: int = 7 * 86_400_000
-    idle_timeout_ms: int = 30_000
+    topic_prefix: str
+    group_id: str
+    transactional_id_prefix: str
+    checkpoint_interval_ms: int
+    checkpoint_dir: str
+    state_backend: str
+    state_ttl_ms: int
+    idle_timeout_ms: int
+    starting_offsets: str
+    restore: str | None
+    until_end: bool
+    parallelism: int
     transaction_timeout_ms: int = 900_000
-    starting_offsets: str = "earliest"
-    restore: str | None = None
-    until_end: bool = False
-    parallelism: int = 1
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
