@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
+import operator
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +27,24 @@ from detectors.routes import RouteError, RouteTable
 
 ACTIONS = ("throttle", "challenge", "block")
 """Enforcement actions, weakest first (`unblock` is an analyst's release, not a rule's)."""
+
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+_CONDITION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def parse_condition(text: Any) -> tuple[str, float]:
+    """`">= 0.2"` to `(">=", 0.2)`; ValueError naming the text otherwise."""
+    m = _CONDITION.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError(f"{text!r} is not a condition such as '>= 15' or '< 0.3'")
+    return m[1], float(m[2])
+
 
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
@@ -38,12 +59,59 @@ _SHAPE: dict[str, Any] = {
         },
         "new_account_profile_views": {
             "enabled": bool,
-            "limits": [{"within": "duration", "max_views": int, "action": "action"}],
+            "limits": [{"within": "duration", "window": "duration?", "max_views": int, "action": "action"}],
         },
         "ip_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
+        "behaviour": [{"name": str, "subject": "subject", "action": "action", "when": "conditions"}],
     },
-    "policy": {"ttl": {a: "duration" for a in ACTIONS}, "max_ttl_factor": int},
+    "features": {"night_utc_hours": "hours"},
+    "models": {
+        "anomaly": {
+            "enabled": bool,
+            "seed": "seed",
+            "n_trees": int,
+            "height": int,
+            "window_size": int,
+            "warmup": int,
+            "quantile": "fraction",
+            "min_views_1h": int,
+            "action": "action",
+        },
+        "verdicts": {
+            "enabled": bool,
+            "min_labels": int,
+            "learning_rate": "fraction",
+            "flag_above": "fraction",
+            "clear_below": "fraction",
+            "action": "action",
+        },
+    },
+    "coordination": {
+        "enabled": bool,
+        "min_members": int,
+        "min_views_1h": int,
+        "min_density": "fraction",
+        "action": "action",
+    },
+    "allowlist": {
+        "accounts": "strings",
+        "cidrs": "cidrs",
+        "partners": "entries",
+        "crawlers": "entries",
+    },
+    "policy": {
+        "ttl": {a: "duration" for a in ACTIONS},
+        "max_ttl_factor": int,
+        "memory": "duration",
+        "corroborate": bool,
+        "dismiss_grace": "duration",
+    },
 }
+_ENTRY = {
+    "partners": {"name": str, "account": str, "cidrs": "cidrs", "max_views_per_hour": int},
+    "crawlers": {"name": str, "user_agent": str, "cidrs": "cidrs", "max_views_per_minute": int},
+}
+SUBJECTS = ("account", "ip")
 
 
 class ConfigError(ValueError):
@@ -123,15 +191,56 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
                 raise ConfigError(f"{place}: unknown key '{key}' (expected one of {', '.join(shape)})")
             _check(value[key], shape[key], name, f"{where}.{key}".lstrip("."))
     elif isinstance(shape, list):
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{place} must be a non-empty list")
+        if not isinstance(value, list) or (not value and not where.endswith("behaviour")):
+            raise ConfigError(f"{place} must be a " + ("list" if where.endswith("behaviour") else "non-empty list"))
         for i, item in enumerate(value):
             _check(item, shape[0], name, f"{where}[{i}]")
-            missing = set(shape[0]) - set(item)
+            missing = {k for k, v in shape[0].items() if not str(v).endswith("?")} - set(item)
             if missing:
                 raise ConfigError(f"{place}[{i}] is missing {', '.join(sorted(missing))}")
-    elif shape == "duration":
+    elif shape in ("duration", "duration?"):
         parse_duration(value, place)
+    elif shape == "entries":
+        key = where.rsplit(".", 1)[-1]
+        if not isinstance(value, list):
+            raise ConfigError(f"{place} must be a list of tables")
+        for i, item in enumerate(value):
+            _check(item, _ENTRY[key], name, f"{where}[{i}]")
+            missing = set(_ENTRY[key]) - set(item)
+            if missing:
+                raise ConfigError(f"{place}[{i}] is missing {', '.join(sorted(missing))}")
+    elif shape == "strings":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{place} must be a list of non-empty strings")
+    elif shape == "cidrs":
+        if not isinstance(value, list):
+            raise ConfigError(f"{place} must be a list of CIDR strings such as '198.51.100.0/28'")
+        for v in value:
+            try:
+                ipaddress.ip_network(v, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{place}: {v!r} is not an IP network such as '198.51.100.0/28'") from None
+    elif shape == "conditions":
+        if not isinstance(value, dict) or not value:
+            raise ConfigError(f"{place} must be a table of feature = 'condition', e.g. views_1h = '>= 40'")
+        for feature, text in value.items():
+            try:
+                parse_condition(text)
+            except ValueError as exc:
+                raise ConfigError(f"{place}.{feature}: {exc}") from None
+    elif shape == "seed":
+        if type(value) is not int or value < 0:
+            raise ConfigError(f"{place}: {value!r} is not a non-negative integer")
+    elif shape == "subject":
+        if value not in SUBJECTS:
+            raise ConfigError(f"{place}: {value!r} is not one of {', '.join(SUBJECTS)}")
+    elif shape == "fraction":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ConfigError(f"{place}: {value!r} is not a number in (0, 1]")
+    elif shape == "hours":
+        ok = isinstance(value, list) and len(value) == 2 and all(type(v) is int and 0 <= v <= 24 for v in value)
+        if not ok or value[0] >= value[1]:
+            raise ConfigError(f"{place}: {value!r} is not [first, last) UTC hours such as [0, 6]")
     elif shape == "action":
         if value not in ACTIONS:
             raise ConfigError(f"{place}: {value!r} is not one of {', '.join(ACTIONS)}")

@@ -1,9 +1,15 @@
-"""Decision policy: rule hits on one event become at most one v1 decision.
+"""Decision policy: the fused hits on a subject become at most one v1 decision.
 
 A subject has at most one active decision. A hit whose action is no stronger than
 the active one is absorbed; a stronger one escalates (the new decision replaces the
 old); once the active decision expires, the next hit starts a new one. Each repeat
 offence doubles the time-to-live, up to `max_ttl_factor`.
+
+Hysteresis: within `memory` after a decision expires, a new hit starts at the expired
+action or above, so a subject hovering around a limit is not released and re-caught at
+a weaker level again and again. Analysts: `confirm` blocks the subject; `dismiss`
+releases it (`unblock`, when something is in force), resets its offences, and for
+`dismiss_grace` only block-level hits act on it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class PolicyState:
     action: str | None = None
     expires_at: int = 0
     offences: int = 0
+    grace_until: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,40 +89,85 @@ class DecisionPolicy:
         section = config.section("policy")
         self.ttl = {action: parse_duration(v) for action, v in section["ttl"].items()}
         self.max_factor = section["max_ttl_factor"]
+        self.memory = parse_duration(section["memory"])
+        self.grace = parse_duration(section["dismiss_grace"])
         self.version = f"{__version__}+{config.fingerprint}"
 
     def new_state(self) -> PolicyState:
         """State of a subject with no decision yet."""
         return PolicyState()
 
-    def decide(self, state: PolicyState, subject_type: str, subject: str, ts: int, hits: list[Hit]) -> Decision | None:
-        """Apply the hits of the subject's event at time `ts` to `state`; return the decision to emit, if any.
+    def decide(
+        self,
+        state: PolicyState,
+        subject_type: str,
+        subject: str,
+        ts: int,
+        hits: list[Hit],
+        top_features: list[dict[str, Any]] | None = None,
+    ) -> Decision | None:
+        """Apply the hits on the subject at time `ts` to `state`; return the decision to emit, if any.
 
         The decision id depends only on subject, action and event time, so it is the same
         whichever of several simultaneous events of the subject is processed first.
         """
+        if ts < state.grace_until:
+            hits = [h for h in hits if h.action == "block"]
         if not hits:
             return None
         action = max((h.action for h in hits), key=_RANK.__getitem__)
         active = state.action is not None and state.expires_at > ts
         if active and _RANK[action] <= _RANK[state.action or ""]:
             return None
+        if not active and state.action is not None and ts - state.expires_at < self.memory:
+            action = max(action, state.action, key=_RANK.__getitem__)
         factor = min(self.max_factor, 2**state.offences)
         state.action, state.expires_at = action, ts + self.ttl[action] * factor
         state.offences += 1
         evidence: dict[str, Any] = {}
         for hit in sorted(hits, key=lambda h: h.reason):
             evidence.update(hit.evidence)
+        if top_features:
+            evidence["top_features"] = top_features
+        return self._decision(subject_type, subject, ts, action, max(h.score for h in hits),
+                              sorted({h.reason for h in hits}), evidence, state.expires_at)  # fmt: skip
+
+    def verdict(self, state: PolicyState, subject_type: str, subject: str, ts: int, verdict: str) -> Decision | None:
+        """An analyst's `confirm` (block now) or `dismiss` (unblock if anything is in force, then grace)."""
+        if verdict == "confirm":
+            hit = Hit("analyst_confirmed", "block", 1.0, {"verdict": "confirm"})
+            state.grace_until = 0
+            return self.decide(state, subject_type, subject, ts, [hit])
+        active = state.action is not None and state.expires_at > ts
+        state.action, state.expires_at, state.offences = None, 0, 0
+        state.grace_until = ts + self.grace
+        if not active:
+            return None
+        return self._decision(
+            subject_type, subject, ts, "unblock", 0.0, ["analyst_dismissed"], {"verdict": "dismiss"}, ts
+        )
+
+    def _decision(
+        self,
+        subject_type: str,
+        subject: str,
+        ts: int,
+        action: str,
+        score: float,
+        reasons: list[str],
+        evidence: dict[str, Any],
+        expires_at: int,
+    ) -> Decision:
         key = f"{subject_type}:{subject}|{action}|{ts}"
         return Decision(
             decision_id=str(uuid.uuid5(_ID_NAMESPACE, key)),
             subject_type=subject_type,
             subject=subject,
             action=action,
-            score=max(h.score for h in hits),
-            reasons=sorted({h.reason for h in hits}),
+            score=score,
+            reasons=reasons,
             evidence=evidence,
             event_time=ts,
-            expires_at=state.expires_at,
+            expires_at=expires_at,
             detector_version=self.version,
         )

@@ -25,12 +25,19 @@ def test_defaults_load() -> None:
     assert config.section("time", "out_of_orderness") == "30s"
     assert config.section("policy", "ttl") == {"throttle": "15m", "challenge": "1h", "block": "24h"}
     assert config.section("policy", "max_ttl_factor") == 16
-    assert config.section("rules", "new_account_profile_views", "limits")[0] == {
-        "within": "10m",
-        "max_views": 60,
-        "action": "challenge",
-    }
-    assert all(config.section("rules", name, "enabled") for name in config.section("rules"))
+    assert config.section("rules", "account_profile_rate", "limits") == [
+        {"window": "1m", "max_views": 20, "action": "challenge"},
+        {"window": "1h", "max_views": 240, "action": "throttle"},
+        {"window": "24h", "max_views": 2000, "action": "challenge"},
+    ]
+    assert config.section("rules", "new_account_profile_views", "limits") == [
+        {"within": "1h", "window": "2m", "max_views": 25, "action": "challenge"},
+        {"within": "1h", "max_views": 150, "action": "challenge"},
+        {"within": "24h", "max_views": 400, "action": "block"},
+    ]
+    rate_rules = {"account_profile_rate", "new_account_profile_views", "ip_profile_rate"}
+    assert set(config.section("rules")) == rate_rules | {"behaviour"}
+    assert all(config.section("rules", name, "enabled") for name in rate_rules)
 
 
 def test_user_file_merges_tables_and_replaces_lists(tmp_path: Path) -> None:
@@ -56,7 +63,8 @@ enabled = false
         "limits": [{"window": "5m", "max_views": 100, "action": "block"}],
     }
     assert config.section("rules", "account_profile_rate", "enabled") is False
-    assert len(config.section("rules", "account_profile_rate", "limits")) == 2
+    account_limits = ("rules", "account_profile_rate", "limits")
+    assert config.section(*account_limits) == load_config().section(*account_limits)  # kept, though disabled
     new_account = ("rules", "new_account_profile_views")
     assert config.section(*new_account) == load_config().section(*new_account)
 
@@ -101,8 +109,13 @@ def test_empty_user_file_is_the_defaults(tmp_path: Path) -> None:
         ),
         ("[rules.ip_profile_rate]\nlimits = []\n", ["rules.ip_profile_rate.limits must be a non-empty list"]),
         (
-            "[rules.new_account_profile_views]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n",
-            ["rules.new_account_profile_views.limits[0]", "unknown key 'window'"],
+            "[rules.new_account_profile_views]\n"
+            "limits = [{ within = '1h', windw = '2m', max_views = 5, action = 'block' }]\n",
+            [
+                "rules.new_account_profile_views.limits[0]",
+                "unknown key 'windw'",
+                "expected one of within, window, max_views, action",
+            ],
         ),
         ("policy = 3\n", ["policy must be a table"]),
     ],

@@ -149,13 +149,15 @@ def enumerator(n: int, ip: str = "203.0.113.7", step: int = 500) -> list[AccessE
     return [AccessEvent(T0 + i * step, ip, "GET", f"/u/{i}", 200) for i in range(n)]
 
 
-def crawler(n: int, account: str = "acct-9", created: int | None = T0, step: int = 1000) -> list[AccessEvent]:
+def crawler(
+    n: int, account: str = "acct-9", created: int | None = T0, step: int = 1000, id_step: int = 1
+) -> list[AccessEvent]:
     return [
         AccessEvent(
             T0 + i * step,
             "198.51.100.4",
             "GET",
-            f"/api/v1/users/{i}",
+            f"/api/v1/users/{i * id_step}",
             200,
             account_id=account,
             account_created_at=created,
@@ -166,10 +168,13 @@ def crawler(n: int, account: str = "acct-9", created: int | None = T0, step: int
 
 def test_decisions_of_a_hand_built_input_validate() -> None:
     events = enumerator(61) + crawler(61) + crawler(130, "acct-old", created=None, step=20_000)
+    # 241 views in 40 minutes of ids far apart, by an account two hours old: only the hourly account limit
+    events += crawler(241, "acct-busy", created=T0 - 7_200_000, step=10_000, id_step=1000)
     events += enumerator(601, ip="2001:db8::beef", step=300)
     decisions = detect(events, load_config())
     kinds = {(d.subject_type, d.action) for d in decisions}
     assert {("ip", "challenge"), ("ip", "block"), ("account", "challenge"), ("account", "throttle")} <= kinds
+    assert any("top_features" in d.evidence for d in decisions)  # a behaviour rule's decision is among them
     for d in decisions:
         assert list(DECISION.iter_errors(d.to_json())) == [], d
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.config import load_config
+from detectors.config import Config, load_config
 from detectors.engine import detect
 from detectors.events import AccessEvent, format_ms
 from detectors.features.profile_views import SubjectFeatures, account_age
@@ -23,8 +23,8 @@ ACCOUNT_LIMITS = [
     {"window": "1h", "max_views": 120, "action": "throttle"},
     {"window": "24h", "max_views": 1000, "action": "challenge"},
 ]
-TIERS = [
-    {"within": "10m", "max_views": 60, "action": "challenge"},
+TIERS = [  # the default tiers (detectors/default_config.toml)
+    {"within": "1h", "window": "2m", "max_views": 25, "action": "challenge"},
     {"within": "1h", "max_views": 150, "action": "challenge"},
     {"within": "24h", "max_views": 400, "action": "block"},
 ]
@@ -56,7 +56,7 @@ def test_profile_rate_every_window_over_its_limit_hits() -> None:
 
 
 def young(age_s: float, **views: int) -> dict[str, object]:
-    counts = {"profile_views_10m": 0, "profile_views_1h": 0, "profile_views_24h": 0}
+    counts = {"profile_views_2m": 0, "profile_views_1h": 0, "profile_views_24h": 0}
     counts.update({f"profile_views_{k}": v for k, v in views.items()})
     return {
         **counts,
@@ -69,17 +69,21 @@ def young(age_s: float, **views: int) -> dict[str, object]:
 @pytest.mark.parametrize(
     "age_s, views, reasons",
     [
-        (300, {"10m": 61, "1h": 61, "24h": 61}, ["new_account_profile_views_10m"]),
-        (300, {"10m": 60, "1h": 60, "24h": 60}, []),
-        (600, {"10m": 61}, ["new_account_profile_views_10m"]),  # exactly `within` old: still in the tier
-        (600.001, {"10m": 61, "1h": 61}, []),
-        (1800, {"10m": 100, "1h": 151}, ["new_account_profile_views_1h"]),
-        (3600, {"1h": 151, "24h": 401}, ["new_account_profile_views_1h", "new_account_profile_views_24h"]),
+        (300, {"2m": 26, "1h": 26, "24h": 26}, ["new_account_profile_views_2m"]),
+        (300, {"2m": 25, "1h": 25, "24h": 25}, []),
+        (3600, {"2m": 26, "1h": 26}, ["new_account_profile_views_2m"]),  # exactly `within` old: still in the tier
+        (3600.001, {"2m": 26, "1h": 26}, []),  # the trailing window only counts while the account is young
+        (1800, {"2m": 10, "1h": 151}, ["new_account_profile_views_1h"]),  # slow, but many since creation
+        (
+            3600,
+            {"2m": 26, "1h": 151, "24h": 401},
+            ["new_account_profile_views_2m", "new_account_profile_views_1h", "new_account_profile_views_24h"],
+        ),
         (86_400, {"24h": 401}, ["new_account_profile_views_24h"]),
         (86_400.001, {"24h": 401}, []),
-        (0, {"10m": 61}, ["new_account_profile_views_10m"]),
-        (-0.001, {"10m": 500, "1h": 500, "24h": 500}, []),  # created after the event: ignored
-        (-3600, {"10m": 500, "1h": 500, "24h": 500}, []),
+        (0, {"2m": 26}, ["new_account_profile_views_2m"]),
+        (-0.001, {"2m": 500, "1h": 500, "24h": 500}, []),  # created after the event: ignored
+        (-3600, {"2m": 500, "1h": 500, "24h": 500}, []),
     ],
 )
 def test_new_account_tiers(age_s: float, views: dict[str, int], reasons: list[str]) -> None:
@@ -95,6 +99,18 @@ def test_new_account_hit_action_score_and_evidence() -> None:
         "account_age_s": 120,
         "account_created_at": "2026-01-05T08:00:00.000Z",
         "account_created_at_source": "first_seen",
+    }
+
+
+def test_new_account_windowed_tier_evidence_names_the_window_and_the_age_bound() -> None:
+    (hit,) = NewAccountRule(TIERS).evaluate(young(100, **{"2m": 30, "1h": 30, "24h": 30}))
+    assert (hit.reason, hit.action) == ("new_account_profile_views_2m", "challenge")
+    assert hit.evidence == {
+        "profile_views_2m": 30,
+        "limit_profile_views_2m_younger_than_1h": 25,
+        "account_age_s": 100,
+        "account_created_at": "2026-01-05T08:00:00.000Z",
+        "account_created_at_source": "account_created_at",
     }
 
 
@@ -242,14 +258,29 @@ def test_window_counts_match_brute_force(stamps: list[int], windows: dict[str, i
 
 # --- the reference run -------------------------------------------------------------------------------
 
-N_NEW = TIERS[0]["max_views"]
+N_NEW = TIERS[0]["max_views"]  # views in the trailing 2 minutes an account younger than an hour may make
+NEW_STEP = 4 * S  # N_NEW + 1 views this far apart fit in 2 minutes (and stay under the 20-a-minute account limit)
+IP = "203.0.113.4"  # not in an allowlisted network (the partner's 198.51.100.0/28 is)
+
+
+@pytest.fixture
+def rate_limits_only(tmp_path: Path) -> Config:
+    """The default rate limits with every other layer off (behaviour rules, anomaly model, coordination)."""
+    path = tmp_path / "rate_limits_only.toml"
+    path.write_text(
+        "[rules]\nbehaviour = []\n[models.anomaly]\nenabled = false\n[coordination]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.section("rules", "new_account_profile_views") == CONFIG.section("rules", "new_account_profile_views")
+    return config
 
 
 def views(
     n: int,
     *,
     account: str | None = None,
-    ip: str = "198.51.100.4",
+    ip: str = IP,
     step: int = 5 * S,
     start: int = T0,
     created: int | None = None,
@@ -270,38 +301,45 @@ def views(
 
 
 def test_new_account_crawler_is_challenged_after_exactly_n_plus_one_views() -> None:
-    assert detect(views(N_NEW, account="acct-new", created=T0), CONFIG) == []
-    events = views(N_NEW + 1, account="acct-new", created=T0)
+    assert detect(views(N_NEW, account="acct-new", created=T0, step=NEW_STEP), CONFIG) == []
+    # the same N + 1 views spread over more than 2 minutes: never N + 1 in the trailing window
+    assert detect(views(N_NEW + 1, account="acct-new", created=T0, step=5 * S), CONFIG) == []
+    events = views(N_NEW + 1, account="acct-new", created=T0, step=NEW_STEP)
     (d,) = detect(events, CONFIG)
     assert (d.subject_type, d.subject, d.action, d.reasons) == (
         "account",
         "acct-new",
         "challenge",
-        ["new_account_profile_views_10m"],
+        ["new_account_profile_views_2m"],
     )
     assert d.event_time == events[N_NEW].ts
     assert d.evidence["account_created_at_source"] == "account_created_at"
-    assert d.evidence["account_age_s"] == N_NEW * 5
+    assert d.evidence["account_age_s"] == N_NEW * NEW_STEP / S
 
 
 def test_without_created_at_the_first_event_of_the_account_stands_in() -> None:
-    login = AccessEvent(T0 - 2 * M, "198.51.100.4", "POST", "/login", 200, account_id="acct-new")
-    (d,) = detect([login, *views(N_NEW + 1, account="acct-new")], CONFIG)
+    login = AccessEvent(T0 - 2 * M, IP, "POST", "/login", 200, account_id="acct-new")
+    (d,) = detect([login, *views(N_NEW + 1, account="acct-new", step=NEW_STEP)], CONFIG)
     assert d.evidence["account_created_at_source"] == "first_seen"
     assert d.evidence["account_created_at"] == format_ms(T0 - 2 * M)
-    assert d.evidence["account_age_s"] == 2 * 60 + N_NEW * 5
+    assert d.evidence["account_age_s"] == 2 * 60 + N_NEW * NEW_STEP / S
 
 
-def test_an_old_account_is_not_new() -> None:
-    assert detect(views(N_NEW + 1, account="acct-old", created=T0 - 30 * 24 * H), CONFIG) == []
+def test_an_old_account_is_not_new(rate_limits_only: Config) -> None:
+    # Isolated from the behaviour rules: `profiles_only` rightly challenges an old account viewing only profiles.
+    young_account = views(N_NEW + 1, account="acct-new", created=T0, step=NEW_STEP)
+    assert [d.reasons for d in detect(young_account, rate_limits_only)] == [["new_account_profile_views_2m"]]
+    old_account = views(N_NEW + 1, account="acct-old", created=T0 - 30 * 24 * H, step=NEW_STEP)
+    assert detect(old_account, rate_limits_only) == []
 
 
 def test_views_of_ones_own_profile_are_not_counted() -> None:
-    own = views(300, account="alice", step=S, targets="alice")
-    foreign = views(N_NEW, account="alice", created=T0, start=T0 + 500)
+    own = views(300, account="alice", step=S, targets="alice")  # 60 a minute: over any limit if they counted
+    foreign = views(N_NEW, account="alice", created=T0, start=T0 + 500, step=NEW_STEP)
     assert detect(own + foreign, CONFIG) == []
-    (d,) = detect(own + foreign + views(1, account="alice", start=T0 + 9 * M), CONFIG)
-    assert d.reasons == ["new_account_profile_views_10m"] and d.event_time == T0 + 9 * M
+    (d,) = detect(own + foreign + views(1, account="alice", start=T0 + 100 * S), CONFIG)
+    assert d.reasons == ["new_account_profile_views_2m"] and d.event_time == T0 + 100 * S
+    assert d.evidence["profile_views_2m"] == N_NEW + 1
 
 
 def test_logged_in_views_do_not_count_against_the_ip() -> None:
@@ -311,9 +349,14 @@ def test_logged_in_views_do_not_count_against_the_ip() -> None:
     logged_out = views(100, step=500)
     decisions = detect(logged_out, CONFIG)
     assert [(d.subject_type, d.subject, d.action, d.event_time) for d in decisions] == [
-        ("ip", "198.51.100.4", "challenge", logged_out[60].ts)
+        ("ip", IP, "challenge", logged_out[60].ts)
     ]
     assert detect(logged_in[:40] + logged_out[40:], CONFIG) == []  # 60 logged-out views: at the limit
+
+
+def test_an_allowlisted_partner_network_is_not_rate_limited() -> None:
+    assert [d.reasons for d in detect(views(100, step=500), CONFIG)] == [["ip_profile_views_1m"]]
+    assert detect(views(100, step=500, ip="198.51.100.4"), CONFIG) == []  # partner acme's 198.51.100.0/28
 
 
 def mixed_input() -> list[AccessEvent]:
@@ -343,8 +386,11 @@ def test_config_limits_are_respected(tmp_path: Path) -> None:
     path = tmp_path / "strict.toml"
     path.write_text("[rules.ip_profile_rate]\nlimits = [{ window = '1m', max_views = 5, action = 'block' }]\n")
     (d,) = detect(views(6, step=S), load_config(path))
+    top = d.evidence.pop("top_features")
     assert (d.action, d.reasons, d.evidence) == (
         "block",
         ["ip_profile_views_1m"],
         {"profile_views_1m": 6, "limit_profile_views_1m": 5},
     )
+    # the address's first minute has not closed yet, so there is no population to place it in
+    assert top == [{"feature": "profile_views_1m", "value": 6, "percentile": None}]

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from detectors.config import Config
 from detectors.rules.base import Hit, Request, Rule
+from detectors.rules.behaviour import BehaviourRule
 from detectors.rules.new_account import NewAccountRule
 from detectors.rules.profile_rate import ProfileRateRule
 
-__all__ = ["Hit", "NewAccountRule", "ProfileRateRule", "Request", "Rule", "build_rules"]
+__all__ = [
+    "BehaviourRule",
+    "Hit",
+    "NewAccountRule",
+    "ProfileRateRule",
+    "Request",
+    "Rule",
+    "build_behaviour_rules",
+    "build_rules",
+]
 
 
 def build_rules(config: Config) -> list[Rule]:
@@ -21,3 +31,8 @@ def build_rules(config: Config) -> list[Rule]:
     if section["ip_profile_rate"]["enabled"]:
         rules.append(ProfileRateRule("ip", section["ip_profile_rate"]["limits"]))
     return rules
+
+
+def build_behaviour_rules(config: Config) -> list[BehaviourRule]:
+    """The `[[rules.behaviour]]` entries."""
+    return [BehaviourRule(entry) for entry in config.section("rules").get("behaviour", [])]

@@ -45,6 +45,11 @@ class Rule:
     limits: list[tuple[str, int, int, str]] = []
     windows: dict[str, int] = {}
 
+    @property
+    def window_limits(self) -> list[tuple[str, int]]:
+        """(window label, max views) of each limit: what makes a row a candidate."""
+        return [(label, limit) for label, _, limit, _ in self.limits]
+
     def evaluate(self, features: dict[str, Any]) -> list[Hit]:
         """Hits for one event of a subject, given its features at that event."""
         raise NotImplementedError

@@ -1,6 +1,8 @@
 """New accounts that start viewing many profiles soon after they are created.
 
-A tier `{within = "10m", max_views = 60}` fires when an account at most 10 minutes
+A tier `{within = "1h", window = "2m", max_views = 25}` fires when an account at most an hour
+old viewed more than 25 other profiles in the last 2 minutes. A tier without `window`, such
+as `{within = "10m", max_views = 60}`, fires when an account at most 10 minutes
 old has viewed more than 60 other profiles. While the account is younger than the
 tier, its trailing 10-minute window reaches back to its creation, so the window
 count is the count since creation. The age comes from `account_created_at`; when
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from detectors.config import parse_duration
 from detectors.rules.base import Hit, Rule, over_limit_score, parse_limits
 
 
@@ -32,17 +35,23 @@ class NewAccountRule(Rule):
 
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         self.limits = parse_limits(entries, "within")
-        self.windows = {label: ms for label, ms, _, _ in self.limits}
+        self.tiers = [(e.get("window", e["within"]), parse_duration(e.get("window", e["within"]))) for e in entries]
+        self.windows = dict(self.tiers)
+
+    @property
+    def window_limits(self) -> list[tuple[str, int]]:
+        return [(label, limit) for (label, _), (_, _, limit, _) in zip(self.tiers, self.limits, strict=True)]
 
     def evaluate(self, features: dict[str, Any]) -> list[Hit]:
         age_ms = round(features["account_age_s"] * 1000)
         hits = []
-        for label, within, limit, action in self.limits:
+        for (within_label, within, limit, action), (label, _) in zip(self.limits, self.tiers, strict=True):
             n = features[f"profile_views_{label}"]
             if 0 <= age_ms <= within and n > limit:
+                bound = f"first_{label}" if label == within_label else f"{label}_younger_than_{within_label}"
                 evidence = {
                     f"profile_views_{label}": n,
-                    f"limit_profile_views_first_{label}": limit,
+                    f"limit_profile_views_{bound}": limit,
                     **{k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")},
                 }
                 hits.append(Hit(f"new_account_profile_views_{label}", action, over_limit_score(n, limit), evidence))

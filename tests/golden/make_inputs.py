@@ -1,14 +1,27 @@
 """Writes the `input.*` files of the golden cases (run once; the files are committed).
 
-    python tests/golden/make_inputs.py
+    python tests/golden/make_inputs.py              # every case's input
+    python tests/golden/make_inputs.py --expected   # ... and expected.jsonl from the reference, for review
 
 Each case folder also holds `case.md` (what it shows) and `expected.jsonl` (the
-decisions, without the wall-clock `emitted_at`), reviewed by hand.
+decisions, without the wall-clock `emitted_at`), reviewed by hand: `--expected` writes
+what the plain-Python reference decides now; read the diff against case.md before
+committing it.
+
+Every case has its own random generator (seeded by the case name), so changing one case
+leaves the other inputs byte for byte the same.
+
+People and the scrapers that imitate them use real browsers here: each profile page is
+followed by the load of its photo (`/static/img/...`, with the page as referer), and
+views are opened from search results or the feed (`referer`) unless said otherwise. A
+page without its assets or referers is itself a sign of automation (behaviour rule
+`browser_without_assets`), which the rate-limit cases keep out of the way.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -20,27 +33,65 @@ from detectors.events import format_ms
 HERE = Path(__file__).parent
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+SITE = "https://social.example"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+SEARCHES = ("data+engineer", "product+manager", "nurse+berlin", "sales+director", "rust+developer")
 
 
 def event(
-    ts: int, ip: str, path: str, account: str | None = None, created: int | None = None, status: int = 200
+    ts: int,
+    ip: str,
+    path: str,
+    account: str | None = None,
+    created: int | None = None,
+    status: int = 200,
+    referer: str | None = None,
 ) -> dict:
     e: dict = {"ts": format_ms(ts), "ip": ip, "method": "GET", "path": path, "status": status}
     if account is not None:
         e["account_id"] = account
     if created is not None:
         e["account_created_at"] = format_ms(created)
-    e["user_agent"] = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    if referer is not None:
+        e["referer"] = referer
+    e["user_agent"] = FIREFOX
     return e
 
 
 def views(
-    account: str | None, ip: str, start: int, n: int, every: int, rng: random.Random, created: int | None = None
+    account: str | None,
+    ip: str,
+    start: int,
+    n: int,
+    every: int,
+    rng: random.Random,
+    created: int | None = None,
+    via: str | None = None,
 ) -> Iterator[dict]:
+    """`n` views of random profiles, one every `every` ms (plus up to a quarter of it), each followed by
+    its photo. `via`: None, every view typed or followed from outside (no referer); "feed", four in five
+    opened from the feed; "search", four in five opened from search results (a new search every 8 views)."""
+    results = None
     for i in range(n):
-        yield event(
-            start + i * every + rng.randrange(every // 4 + 1), ip, f"/u/{rng.randrange(1, 90_000)}", account, created
-        )
+        ts = start + i * every + rng.randrange(every // 4 + 1)
+        referer = None
+        if via == "search":
+            if i % 8 == 0:
+                results = f"/search?q={rng.choice(SEARCHES)}"
+                yield event(ts - 1500 - rng.randrange(1000), ip, results, account, created, referer=f"{SITE}/feed")
+            if rng.random() < 0.8:
+                referer = f"{SITE}{results}"
+        elif via == "feed" and rng.random() < 0.8:
+            referer = f"{SITE}/feed"
+        page = f"/u/{rng.randrange(1, 90_000)}"
+        yield event(ts, ip, page, account, created, referer=referer)
+        yield photo(ts, ip, page, account, created, rng)
+
+
+def photo(ts: int, ip: str, page: str, account: str | None, created: int | None, rng: random.Random) -> dict:
+    """The profile photo a browser loads right after the page."""
+    asset = f"/static/img/{rng.randrange(5000)}.png"
+    return event(ts + 40 + rng.randrange(300), ip, asset, account, created, referer=f"{SITE}{page}")
 
 
 def write(case: str, events: list[dict], name: str = "input.jsonl") -> None:
@@ -50,56 +101,86 @@ def write(case: str, events: list[dict], name: str = "input.jsonl") -> None:
     (folder / name).write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
 
 
+def rng_for(case: str) -> random.Random:
+    return random.Random(f"golden/{case}")
+
+
 def main() -> None:
-    rng = random.Random(2026)
-    # A brand-new account crawls profiles every ~2 s for 20 minutes.
-    write("new_account_crawler", list(views("fresh42", "203.0.113.10", T0 + 3 * MIN, 600, 2000, rng, created=T0)))
+    # A brand-new account crawls random profiles every ~4 s (15 a minute, under the 20-a-minute limit)
+    # for 40 minutes, straight to each profile, in a real browser.
+    rng = rng_for("new_account_crawler")
+    write("new_account_crawler", list(views("fresh42", "203.0.113.10", T0 + 3 * MIN, 600, 4000, rng, created=T0)))
     # The same crawler without account_created_at: its age counts from first sight (a login).
+    rng = rng_for("new_account_first_seen")
     write(
         "new_account_first_seen",
-        [event(T0, "203.0.113.11", "/login", "anon7"), *views("anon7", "203.0.113.11", T0 + MIN, 80, 3000, rng)],
+        [event(T0, "203.0.113.11", "/login", "anon7"), *views("anon7", "203.0.113.11", T0 + MIN, 80, 4000, rng)],
     )
-    # An account created last year views 130 profiles within one hour: over the hourly limit of 120.
+    # An account created last year views 260 profiles from search results within one hour: over the
+    # hourly limit of 240.
+    rng = rng_for("aged_account_hourly_limit")
     write(
         "aged_account_hourly_limit",
-        list(views("veteran", "198.51.100.20", T0, 130, 25_000, rng, created=T0 - 400 * DAY)),
+        list(views("veteran", "198.51.100.20", T0, 260, 13_000, rng, created=T0 - 400 * DAY, via="search")),
     )
-    # An aged account stays at 100 views per hour (under 120/h) for 11 hours: over 1,000 per day.
+    # An aged account stays at 200 views per hour (under 240/h) for 10.7 hours: over 2,000 per day.
+    rng = rng_for("aged_account_daily_limit")
     write(
         "aged_account_daily_limit",
-        list(views("steady", "198.51.100.21", T0, 1100, 36_000, rng, created=T0 - 400 * DAY)),
+        list(views("steady", "198.51.100.21", T0, 2150, 18_000, rng, created=T0 - 400 * DAY, via="search")),
     )
-    # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s).
+    # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",
         [event(T0 + i * 500, "192.0.2.66", f"/u/{1000 + i}", status=404 if i % 3 else 200) for i in range(720)],
     )
-    # People, none over a limit: an onboarding new user (40 views in 10 minutes), a user who views
-    # their own profile 200 times, 30 colleagues behind one corporate NAT IP, a logged-out visitor.
-    benign = list(views("newbie", "100.64.1.2", T0 + MIN, 40, 15_000, rng, created=T0))
-    benign += [event(T0 + i * 10_000, "100.64.1.3", "/u/selfie", "selfie", T0 - 30 * DAY) for i in range(200)]
+    # People, none over a limit: an onboarding new user (40 suggested profiles from the feed in 10
+    # minutes), a user who views their own profile 200 times, 30 colleagues behind one corporate NAT
+    # IP (from search results), a logged-out visitor.
+    rng = rng_for("benign_mix")
+    benign = list(views("newbie", "100.64.1.2", T0 + MIN, 40, 15_000, rng, created=T0, via="feed"))
+    for i in range(200):
+        ts = T0 + i * 10_000
+        benign += [event(ts, "100.64.1.3", "/u/selfie", "selfie", T0 - 30 * DAY)]
+        benign += [photo(ts, "100.64.1.3", "/u/selfie", "selfie", T0 - 30 * DAY, rng)]
     for k in range(30):
-        benign += views(f"colleague{k}", "198.51.100.99", T0 + k * 1000, 40, 60_000, rng, created=T0 - 90 * DAY)
+        benign += views(
+            f"colleague{k}", "198.51.100.99", T0 + k * 1000, 40, 60_000, rng, created=T0 - 90 * DAY, via="search"
+        )
     benign += [event(T0 + i * 20_000, "100.64.9.9", p) for i, p in enumerate(["/", "/u/5", "/search?q=x", "/u/6"])]
     write("benign_mix", benign)
-    # The new-account crawler again, but the log arrives out of order (each event up to 20 s early or late).
-    shuffled = list(views("jumbled", "203.0.113.12", T0 + 3 * MIN, 200, 2000, rng, created=T0))
-    shuffled.sort(key=lambda e: e["ts"])
-    keyed = sorted(((i * 2000 + rng.randrange(-10_000, 10_000), e) for i, e in enumerate(shuffled)), key=lambda p: p[0])
+    # The new-account crawler again, but the log arrives out of order (each line up to 10 s early or late).
+    rng = rng_for("out_of_order")
+    crawl = sorted(views("jumbled", "203.0.113.12", T0 + 3 * MIN, 200, 4000, rng, created=T0), key=lambda e: e["ts"])
+    arrival = sorted(((_ms(e["ts"]) + rng.randrange(-10_000, 10_000), i) for i, e in enumerate(crawl)))
     folder = HERE / "out_of_order"
     folder.mkdir(exist_ok=True)
-    (folder / "input.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for _, e in keyed))
-    # An nginx combined log: the remote user is the account; a crawler and a logged-out enumerator.
-    lines = []
-    for i in range(140):
-        ts = T0 + i * 20_000
-        stamp = _clf_time(ts)
-        lines.append(
-            (
-                ts,
-                f'198.51.100.7 - combo [{stamp}] "GET /profile/{i * 7} HTTP/1.1" 200 2326 "-" "python-requests/2.31.0"',
-            )
-        )
+    (folder / "input.jsonl").write_bytes(b"".join(orjson.dumps(crawl[i]) + b"\n" for _, i in arrival))
+    write_combined_log(rng_for("combined_log"))
+
+
+def write_combined_log(rng: random.Random) -> None:
+    """An nginx combined log: the remote user is the account; a busy account and a logged-out enumerator.
+
+    `combo` signed in the day before (its first line), so counted from first sight it is not a new
+    account; today it opens a profile from search results every ~14 s in a browser."""
+    ua = f'"{FIREFOX}"'
+    ip = "198.51.100.70"
+    day_before = T0 - 25 * HOUR
+    lines = [(day_before, f'{ip} - combo [{_clf_time(day_before)}] "GET /login HTTP/1.1" 200 9120 "-" {ua}')]
+    results = "/search?q=data+engineer"
+    for i in range(260):
+        ts = T0 + i * 14_000 + rng.randrange(3000)
+        if i % 8 == 0:
+            results = f"/search?q={rng.choice(SEARCHES)}"
+            t = ts - 1500 - rng.randrange(1000)
+            lines.append((t, f'{ip} - combo [{_clf_time(t)}] "GET {results} HTTP/1.1" 200 5120 "{SITE}/feed" {ua}'))
+        page = f"/profile/{rng.randrange(1, 90_000)}"
+        ref = f"{SITE}{results}" if rng.random() < 0.8 else "-"
+        lines.append((ts, f'{ip} - combo [{_clf_time(ts)}] "GET {page} HTTP/1.1" 200 2326 "{ref}" {ua}'))
+        t = ts + 40 + rng.randrange(300)
+        asset = f"/static/img/{rng.randrange(5000)}.png"
+        lines.append((t, f'{ip} - combo [{_clf_time(t)}] "GET {asset} HTTP/1.1" 200 31337 "{SITE}{page}" {ua}'))
     for i in range(70):
         ts = T0 + 10 * MIN + i * 700
         lines.append(
@@ -115,11 +196,29 @@ def main() -> None:
     (folder / "input.log").write_text("".join(line + "\n" for _, line in lines))
 
 
+def _ms(stamp: str) -> int:
+    from detectors.events import parse_timestamp
+
+    return parse_timestamp(stamp)
+
+
 def _clf_time(ts: int) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(ts / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+def write_expected() -> None:
+    """Every case's expected.jsonl from the plain-Python reference (in the test's order)."""
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tests.conftest import reference
+
+    for folder in sorted(p for p in HERE.iterdir() if p.is_dir() and not p.name.startswith("__")):
+        decisions = reference(sorted(folder.glob("input.*")))
+        (folder / "expected.jsonl").write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in decisions))
+
+
 if __name__ == "__main__":
     main()
+    if "--expected" in sys.argv[1:]:
+        write_expected()

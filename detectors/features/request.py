@@ -1,0 +1,113 @@
+"""What one request says on its own: the per-event facts every behavioural feature is built from.
+
+Stateless, so the Flink job computes them in its parse stage, in parallel, and the
+windowed sums run in SQL (`jobs/features_sql.py`).
+
+>>> classify_user_agent("python-requests/2.31.0"), classify_user_agent(None)
+('script', 'none')
+>>> network_of("10.1.2.3"), network_of("2001:db8:1:2::7")
+('10.1.2.0/24', '2001:db8:1::/48')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from detectors.events import AccessEvent
+from detectors.routes import RouteTable
+
+UA_CLASSES = ("none", "browser", "app", "script", "headless", "crawler", "other")
+
+_HEADLESS = re.compile(r"headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs", re.I)
+_CRAWLER = re.compile(r"googlebot|bingbot|slurp|crawler|spider|\bbot\b|[-_/]bot\b|bot/", re.I)
+_SCRIPT = re.compile(
+    r"^(?:python-requests|python-urllib|python-httpx|aiohttp|curl|wget|go-http-client|java/|okhttp|"
+    r"libwww-perl|scrapy|node-fetch|axios|httpclient|ruby|php|postmanruntime)",
+    re.I,
+)
+_BROWSER = re.compile(r"^Mozilla/5\.0 .*(?:Chrome|Firefox|Safari|Edg)/", re.I)
+
+
+def classify_user_agent(ua: str | None) -> str:
+    """One of `UA_CLASSES`: what kind of client the user agent claims to be."""
+    if not ua:
+        return "none"
+    if _HEADLESS.search(ua):
+        return "headless"
+    if _CRAWLER.search(ua):
+        return "crawler"
+    if _SCRIPT.match(ua):
+        return "script"
+    if _BROWSER.match(ua):
+        return "browser"
+    if "/" in ua and ("iOS" in ua or "Android" in ua):
+        return "app"
+    return "other"
+
+
+def network_of(ip: str) -> str:
+    """The address's network: /24 for IPv4, /48 for IPv6 (`ip` in canonical form, as the parsers give it)."""
+    if ":" not in ip:
+        return ip[: ip.rindex(".")] + ".0/24"
+    addr = ipaddress.ip_address(ip)
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+class RequestFacts(NamedTuple):
+    """A request reduced to what the features count.
+
+    `view`: a profile view that counts (another user's profile for an account, any
+    profile when logged out); `target`: its numeric target id when the id is a number;
+    `nav`: the view was reached from search or the feed (per its referer); `noref`: it
+    had no referer; `ua`: `classify_user_agent` of its user agent.
+    """
+
+    ts: int
+    account: str | None
+    created_at: int | None
+    ip: str
+    network: str
+    view: bool
+    target: int | None
+    not_found: bool
+    static: bool
+    nav: bool
+    noref: bool
+    ua: str
+    user_agent: str | None
+
+
+def facts(event: AccessEvent, action: str, target: str | None, routes: RouteTable) -> RequestFacts:
+    """The facts of one routed event."""
+    view = action == "profile_view" and (event.account_id is None or target != event.account_id)
+    nav = noref = False
+    if view:
+        noref = not event.referer
+        if event.referer:
+            nav = routes.classify(_referer_path(event.referer))[0] in ("search", "feed")
+    return RequestFacts(
+        ts=event.ts,
+        account=event.account_id,
+        created_at=event.account_created_at,
+        ip=event.ip,
+        network=network_of(event.ip),
+        view=view,
+        target=int(target) if view and target is not None and target.isdigit() and len(target) < 19 else None,
+        not_found=event.status == 404,
+        static=action == "static",
+        nav=nav,
+        noref=noref,
+        ua=classify_user_agent(event.user_agent),
+        user_agent=event.user_agent,
+    )
+
+
+def _referer_path(referer: str) -> str:
+    try:
+        return urlsplit(referer).path or "/"
+    except ValueError:
+        return "/"

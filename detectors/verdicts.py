@@ -1,0 +1,44 @@
+"""Analyst verdicts: the v1 contract of the `verdicts` topic (`schemas/verdict.v1.json`) and its parser.
+
+>>> parse_verdict('{"ts": "2026-01-05T09:00:00Z", "subject_type": "account", "subject": "a7", "verdict": "dismiss"}')
+Verdict(ts=1767603600000, subject_type='account', subject='a7', verdict='dismiss')
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import orjson
+
+from detectors.events import BadEvent, parse_timestamp
+
+VERDICTS = ("confirm", "dismiss")
+
+
+class Verdict(NamedTuple):
+    """An analyst's verdict on a subject at event time `ts`: `confirm` (a scraper) or `dismiss` (not one)."""
+
+    ts: int
+    subject_type: str
+    subject: str
+    verdict: str
+
+
+def parse_verdict(line: str | bytes) -> Verdict:
+    """One JSON line to a `Verdict`; `BadEvent` with the reason otherwise (unknown fields are ignored)."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise BadEvent(f"not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise BadEvent("not a JSON object")
+    for name in ("ts", "subject_type", "subject", "verdict"):
+        if obj.get(name) is None:
+            raise BadEvent(f"missing required field '{name}'")
+    if obj["subject_type"] not in ("account", "ip"):
+        raise BadEvent(f"field 'subject_type' is not 'account' or 'ip' ({obj['subject_type']!r})")
+    if not isinstance(obj["subject"], str) or not obj["subject"]:
+        raise BadEvent(f"field 'subject' is not a non-empty string ({obj['subject']!r})")
+    if obj["verdict"] not in VERDICTS:
+        raise BadEvent(f"field 'verdict' is not one of {', '.join(VERDICTS)} ({obj['verdict']!r})")
+    return Verdict(parse_timestamp(obj["ts"]), obj["subject_type"], obj["subject"], obj["verdict"])

@@ -1,0 +1,528 @@
+"""Detection layers past the rate limits: behaviour rules, allowlist, population, coordination, models, assessor."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detectors.allowlist import Allowlist
+from detectors.assess import Assessor
+from detectors.config import Config, load_config
+from detectors.coordination import Coordination
+from detectors.models.anomaly import AnomalyModel
+from detectors.models.supervised import VerdictModel
+from detectors.population import Population
+from detectors.rules import BehaviourRule, Hit, build_behaviour_rules
+
+T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
+M, H, D = 60_000, 3_600_000, 86_400_000
+CONFIG = load_config()
+
+
+def config(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "platform.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+# --- behaviour rules ---------------------------------------------------------------------------------
+
+RULE = {
+    "name": "fast_walk",
+    "subject": "account",
+    "action": "challenge",
+    "when": {"views_1h": ">= 15", "target_density_1h": "> 0.2", "nav_share_1h": "<= 0.1"},
+}
+
+
+def test_behaviour_rule_hits_when_every_condition_holds() -> None:
+    """All conditions true: one hit with each feature's value beside its condition."""
+    (hit,) = BehaviourRule(RULE).evaluate({"views_1h": 15, "target_density_1h": 0.21, "nav_share_1h": 0.1, "x": 1})
+    assert hit == Hit(
+        "fast_walk",
+        "challenge",
+        0.75,
+        {
+            "views_1h": 15, "limit_views_1h": ">= 15",
+            "target_density_1h": 0.21, "limit_target_density_1h": "> 0.2",
+            "nav_share_1h": 0.1, "limit_nav_share_1h": "<= 0.1",
+        },
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"views_1h": 14}, {"target_density_1h": 0.2}, {"nav_share_1h": 0.11}, {"nav_share_1h": None}],
+)
+def test_behaviour_rule_one_failing_or_missing_condition_is_no_hit(change: dict[str, Any]) -> None:
+    """A conjunction: one condition just off its bound, or a missing feature, means no hit."""
+    features = {"views_1h": 15, "target_density_1h": 0.21, "nav_share_1h": 0.1, **change}
+    features = {k: v for k, v in features.items() if v is not None}
+    assert BehaviourRule(RULE).evaluate(features) == []
+
+
+def test_behaviour_rule_equality_and_strict_less() -> None:
+    """`==` and `<` compare as written."""
+    rule = BehaviourRule({"name": "r", "subject": "ip", "action": "block", "when": {"a": "== 3", "b": "< -1.5"}})
+    assert [h.reason for h in rule.evaluate({"a": 3, "b": -2})] == ["r"]
+    assert rule.evaluate({"a": 3, "b": -1.5}) == [] and rule.evaluate({"a": 4, "b": -2}) == []
+    assert (rule.subject_type, rule.action, rule.features) == ("ip", "block", ["a", "b"])
+
+
+def test_build_behaviour_rules_reads_the_config_list(tmp_path: Path) -> None:
+    """The configured `[[rules.behaviour]]` list (replacing the defaults) becomes the rules, in order."""
+    defaults = build_behaviour_rules(CONFIG)
+    assert "sequential_targets" in [r.name for r in defaults]
+    assert {r.subject_type for r in defaults} == {"account", "ip"}
+    custom = config(
+        tmp_path,
+        "[[rules.behaviour]]\nname = 'only'\nsubject = 'ip'\naction = 'throttle'\nwhen = { requests_10m = '> 100' }\n",
+    )
+    (rule,) = build_behaviour_rules(custom)
+    assert (rule.name, rule.subject_type, rule.action) == ("only", "ip", "throttle")
+    assert rule.evaluate({"requests_10m": 101}) and not rule.evaluate({"requests_10m": 100})
+
+
+# --- allowlist ----------------------------------------------------------------------------------------
+
+ALLOW_TOML = """
+[allowlist]
+accounts = ["staff-1"]
+cidrs = ["192.0.2.0/24", "2001:db8::/32"]
+partners = [{ name = "acme", account = "partner-acme", cidrs = ["198.51.100.0/28"], max_views_per_hour = 100 }]
+crawlers = [{ name = "googlebot", user_agent = "Googlebot", cidrs = ["66.249.64.0/19"], max_views_per_minute = 60 }]
+"""
+
+
+@pytest.mark.parametrize(
+    "subject_type, subject, match",
+    [
+        ("account", "staff-1", ("account", None, None)),
+        ("account", "partner-acme", ("partner:acme", "views_1h", 100)),
+        ("account", "someone", None),
+        ("ip", "192.0.2.77", ("cidr", None, None)),
+        ("ip", "2001:db8:5::1", ("cidr", None, None)),
+        ("ip", "198.51.100.15", ("partner:acme", None, None)),
+        ("ip", "198.51.100.16", None),
+        ("ip", "66.249.95.255", ("crawler:googlebot", "logged_out_views_1m", 60)),
+        ("ip", "66.249.96.0", None),
+        ("network", "66.249.64.0/24", None),
+        ("ip", "staff-1", None),
+    ],
+)
+def test_allowlist_match(tmp_path: Path, subject_type: str, subject: str, match: tuple | None) -> None:
+    """Accounts by name, partners by account (with an hourly quota) and CIDRs, crawlers only by their ranges."""
+    assert Allowlist(config(tmp_path, ALLOW_TOML)).match(subject_type, subject) == match
+
+
+def test_allowlist_quota_hit_only_over_the_quota() -> None:
+    """Over the quota a throttle; at it, or without a quota, nothing. Rate-limit names count too."""
+    crawler = ("crawler:googlebot", "logged_out_views_1m", 60)
+    assert Allowlist.quota_hit(crawler, {"logged_out_views_1m": 60}) is None
+    assert Allowlist.quota_hit(crawler, {"logged_out_views_1m": 61}) == Hit(
+        "allowlist_quota",
+        "throttle",
+        0.5,
+        {"allowlist": "crawler:googlebot", "logged_out_views_1m": 61, "limit_logged_out_views_1m": 60},
+    )
+    assert Allowlist.quota_hit(crawler, {"profile_views_1m": 61}) is not None
+    assert Allowlist.quota_hit(crawler, {"views_1h": 10_000}) is None
+    assert Allowlist.quota_hit(("cidr", None, None), {"logged_out_views_1m": 10_000}) is None
+
+
+# --- population -------------------------------------------------------------------------------------
+
+
+def test_population_percentile_per_subject_type_and_feature() -> None:
+    """Percentiles are kept apart per subject type; unseen features and non-numbers have none."""
+    p = Population()
+    for v in range(10):
+        p.add("account", {"views_1h": v, "nav_share_1h": v / 10, "user_agent": "x", "flag": True})
+    p.add("ip", {"views_1h": 1000})
+    assert p.percentile("account", "views_1h", 4) == 50.0
+    assert p.percentile("account", "nav_share_1h", 0.25) == 30.0
+    assert p.percentile("ip", "views_1h", 4) == 0.0
+    assert p.percentile("account", "views_1h", -1) == 0.0
+    assert p.percentile("account", "user_agent", "x") is None
+    assert p.percentile("account", "flag", 1) is None
+    assert p.percentile("account", "missing", 1) is None
+    assert p.percentile("account", "views_1h", "4") is None
+
+
+def test_population_large_values_to_about_five_percent() -> None:
+    """Above 100 the histogram has about 5% steps: 1000 and 1020 share a bucket, 1200 is two buckets up."""
+    p = Population()
+    for v in (1000, 1020, 1200):
+        p.add("account", {"views_24h": v})
+    assert p.percentile("account", "views_24h", 1000) == pytest.approx(66.67)
+    assert p.percentile("account", "views_24h", 1100) == pytest.approx(66.67)
+    assert p.percentile("account", "views_24h", 1300) == 100.0
+
+
+# --- coordination -------------------------------------------------------------------------------------
+
+CRAWL = {
+    "views_1h": 12,
+    "target_density_1h": 0.7,
+    "user_agent": "bot-ua",
+    "account_created_at": "2026-01-05T07:10:00.000Z",
+    "network": "10.192.0.0/24",
+}
+
+
+def member(i: int, lo: int | None = None, **kw: Any) -> dict[str, Any]:
+    start = 100 * i if lo is None else lo
+    return {**CRAWL, "target_min_1h": start, "target_max_1h": start + 20, **kw}
+
+
+def test_coordination_fleet_with_disjoint_ranges() -> None:
+    """The third crawling member of a cohort with disjoint id ranges completes a fleet; the first two do not."""
+    c = Coordination(min_members=3)
+    hits = [c.observe(f"m{i}", T0 + i * M, member(i, network=f"10.{i}.0.0/24")) for i in range(3)]
+    assert hits[:2] == [None, None]
+    assert hits[2] == Hit(
+        "coordinated_fleet",
+        "block",
+        0.9,
+        {
+            "fleet_size": 3, "fleet_user_agent": "bot-ua", "fleet_created_hour": "2026-01-05T07:00Z",
+            "fleet_networks": 3, "target_min_1h": 200, "target_max_1h": 220,
+        },
+    )  # fmt: skip
+    assert c.observe("m0", T0 + 3 * M, member(0)) is not None  # every member, when next seen
+
+
+def test_coordination_overlapping_ranges_are_no_fleet() -> None:
+    """Members whose id ranges overlap (or touch) are not splitting a crawl between them."""
+    c = Coordination(min_members=3)
+    assert [c.observe(f"m{i}", T0, member(i, lo=[0, 10, 300][i])) for i in range(3)] == [None, None, None]
+    c2 = Coordination(min_members=3)
+    assert [c2.observe(f"m{i}", T0, member(i, lo=[0, 20, 300][i])) for i in range(3)] == [None, None, None]
+
+
+def test_coordination_different_creation_hour_is_another_cohort() -> None:
+    """Accounts created in different hours (or with other user agents) are not one cohort."""
+    c = Coordination(min_members=3)
+    c.observe("m0", T0, member(0))
+    c.observe("m1", T0, member(1, account_created_at="2026-01-05T08:10:00.000Z"))
+    assert c.observe("m2", T0, member(2)) is None
+    assert c.observe("m3", T0, member(3, user_agent="other-ua")) is None
+    assert c.observe("m4", T0, member(4)) is not None  # a third member of the first cohort
+
+
+def test_coordination_forgets_members_after_an_hour() -> None:
+    """Members last seen crawling more than an hour ago no longer count."""
+    c = Coordination(min_members=3)
+    c.observe("m0", T0, member(0))
+    c.observe("m1", T0 + 30 * M, member(1))
+    assert c.observe("m2", T0 + H + 1, member(2)) is None
+    assert c.observe("m3", T0 + H + 2, member(3)) is not None  # m1, m2, m3
+
+
+def test_coordination_non_crawling_member_leaves_the_cohort() -> None:
+    """A member that stops crawling (too few views, sparse targets) leaves; one without cohort keys is ignored."""
+    c = Coordination(min_members=3)
+    c.observe("m0", T0, member(0))
+    c.observe("m1", T0, member(1))
+    c.observe("m0", T0 + 1, member(0, views_1h=4))
+    assert c.observe("m2", T0 + 2, member(2)) is None
+    assert c.observe("m3", T0 + 3, member(3, target_density_1h=0.1)) is None
+    assert c.observe("m4", T0 + 4, member(4, user_agent=None)) is None
+    assert c.observe("m5", T0 + 5, member(5)) is not None
+
+
+def test_coordination_evict_drops_stale_cohorts() -> None:
+    """evict(now) forgets members not seen for an hour and the cohorts left empty."""
+    c = Coordination()
+    c.observe("m0", T0, member(0))
+    c.observe("m1", T0 + H, member(1, user_agent="other"))
+    c.evict(T0 + H + 1)
+    assert list(c.cohorts) == [("other", "2026-01-05T07")]
+
+
+# --- anomaly model ------------------------------------------------------------------------------------
+
+CRAWLER = {
+    "views_1m": 40, "views_10m": 400, "views_1h": 1500, "views_24h": 3000, "ips_per_minute_10m": 1.0,
+    "profile_share_1h": 1.0, "nav_share_1h": 0.0, "noref_share_1h": 1.0, "not_found_ratio_1h": 0.0,
+    "static_share_1h": 0.0, "scripted_share_1h": 1.0, "browser_share_1h": 0.0, "target_density_1h": 1.0,
+    "minute_cv_1h": 0.0,
+}  # fmt: skip
+
+
+def quiet_rows(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    """People browsing: few views, navigation and assets, a bursty pace."""
+    rng = random.Random(seed)
+    return [
+        {
+            "views_1m": rng.randint(0, 3),
+            "views_10m": rng.randint(0, 15),
+            "views_1h": rng.randint(0, 40),
+            "views_24h": rng.randint(0, 200),
+            "ips_per_minute_10m": 1.0,
+            "profile_share_1h": rng.uniform(0.2, 0.6),
+            "nav_share_1h": rng.uniform(0.4, 0.9),
+            "noref_share_1h": rng.uniform(0, 0.2),
+            "not_found_ratio_1h": 0.0,
+            "static_share_1h": rng.uniform(0.3, 0.7),
+            "scripted_share_1h": 0.0,
+            "browser_share_1h": 1.0,
+            "target_density_1h": rng.uniform(0, 0.05),
+            "minute_cv_1h": rng.uniform(1, 3),
+        }
+        for _ in range(n)
+    ]
+
+
+def small_model(seed: int = 3) -> AnomalyModel:
+    return AnomalyModel(seed=seed, window_size=50, warmup=200)
+
+
+def test_anomaly_nothing_flagged_during_warm_up() -> None:
+    """Before `warmup` rows were learned even a crawler is not flagged."""
+    model = small_model()
+    for row in quiet_rows(150):
+        model.observe(row, learn=True)
+    assert [model.observe(CRAWLER, learn=False)[2] for _ in range(5)] == [False] * 5
+
+
+def test_anomaly_after_warm_up_flags_a_busy_outlier_only() -> None:
+    """Warmed up on people, a crawler with many views is flagged; a quiet row, or an outlier with few views, is not."""
+    model = small_model()
+    flags = [model.observe(row, learn=True)[2] for row in quiet_rows(400)]
+    assert sum(flags) <= 4  # the 0.995 quantile lets through about 0.5% of busy people, no more
+    score, threshold, flagged = model.observe(CRAWLER, learn=False)
+    assert flagged and threshold is not None and score > threshold
+    assert model.observe({**quiet_rows(1, seed=9)[0], "views_1h": 25}, learn=False)[2] is False
+    assert model.observe({**CRAWLER, "views_1h": 19}, learn=False)[2] is False
+
+
+def test_anomaly_flagged_rows_are_not_learned() -> None:
+    """A flagged row is kept out of the model even when learning was asked; a quiet one is learned."""
+    model = small_model()
+    flags = [model.observe(row, learn=True)[2] for row in quiet_rows(400)]
+    assert model.learned == 400 - sum(flags) < 400  # the few people flagged while learning were kept out too
+    before = model.learned
+    assert model.observe(CRAWLER, learn=True)[2] is True
+    assert model.learned == before
+    model.observe(quiet_rows(1, seed=5)[0], learn=True)
+    assert model.learned == before + 1
+
+
+def test_anomaly_same_seed_same_scores() -> None:
+    """Two models with the same seed fed the same rows give identical scores; another seed does not."""
+    rows = [*quiet_rows(300), CRAWLER, *quiet_rows(20, seed=2)]
+    a, b, other = small_model(7), small_model(7), small_model(8)
+    sa = [a.observe(r, learn=True) for r in rows]
+    sb = [b.observe(r, learn=True) for r in rows]
+    so = [other.observe(r, learn=True) for r in rows]
+    assert sa == sb
+    assert len({s for s, _, _ in sa}) > 10  # the scores vary, so equality means something
+    assert [s for s, _, _ in so] != [s for s, _, _ in sa]
+
+
+# --- verdict model ------------------------------------------------------------------------------------
+
+
+def test_verdict_model_inactive_until_min_labels_of_each_class() -> None:
+    """predict is None until both classes have min_labels verdicts, however many of one class there are."""
+    model = VerdictModel(min_labels=3)
+    person = quiet_rows(1)[0]
+    for _ in range(5):
+        model.learn(CRAWLER, True)
+    model.learn(person, False)
+    model.learn(person, False)
+    assert model.predict(CRAWLER) is None and not model.active
+    model.learn(person, False)
+    assert model.active
+    p_bot, p_person = model.predict(CRAWLER), model.predict(person)
+    assert p_bot is not None and p_person is not None and p_bot > 0.5 > p_person
+
+
+# --- assessor -----------------------------------------------------------------------------------------
+
+SCRAPER = {
+    **CRAWLER,
+    "account_age_s": 90 * 86_400.0,
+    "account_created_at": "2025-10-07T08:00:00.000Z",
+    "account_created_at_source": "account_created_at",
+    "user_agent": "python-requests/2.31",
+    "network": "10.9.0.0/24",
+    "target_min_1h": 10_000,
+    "target_max_1h": 11_499,
+}
+"""A behaviour row that hits several account behaviour rules (all `challenge`)."""
+
+
+def fleet_member(i: int) -> dict[str, Any]:
+    """SCRAPER crawling its own id range, so that three make a fleet."""
+    return {**SCRAPER, "target_min_1h": 1000 * i, "target_max_1h": 1000 * i + 9}
+
+
+def test_assessor_behaviour_rules_hit_one_layer_without_corroboration() -> None:
+    """Several behaviour rules on one row are one layer: hits, but no `corroborated`."""
+    a = Assessor(CONFIG).behaviour("account", "s1", T0, SCRAPER)
+    assert a is not None
+    reasons = [h.reason for h in a.hits]
+    assert {"sequential_targets", "automation_user_agent", "steady_profile_crawl"} <= set(reasons)
+    assert "corroborated" not in reasons
+
+
+def test_assessor_quiet_row_is_no_assessment() -> None:
+    """A row that hits nothing gives no assessment (and no feature memory)."""
+    assessor = Assessor(CONFIG)
+    assert assessor.behaviour("account", "p1", T0, quiet_rows(1)[0]) is None
+    assert assessor.last_features == {}
+
+
+def test_assessor_two_layers_add_a_corroborated_hit_one_step_stronger(tmp_path: Path) -> None:
+    """Behaviour rule (challenge) plus coordination (throttle here): `corroborated` asks for block."""
+    assessor = Assessor(config(tmp_path, "[coordination]\naction = 'throttle'\n"))
+    for i in range(2):
+        assessor.behaviour("account", f"m{i}", T0, fleet_member(i))
+    a = assessor.behaviour("account", "m2", T0, fleet_member(2))
+    assert a is not None
+    (corroborated,) = [h for h in a.hits if h.reason == "corroborated"]
+    assert corroborated.action == "block"
+    assert corroborated.evidence == {"layers": ["behaviour", "coordination"]}
+    assert corroborated.score == 0.9  # the strongest score among the hits (the fleet's)
+
+
+def test_assessor_corroboration_can_be_switched_off(tmp_path: Path) -> None:
+    """With `policy.corroborate = false` two layers stay as they are."""
+    assessor = Assessor(config(tmp_path, "[policy]\ncorroborate = false\n"))
+    for i in range(3):
+        a = assessor.behaviour("account", f"m{i}", T0, fleet_member(i))
+    assert a is not None
+    assert "coordinated_fleet" in [h.reason for h in a.hits] and "corroborated" not in [h.reason for h in a.hits]
+
+
+def test_assessor_allowlisted_account_keeps_only_a_quota_throttle() -> None:
+    """The partner account hitting behaviour rules gets nothing under its quota, and only a throttle over it."""
+    assessor = Assessor(CONFIG)
+    assert assessor.behaviour("account", "partner-acme", T0, SCRAPER) is None
+    over = assessor.behaviour("account", "partner-acme", T0 + M, {**SCRAPER, "views_1h": 30_001})
+    assert over is not None
+    assert [(h.reason, h.action) for h in over.hits] == [("allowlist_quota", "throttle")]
+
+
+def test_assessor_allowlisted_crawler_rate_limit_becomes_a_quota_throttle() -> None:
+    """A verified crawler over an IP rate limit: the rate hit is replaced by its quota throttle, if over quota."""
+    assessor = Assessor(CONFIG)
+    hit = Hit("ip_profile_views_1m", "challenge", 1.0, {"profile_views_1m": 120})
+    assert assessor.limits("ip", "66.249.64.7", T0, {"profile_views_1m": 120}, [hit]) is None
+    a = assessor.limits("ip", "66.249.64.7", T0, {"profile_views_1m": 700}, [hit])
+    assert a is not None and [(h.reason, h.action) for h in a.hits] == [("allowlist_quota", "throttle")]
+    other = assessor.limits("ip", "10.0.0.1", T0, {"profile_views_1m": 120}, [hit])
+    assert other is not None and other.hits == [hit]
+
+
+def test_assessor_explain_names_the_features_with_value_and_percentile() -> None:
+    """The top features are those the hits' evidence names, each with its value and population percentile."""
+    assessor = Assessor(CONFIG)
+    for row in quiet_rows(99):
+        assessor.behaviour("account", "p", T0, row)
+    rule = next(r for r in assessor.rules["account"] if r.name == "sequential_targets")
+    a = assessor.behaviour("account", "s1", T0, SCRAPER)
+    assert a is not None
+    assert a.top_features[: len(rule.features)] == [
+        {"feature": "views_1h", "value": 1500, "percentile": 100.0},
+        {"feature": "target_density_1h", "value": 1.0, "percentile": 100.0},
+    ]
+    assert len(a.top_features) == 5 and len({f["feature"] for f in a.top_features}) == 5
+    explained = assessor.explain("account", {"views_1h": 20}, [Hit("r", "throttle", 0.5, {"views_1h": 20})])
+    below = sum(row["views_1h"] <= 20 for row in quiet_rows(99))  # of 100 rows: the scraper's is above 20
+    assert explained == [{"feature": "views_1h", "value": 20, "percentile": float(below)}]
+
+
+def test_assessor_explain_anomaly_names_the_most_unusual_features() -> None:
+    """For an anomaly hit, the features where the row stands apart from the population are named.
+
+    Regression: ranked by the "at most" percentile, a value that every row shares (404 ratio 0, one address a
+    minute) was at the 100th percentile, ranked as maximally unusual and pushed out a feature that really is
+    unusual (no assets at all, where people load 30-70%); `explain` now ranks by `Population.midrank`.
+    """
+    assessor = Assessor(CONFIG)
+    people = quiet_rows(200)
+    for row in people:
+        assessor.behaviour("account", "p", T0, row)
+    odd = {**people[0], "views_24h": 5000, "static_share_1h": 0.0}
+    top = assessor.explain("account", odd, [Hit("anomaly_score", "throttle", 0.9, {"anomaly_score": 0.9})])
+    assert len(top) == 3 and all(f["percentile"] is not None for f in top)
+    assert {"views_24h", "static_share_1h"} <= {f["feature"] for f in top}
+
+
+def warm_config(tmp_path: Path) -> Config:
+    return config(tmp_path, "[models.anomaly]\nwarmup = 100\nwindow_size = 50\n")
+
+
+def test_assessor_save_load_round_trip_gives_identical_later_assessments(tmp_path: Path) -> None:
+    """A fresh assessor loaded from a saved one assesses the next rows exactly as the original does."""
+    cfg = warm_config(tmp_path)
+    original = Assessor(cfg)
+    for row in quiet_rows(200):
+        original.behaviour("account", "p", T0, row)
+    for i in range(3):
+        original.behaviour("account", f"s{i}", T0, {**SCRAPER, "user_agent": f"ua{i}"})
+        original.verdict("account", f"s{i}", T0, "confirm")
+        profiles_only = {"views_10m": 30, "profile_share_1h": 0.95, "nav_share_1h": 0.1, "account_age_s": 1e7}
+        original.behaviour("account", f"q{i}", T0, {**quiet_rows(1, seed=i)[0], **profiles_only})
+        original.verdict("account", f"q{i}", T0, "dismiss")
+    path = tmp_path / "model.pkl"
+    original.save(path)
+    loaded = Assessor(cfg)
+    loaded.load(path)
+    later = [*quiet_rows(30, seed=11), dict(CRAWLER), {**SCRAPER, "user_agent": None}]
+    outputs = []
+    for assessor in (original, loaded):
+        outputs.append([assessor.behaviour("account", f"x{i}", T0 + M, row) for i, row in enumerate(later)])
+    assert outputs[0] == outputs[1]
+    reasons = {h.reason for a in outputs[0] if a is not None for h in a.hits}
+    assert {"anomaly_score", "verdict_model"} <= reasons  # the models' state matters to what is compared
+    assert loaded.rows == original.rows
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("missing.pkl", None, "not found"),
+        ("models", "directory", "cannot be read (Is a directory)"),
+        ("empty.pkl", b"", "not a scrapeguard model (EOFError: "),
+        ("truncated.pkl", "truncated", "not a scrapeguard model ("),
+        ("garbage.pkl", b"\x00\xff not a pickle", "not a scrapeguard model ("),
+        ("list.pkl", pickle.dumps([1, 2, 3]), "not a scrapeguard model (unexpected content)"),
+        ("other.pkl", pickle.dumps({"population": None, "rows": 0}), "not a scrapeguard model (unexpected content)"),
+    ],
+)
+def test_assessor_load_bad_file_names_the_file(
+    tmp_path: Path, name: str, content: bytes | str | None, reason: str
+) -> None:
+    """Loading anything but a saved assessor state is a ValueError naming the file and what is wrong."""
+    path = tmp_path / name
+    if content == "truncated":
+        Assessor(CONFIG).save(path)
+        path.write_bytes(path.read_bytes()[:100])
+    elif content == "directory":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)  # type: ignore[arg-type]
+    with pytest.raises(ValueError) as exc:
+        Assessor(CONFIG).load(path)
+    assert str(exc.value).startswith(f"model file {path}: {reason}")
+
+
+def test_assessor_load_text_file_names_the_file(tmp_path: Path) -> None:
+    """A log file given by mistake is reported as not a model, naming the file.
+
+    Regression: text starting with `I`, `L`, `F` or `g` is read by pickle as an opcode whose argument is not a
+    number, which raises a plain ValueError ("invalid literal for int()"); `load` once let it through, so the
+    message named neither the file nor the problem.
+    """
+    path = tmp_path / "scrapeguard.log"
+    path.write_text("INFO starting scrapeguard\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"model file .*scrapeguard\.log: not a scrapeguard model"):
+        Assessor(CONFIG).load(path)
