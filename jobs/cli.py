@@ -44,19 +44,43 @@ def _run(args: argparse.Namespace) -> int:
     for option, path in (("--output", output), ("--dead-letter", dead_letter)):
         if any(path.resolve() == p.resolve() for p in inputs):
             raise UsageError(f"{option} {path} is also an input; it would be overwritten")
+    verdicts = _existing_file(args.verdicts) if args.verdicts else None
+    model = str(_model_file(args.model)) if args.model else None
     from jobs.detect import run_files  # imported late: starting PyFlink is not free
 
-    summary = run_files(inputs, output, dead_letter, config, parallelism=args.parallelism)
+    summary = run_files(
+        inputs,
+        output,
+        dead_letter,
+        config,
+        args.parallelism,
+        verdicts,
+        model,
+        str(Path(args.model_out).resolve()) if args.model_out else None,
+    )
     print(f"scrapeguard run: {summary.line()}")
     print(f"decisions: {output}")
     print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
     return 0
 
 
+def _model_file(path: str) -> Path:
+    """A model file that exists and loads, else a usage error naming it."""
+    from detectors.assess import Assessor
+
+    try:
+        Assessor(load_config()).load(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Path(path).resolve()
+
+
 def _run_stream(args: argparse.Namespace, config: Config) -> int:
-    for option in ("output", "dead_letter"):
+    for option in ("output", "dead_letter", "model_out"):
         if getattr(args, option):
             raise UsageError(f"--{option.replace('_', '-')} is for --input; the streaming job writes to Kafka topics")
+    if args.verdicts:
+        raise UsageError("--verdicts is for --input; the streaming job reads analyst verdicts from the verdicts topic")
     windows = max(ms for detector in build_detectors(config) for ms in detector.windows.values())
     ttl = parse_duration(args.state_ttl, "--state-ttl")
     if ttl < windows:
@@ -81,6 +105,7 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
         idle_timeout_ms=parse_duration(args.idle_timeout, "--idle-timeout"),
         starting_offsets=args.starting_offsets,
         restore=restore,
+        model=str(_model_file(args.model)) if args.model else None,
         until_end=args.until_end,
         parallelism=args.parallelism,
     )
@@ -205,6 +230,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
     run.add_argument("--parallelism", type=int, default=1, help="parallelism of the job (default 1)")
+    run.add_argument("--verdicts", metavar="PATH", help="with --input: analyst verdicts, v1 JSON Lines")
+    run.add_argument("--model", metavar="PATH", help="warm-start the River models from this file (--model-out)")
+    run.add_argument("--model-out", metavar="PATH", help="with --input: write the learned models here at the end")
     kafka = run.add_argument_group("streaming (with --bootstrap-servers)")
     kafka.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before every topic name, e.g. staging.")
     kafka.add_argument("--group-id", default="scrapeguard-detect", metavar="ID", help="consumer group of the source")

@@ -14,17 +14,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
+from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 from pyflink.table import StreamTableEnvironment
 
 from detectors.config import Config, parse_duration
 from detectors.engine import build_detectors
-from jobs.features_sql import REQUEST_ROW, ROWTIME_SCHEMA, feature_query
-from jobs.operators import DEAD_LETTER, DecideSubject, ParseFileLines, RowTime
+from jobs.features_sql import REQUEST_ROW, ROWTIME_SCHEMA, feature_query, minute_queries
+from jobs.operators import (
+    ASSESSMENT,
+    DEAD_LETTER,
+    ENGINE_ROW,
+    Assess,
+    Behave,
+    Decide,
+    LimitHits,
+    ParseFileLines,
+    ParseVerdictLines,
+    RowTime,
+)
 
-_DECISION, _DEAD = "D", "X"
+_DEAD = ""
+"""The key of a dead letter among the decision rows the embedded job collects (decisions are keyed by subject)."""
 STATE_CACHE_KEYS = 200_000
 
 
@@ -46,21 +58,53 @@ class RunSummary:
 
 
 def build(
-    t_env: StreamTableEnvironment, requests: DataStream, config: Config, state_ttl_ms: int | None = None
+    t_env: StreamTableEnvironment,
+    requests: DataStream,
+    config: Config,
+    state_ttl_ms: int | None = None,
+    verdicts: DataStream | None = None,
+    model: str | None = None,
+    model_out: str | None = None,
 ) -> DataStream:
-    """Windowed features in SQL, decisions in Python: request rows (with watermarks) in, `DecideSubject.OUTPUT` rows
-    out; the policy state expires after `state_ttl_ms` without updates."""
+    """Request rows (with watermarks) and analyst verdicts in, `Decide.OUTPUT` rows out.
+
+    SQL does the counting: OVER windows for the rate limits (only rows over a limit leave
+    them) and one-minute tumbling summaries per account, IP and network. Python rolls the
+    summaries into behavioural features (keyed by subject), assesses every row at
+    parallelism 1 (rules, River models, coordination, allowlists) and applies the policy
+    (keyed by subject). Keyed state expires after `state_ttl_ms` without updates.
+    """
     t_env.create_temporary_view("requests", t_env.from_data_stream(requests, ROWTIME_SCHEMA))
-    outputs = []
+    rows = []
     for detector in build_detectors(config):
         candidates = t_env.to_data_stream(feature_query(t_env, "requests", detector))
-        outputs.append(
-            candidates.key_by(lambda row: row[0], key_type=Types.STRING())
-            .process(DecideSubject(config, detector.subject_type, state_ttl_ms), output_type=DecideSubject.OUTPUT)
-            .name(f"decide-{detector.subject_type}")
-            .uid(f"decide-{detector.subject_type}")
+        kind = detector.subject_type
+        rows.append(candidates.flat_map(LimitHits(config, kind), output_type=ENGINE_ROW).name(f"limits-{kind}"))
+    for kind, table in minute_queries(t_env, "requests").items():
+        rows.append(
+            t_env.to_data_stream(table)
+            .key_by(lambda row: row[0], key_type=Types.STRING())
+            .process(Behave(config, kind, state_ttl_ms), output_type=ENGINE_ROW)
+            .name(f"behaviour-{kind}")
+            .uid(f"behaviour-{kind}")
         )
-    return outputs[0].union(*outputs[1:])
+    if verdicts is not None:
+        rows.append(verdicts)
+    assessed = (
+        rows[0]
+        .union(*rows[1:])
+        .key_by(lambda row: 0, key_type=Types.INT())
+        .process(Assess(config, model, model_out), output_type=ASSESSMENT)
+        .name("assess")
+        .uid("assess")
+        .set_parallelism(1)
+    )
+    return (
+        assessed.key_by(lambda row: row[0], key_type=Types.STRING())
+        .process(Decide(config, state_ttl_ms), output_type=Decide.OUTPUT)
+        .name("decide")
+        .uid("decide")
+    )
 
 
 def flink_configuration() -> Configuration:
@@ -85,29 +129,53 @@ def file_requests(env: StreamExecutionEnvironment, path: Path, config: Config) -
     return timed, parsed.get_side_output(DEAD_LETTER)
 
 
-def run_files(inputs: list[Path], output: Path, dead_letter: Path, config: Config, parallelism: int = 1) -> RunSummary:
-    """The embedded job: detect over files, write decisions and dead letters as JSON Lines."""
+def verdict_rows(env: StreamExecutionEnvironment, path: Path, config: Config) -> tuple[DataStream, DataStream]:
+    """A verdicts file (`schemas/verdict.v1.json` lines) as assessor rows with watermarks, plus its dead letters."""
+    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
+    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), f"verdicts:{path.name}").set_parallelism(1)
+    parsed = lines.process(ParseVerdictLines(str(path), config), output_type=ENGINE_ROW).set_parallelism(1)
+    return parsed.assign_timestamps_and_watermarks(watermarks(config)).set_parallelism(1), parsed.get_side_output(
+        DEAD_LETTER
+    )
+
+
+def run_files(
+    inputs: list[Path],
+    output: Path,
+    dead_letter: Path,
+    config: Config,
+    parallelism: int = 1,
+    verdicts: Path | None = None,
+    model: str | None = None,
+    model_out: str | None = None,
+) -> RunSummary:
+    """The embedded job: detect over files (and analyst verdicts), write decisions and dead letters as JSON Lines;
+    warm-start the models from `model`, write them to `model_out` at the end."""
     started = time.monotonic()
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
     timed, dead = zip(*(file_requests(env, path, config) for path in inputs), strict=True)
     requests = timed[0].union(*timed[1:])
-    decisions = build(StreamTableEnvironment.create(env), requests, config).map(
-        lambda row: _DECISION + row[1], output_type=Types.STRING()
-    )
-    rejected = dead[0].union(*dead[1:]).map(lambda s: _DEAD + s, output_type=Types.STRING())
-    summary = RunSummary(read=sum(count_lines(p) for p in inputs))
+    verdict_stream = None
+    if verdicts is not None:
+        verdict_stream, verdict_dead = verdict_rows(env, verdicts, config)
+        dead = (*dead, verdict_dead)
+    decisions = build(
+        StreamTableEnvironment.create(env), requests, config, verdicts=verdict_stream, model=model, model_out=model_out
+    )  # no Python map after the Decide operator: PyFlink would chain it in and clash on the uid
+    rejected = dead[0].union(*dead[1:]).map(lambda s: Row(_DEAD, s, 0), output_type=Decide.OUTPUT)
+    summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
     output.parent.mkdir(parents=True, exist_ok=True)
     dead_letter.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", encoding="utf-8") as out, open(dead_letter, "w", encoding="utf-8") as dlq:
         with decisions.union(rejected).execute_and_collect("scrapeguard-detect") as results:
             for record in results:
-                if record[0] == _DECISION:
-                    out.write(record[1:] + "\n")
+                if record[0] != _DEAD:
+                    out.write(record[1] + "\n")
                     summary.decisions += 1
                 else:
-                    dlq.write(record[1:] + "\n")
+                    dlq.write(record[1] + "\n")
                     summary.rejected += 1
     summary.accepted = summary.read - summary.rejected
     summary.seconds = time.monotonic() - started

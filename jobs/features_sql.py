@@ -11,14 +11,16 @@ from pyflink.common import Types
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from detectors.engine import SubjectDetector
+from detectors.features.minutes import YOUNG_MS
 
-REQUEST_FIELDS = ["ts", "created_at", "account", "account_counted", "ip", "ip_counted"]
-REQUEST_ROW = Types.ROW_NAMED(
-    REQUEST_FIELDS,
-    [Types.LONG(), Types.LONG(), Types.STRING(), Types.BOOLEAN(), Types.STRING(), Types.BOOLEAN()],
-)
-"""What the parse stage hands to SQL: event time, account creation time, and per subject type
-its key and whether the request counts."""
+REQUEST_FIELDS = [
+    "ts", "created_at", "account", "account_counted", "ip", "ip_counted",
+    "network", "target", "not_found", "asset", "nav", "noref", "scripted", "browser", "crawler_ua", "user_agent",
+]  # fmt: skip
+_B, _L, _S = Types.BOOLEAN(), Types.LONG(), Types.STRING()
+REQUEST_ROW = Types.ROW_NAMED(REQUEST_FIELDS, [_L, _L, _S, _B, _S, _B, _S, _L, _B, _B, _B, _B, _B, _B, _B, _S])
+"""What the parse stage hands to SQL: event time, account creation time, per subject type its key and
+whether the request counts for the rate limits, then the request's facts (`detectors.features.request`)."""
 
 ROWTIME_SCHEMA = (
     Schema.new_builder()
@@ -67,9 +69,54 @@ def feature_query(t_env: StreamTableEnvironment, requests: str, detector: Subjec
             view,
             t_env.sql_query(f"SELECT {keep}, COUNT(*) {over.format('subject', interval(ms))} AS c{i} FROM {previous}"),
         )
-        previous = view
+        previous = f"(SELECT * FROM {view} WHERE c{i} > 0)"  # always true; keeps the planner from merging windows
         columns.append(f"c{i}")
     where = " OR ".join(f"c{i} > {limit}" for i, limit in enumerate(detector.thresholds.values()))
-    return t_env.sql_query(
-        f"SELECT subject, ts, created_at, first_seen, {', '.join(columns)} FROM {previous} WHERE {where}"
+    return _named(
+        t_env.sql_query(
+            f"SELECT subject, ts, created_at, first_seen, {', '.join(columns)} FROM {previous} WHERE {where}"
+        )
     )
+
+
+def _n(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_TUMBLE = "TABLE(TUMBLE(TABLE {}, DESCRIPTOR(rowtime), INTERVAL '1' MINUTES))"
+
+
+def minute_queries(t_env: StreamTableEnvironment, requests: str) -> dict[str, Table]:
+    """One-minute summaries per account, IP and network (`detectors.features.minutes.summarise` in SQL), with
+    the columns in the order of `AccountMinute` / `AddressMinute`; addresses only for minutes with logged-out
+    requests (logged-in traffic is judged per account)."""
+    start = "MIN(ts) - MOD(MIN(ts), 60000)"  # every row of the window is in that minute
+    account = f"""
+        SELECT account, {start}, MAX(ts), MIN(created_at), MIN(ts), COUNT(*), {_n("account_counted")},
+          {_n("account_counted AND nav")}, {_n("account_counted AND noref")}, {_n("not_found")}, {_n("asset")},
+          COUNT(DISTINCT CASE WHEN account_counted THEN target END),
+          MIN(CASE WHEN account_counted THEN target END), MAX(CASE WHEN account_counted THEN target END),
+          COUNT(DISTINCT ip), {_n("scripted")}, {_n("browser")}, MIN(user_agent), MIN(network)
+        FROM {_TUMBLE.format(requests)} WHERE account IS NOT NULL
+        GROUP BY account, window_start, window_end"""
+    out = "account IS NULL"
+    queries = {"account": _named(t_env.sql_query(account))}
+    for kind in ("ip", "network"):
+        queries[kind] = _named(
+            t_env.sql_query(f"""
+            SELECT `{kind}`, {start}, MAX(ts), COUNT(*), {_n(out)}, {_n("ip_counted")}, {_n(f"{out} AND not_found")},
+              COUNT(DISTINCT account),
+              COUNT(DISTINCT CASE WHEN created_at IS NOT NULL AND ts - created_at < {YOUNG_MS} THEN account END),
+              COUNT(DISTINCT ip), {_n("crawler_ua")},
+              COUNT(DISTINCT CASE WHEN ip_counted THEN target END),
+              MIN(CASE WHEN ip_counted THEN target END), MAX(CASE WHEN ip_counted THEN target END)
+            FROM {_TUMBLE.format(requests)}
+            GROUP BY `{kind}`, window_start, window_end HAVING {_n(out)} > 0""")
+        )
+    return queries
+
+
+def _named(table: Table) -> Table:
+    """Unique column names (c0, c1, ...): unnamed aggregates may otherwise clash."""
+    names = table.get_schema().get_field_names()
+    return table.alias(*(f"c{i}" for i in range(len(names))))

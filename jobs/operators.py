@@ -9,13 +9,20 @@ from pyflink.common import Row, Types
 from pyflink.common.time import Time
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import OutputTag
-from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.functions import FlatMapFunction, KeyedProcessFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
+from detectors.assess import Assessor
 from detectors.config import Config
-from detectors.engine import SubjectDetector, build_detectors, route
+from detectors.engine import Row as EngineRow
+from detectors.engine import assess_row, build_detectors, decide, route, verdict_row
 from detectors.events import AccessEvent, BadEvent, LineReader, format_ms, parse_line
+from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
+from detectors.features.minutes import MINUTE_MS, SCRIPTED, AccountMinute, AddressMinute
 from detectors.features.profile_views import account_age
+from detectors.features.request import facts
+from detectors.policy import DecisionPolicy
+from detectors.verdicts import parse_verdict
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
 
@@ -26,24 +33,23 @@ def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> st
 
 
 class _Requests:
-    """Turns access events into request rows: event time, account creation time, and per subject type its key
-    and whether the request counts."""
+    """Turns access events into request rows (`jobs.features_sql.REQUEST_ROW`)."""
 
     def __init__(self, source: str, config: Config) -> None:
         self.source, self.config = source, config
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.reader = LineReader.for_config(self.config)
-        self.detectors = {d.subject_type: d for d in build_detectors(self.config)}
 
     def request_row(self, event: AccessEvent) -> Row:
         request = route(event, self.config.routes)
-        keys: list[Any] = []
-        for kind in ("account", "ip"):
-            det = self.detectors.get(kind)
-            subject = det.subject_of(request) if det else None
-            keys += [subject, subject is not None and det is not None and det.counts(request)]
-        return Row(event.ts, event.account_created_at, *keys)
+        f = facts(event, request.action, request.target, self.config.routes)
+        logged_out_view = event.account_id is None and request.action == "profile_view"
+        return Row(
+            event.ts, event.account_created_at, event.account_id, request.is_foreign_profile_view, event.ip,
+            logged_out_view, f.network, f.target, f.not_found, f.static, f.nav, f.noref, f.ua in SCRIPTED,
+            f.ua == "browser", f.ua == "crawler", f.user_agent,
+        )  # fmt: skip
 
 
 class ParseFileLines(_Requests, ProcessFunction):
@@ -112,6 +118,50 @@ class ParseMessages(_Requests, KeyedProcessFunction):
         return reason
 
 
+class ParseVerdictLines(ProcessFunction):
+    """Parses the lines of a verdicts file into assessor rows; bad lines go to `DEAD_LETTER`."""
+
+    def __init__(self, source: str, config: Config) -> None:
+        self.source = source
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.line_no = 0
+
+    def process_element(self, line: str, ctx: ProcessFunction.Context) -> Any:
+        self.line_no += 1
+        if not line.strip():
+            return
+        try:
+            v = parse_verdict(line)
+        except BadEvent as exc:
+            yield DEAD_LETTER, dead_letter(self.source, {"line": self.line_no}, str(exc), line)
+            return
+        yield Row(v.ts, verdict_row(v))
+
+
+class ParseVerdictMessages(ProcessFunction):
+    """Parses `verdicts` messages (value, partition, offset) into assessor rows; bad ones go to `DEAD_LETTER`.
+
+    A verdict takes effect at its event time `ts`, in order with the access logs, when it
+    arrives within the out-of-orderness; a later one takes effect at the next watermark.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def process_element(self, message: Row, ctx: ProcessFunction.Context) -> Any:
+        value = message[0] or ""
+        try:
+            v = parse_verdict(value)
+        except BadEvent as exc:
+            yield (
+                DEAD_LETTER,
+                dead_letter(self.source, {"partition": message[1], "offset": message[2]}, str(exc), value),
+            )
+            return
+        yield Row(v.ts, verdict_row(v))
+
+
 class RowTime(TimestampAssigner):
     """Event time of a request row: its `ts`."""
 
@@ -119,36 +169,136 @@ class RowTime(TimestampAssigner):
         return int(value[0])
 
 
-class DecideSubject(KeyedProcessFunction):
-    """Turns one subject type's candidate feature rows into decisions; the policy state is keyed state.
+ENGINE_ROW = Types.ROW_NAMED(["rowtime", "row"], [Types.LONG(), Types.PICKLED_BYTE_ARRAY()])
+"""An assessor input: its row time and the `detectors.engine.Row`."""
+ASSESSMENT = Types.ROW_NAMED(["k", "a"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
+"""An assessment (`detectors.assess.Assessment`) keyed by `subject_type:subject`."""
+DECISION = Types.ROW_NAMED(["k", "v", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()])
+"""Decisions as rows: Kafka key (`subject_type:subject`), v1 JSON, event time."""
+END_OF_INPUT = 9223372036854775807
+"""Long.MAX_VALUE: the watermark at the end of a bounded input."""
 
-    Rows of one subject arrive in event-time order (from the SQL OVER windows), so
-    the decisions match the reference run `detectors.engine.detect`.
-    """
 
-    OUTPUT = Types.ROW_NAMED(["k", "v", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()])
-    """Decisions as rows: Kafka key (`subject_type:subject`), v1 JSON, event time."""
+def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
+    if ttl_ms:
+        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(ttl_ms)).build())
+    return descriptor
 
-    def __init__(self, config: Config, subject_type: str, state_ttl_ms: int | None = None) -> None:
-        self.config, self.subject_type, self.state_ttl_ms = config, subject_type, state_ttl_ms
+
+class LimitHits(FlatMapFunction):
+    """A rate-limit candidate row (from the SQL OVER windows) to an assessor row, when some rate rule hits."""
+
+    def __init__(self, config: Config, subject_type: str) -> None:
+        self.config, self.subject_type = config, subject_type
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.detector: SubjectDetector = next(
-            d for d in build_detectors(self.config) if d.subject_type == self.subject_type
-        )
+        self.detector = next(d for d in build_detectors(self.config) if d.subject_type == self.subject_type)
         self.labels = list(self.detector.windows)
-        descriptor = ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY())
-        if self.state_ttl_ms:
-            descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(self.state_ttl_ms)).build())
-        self.state = runtime_context.get_state(descriptor)
 
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
+    def flat_map(self, row: Row) -> Any:
         subject, ts, created_at, first_seen, *counts = row
         features: dict[str, Any] = {f"profile_views_{label}": n for label, n in zip(self.labels, counts, strict=True)}
         if self.subject_type == "account":
             features.update(account_age(ts, created_at, first_seen))
-        state = self.state.value() or self.detector.policy.new_state()
-        decision = self.detector.decide(state, subject, ts, features)
+        hits = self.detector.hits(subject, features)
+        if hits:
+            yield Row(ts, EngineRow(ts, 0, self.subject_type, subject, ts, features, hits))
+
+
+class Behave(KeyedProcessFunction):
+    """One subject type's minute summaries (keyed by subject, in minute order) to behaviour features; the
+    rolling state (`detectors.features.behaviour`) is keyed state."""
+
+    def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None) -> None:
+        self.config, self.kind, self.state_ttl_ms = config, kind, state_ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.state = runtime_context.get_state(
+            _ttl(ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
+        )
+        self.night = tuple(self.config.section("features", "night_utc_hours"))
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
+        account = self.kind == "account"
+        minute = AccountMinute(*row) if account else AddressMinute(*row)
+        state = self.state.value() or (AccountBehaviour(self.night) if account else AddressBehaviour())
+        features = state.update(minute)
+        self.state.update(state)
+        rowtime = minute.minute + MINUTE_MS - 1
+        yield Row(rowtime, EngineRow(rowtime, 1, self.kind, minute.subject, minute.last_ts, features, []))
+
+
+class Assess(KeyedProcessFunction):
+    """The assessor (`detectors.assess.Assessor`): every row of every subject, at parallelism 1 under one key.
+
+    Rows are buffered by row time and taken, at the watermark, in the canonical order of
+    `detectors.engine.Row.order`, so the models learn in the same order on every run. The
+    assessor (River models included) is keyed state and so in every checkpoint; it may be
+    warm-started from a model file and is written to `model_out` at the end of a bounded input.
+    """
+
+    def __init__(self, config: Config, model: str | None = None, model_out: str | None = None) -> None:
+        self.config, self.model, self.model_out = config, model, model_out
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.pending = runtime_context.get_map_state(
+            MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+        )
+        self.state = runtime_context.get_state(ValueStateDescriptor("assessor", Types.PICKLED_BYTE_ARRAY()))
+        self.assessor: Assessor | None = None
+
+    def _assessor(self) -> Assessor:
+        if self.assessor is None:
+            self.assessor = self.state.value()
+            if self.assessor is None:
+                self.assessor = Assessor(self.config)
+                if self.model:
+                    self.assessor.load(self.model)
+        return self.assessor
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
+        second = row[0] - row[0] % 1000  # buffered per second of row time: fewer timers and state entries
+        rows = self.pending.get(second)
+        self.pending.put(second, [*(rows or []), row[1]])
+        if rows is None:
+            ctx.timer_service().register_event_time_timer(second + 999)
+            if self.model_out:
+                ctx.timer_service().register_event_time_timer(END_OF_INPUT)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
+        assessor = self._assessor()
+        if timestamp == END_OF_INPUT:
+            if self.model_out:
+                assessor.save(self.model_out)
+            return
+        rows = self.pending.get(timestamp - 999) or []
+        self.pending.remove(timestamp - 999)
+        for item in sorted(rows, key=EngineRow.order):
+            a = assess_row(assessor, item)
+            if a is not None:
+                yield Row(f"{a.subject_type}:{a.subject}", a)
+        self.state.update(assessor)
+
+
+class Decide(KeyedProcessFunction):
+    """Assessments of one subject (keyed by `subject_type:subject`, in the assessor's order) to v1 decisions;
+    the policy state is keyed state."""
+
+    OUTPUT = DECISION
+
+    def __init__(self, config: Config, state_ttl_ms: int | None = None) -> None:
+        self.config, self.state_ttl_ms = config, state_ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.policy = DecisionPolicy(self.config)
+        self.state = runtime_context.get_state(
+            _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
+        )
+
+    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
+        a = row[1]
+        state = self.state.value() or self.policy.new_state()
+        decision = decide(self.policy, state, a)
+        self.state.update(state)
         if decision is not None:
-            self.state.update(state)
-            yield Row(decision.key, decision.to_bytes().decode(), ts)
+            yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)

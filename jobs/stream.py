@@ -20,7 +20,7 @@ from pyflink.table.expressions import col
 from detectors.config import Config, parse_duration
 from jobs.detect import build, flink_configuration
 from jobs.features_sql import REQUEST_ROW, interval
-from jobs.operators import DEAD_LETTER, ParseMessages
+from jobs.operators import DEAD_LETTER, ENGINE_ROW, ParseMessages, ParseVerdictMessages
 
 CONNECTOR_JAR = Path(__file__).resolve().parents[1] / "infra/.cache/flink-lib/flink-sql-connector-kafka-5.0.0-2.2.jar"
 """The Flink Kafka connector, fetched from Maven Central by `infra/kafka.sh fetch` (infra/pom.xml)."""
@@ -43,6 +43,7 @@ class StreamOptions:
     restore: str | None
     until_end: bool
     parallelism: int
+    model: str | None = None
     transaction_timeout_ms: int = 900_000
 
     def topic(self, name: str) -> str:
@@ -68,8 +69,9 @@ def stream_configuration(options: StreamOptions) -> Configuration:
     return conf
 
 
-def source_ddl(options: StreamOptions, config: Config) -> str:
-    """`access_logs`: the raw messages with partition and offset, and watermarks per partition on the Kafka timestamp.
+def source_ddl(options: StreamOptions, config: Config, table: str = "access_logs", topic: str = "access-logs") -> str:
+    """`table` over `topic` (access logs, or analyst verdicts): the raw messages with partition and offset, and
+    watermarks per partition on the Kafka timestamp.
 
     The watermark trails the largest timestamp by the out-of-orderness and 1 ms, as in the file job,
     so "late" means the same in both.
@@ -77,7 +79,7 @@ def source_ddl(options: StreamOptions, config: Config) -> str:
     lag = parse_duration(config.section("time", "out_of_orderness")) + 1
     bounded = "'scan.bounded.mode' = 'latest-offset'," if options.until_end else ""
     return f"""
-        CREATE TABLE access_logs (
+        CREATE TABLE {table} (
           `value` STRING,
           `partition` INT METADATA VIRTUAL,
           `offset` BIGINT METADATA VIRTUAL,
@@ -85,7 +87,7 @@ def source_ddl(options: StreamOptions, config: Config) -> str:
           WATERMARK FOR `kafka_ts` AS `kafka_ts` - {interval(lag)}
         ) WITH (
           'connector' = 'kafka',
-          'topic' = '{options.topic("access-logs")}',
+          'topic' = '{options.topic(topic)}',
           'properties.bootstrap.servers' = '{options.bootstrap_servers}',
           'properties.group.id' = '{options.group_id}',
           'properties.isolation.level' = 'read_committed',
@@ -126,6 +128,7 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         env.add_jars(CONNECTOR_JAR.as_uri())  # added to PyFlink's own jars, which a cluster needs too
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(source_ddl(options, config))
+    t_env.execute_sql(source_ddl(options, config, "verdicts", "verdicts"))
     t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
     t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
 
@@ -136,8 +139,15 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         .name("parse")
         .uid("parse")
     )
-    decisions = build(t_env, parsed, config, options.state_ttl_ms)
+    verdicts = (
+        t_env.to_data_stream(t_env.from_path("verdicts"))
+        .process(ParseVerdictMessages(options.topic("verdicts")), output_type=ENGINE_ROW)
+        .name("parse-verdicts")
+        .uid("parse-verdicts")
+    )
+    decisions = build(t_env, parsed, config, options.state_ttl_ms, verdicts, options.model)
     statements = t_env.create_statement_set()
     statements.add_insert("decisions_sink", t_env.from_data_stream(decisions).select(col("k"), col("v")))
-    statements.add_insert("dead_letter_sink", t_env.from_data_stream(parsed.get_side_output(DEAD_LETTER)))
+    dead = parsed.get_side_output(DEAD_LETTER).union(verdicts.get_side_output(DEAD_LETTER))
+    statements.add_insert("dead_letter_sink", t_env.from_data_stream(dead))
     statements.execute().wait()

@@ -72,6 +72,11 @@ def _read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture
 def run_cli(tmp_path: Path):
     """Run `scrapeguard run` on input files; returns a `Run`."""
+    return cli_runner(tmp_path)
+
+
+def cli_runner(tmp_path: Path):
+    """`run(inputs, *extra, name=...)`: `scrapeguard run` with its outputs in `tmp_path`, as a `Run`."""
 
     def run(inputs: list[Path], *extra: str, name: str = "decisions") -> Run:
         output = tmp_path / f"{name}.jsonl"

@@ -163,6 +163,8 @@ def test_usage_errors_stop_before_any_work_with_one_line_and_exit_2(tmp_path, mo
     "args, message",
     [
         (["--output", "d.jsonl"], "--output is for --input; the streaming job writes to Kafka topics"),
+        (["--verdicts", "v.jsonl"], "--verdicts is for --input; the streaming job reads analyst verdicts from the"),
+        (["--model", "missing.pkl"], "model file missing.pkl: not found"),
         (["--state-ttl", "1h"], "--state-ttl 1h is shorter than the longest rule window (86400 s)"),
         (["--checkpoint-interval", "soon"], "--checkpoint-interval: 'soon' is not a duration"),
         (["--restore", "chk"], "--restore chk: no completed checkpoint (no _metadata file) there"),

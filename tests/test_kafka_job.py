@@ -79,12 +79,38 @@ def events_with_bad_lines(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def verdicts(events_with_bad_lines, tmp_path_factory) -> Path:
+    """An analyst confirms an account mid-way through the hour; plus a verdict that is not one."""
+    lines = events_with_bad_lines.read_text().splitlines()
+    account = next(json.loads(x)["account_id"] for x in lines if '"account_id"' in x)
+    when = json.loads(lines[len(lines) // 3])["ts"]
+    path = tmp_path_factory.mktemp("verdicts") / "verdicts.jsonl"
+    confirm = {"ts": when, "subject_type": "account", "subject": account, "verdict": "confirm"}
+    path.write_text(json.dumps(confirm) + '\n{"ts": "' + when + '", "verdict": "maybe"}\n')
+    return path
+
+
+def produce_verdicts(bootstrap: str, topic: str, path: Path) -> None:
+    """Analyst verdicts as a review tool would send them: keyed by subject, Kafka timestamp = verdict time."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for line in path.read_text().splitlines():
+        v = json.loads(line)
+        key = f"{v.get('subject_type')}:{v.get('subject')}".encode()
+        producer.send(topic, key=key, value=line.encode(), timestamp_ms=parse_timestamp(v["ts"]))
+    producer.close()
+
+
 def test_streaming_job_commits_the_embedded_jobs_decisions(
-    kafka_broker, topic_prefix, events_with_bad_lines, run_cli, tmp_path
+    kafka_broker, topic_prefix, events_with_bad_lines, verdicts, run_cli, tmp_path
 ):
-    embedded = run_cli([events_with_bad_lines])
+    embedded = run_cli([events_with_bad_lines], "--verdicts", str(verdicts))
     assert embedded.returncode == 0 and len(embedded.decisions) > 5, embedded.stderr
+    assert [d["reasons"] for d in embedded.decisions if d["action"] == "block"].count(["analyst_confirmed"]) == 1
     produce(kafka_broker.bootstrap, topic_prefix, events_with_bad_lines)
+    produce_verdicts(kafka_broker.bootstrap, topic_prefix + "verdicts", verdicts)
 
     run = cli(*stream_args(kafka_broker.bootstrap, topic_prefix, tmp_path / "chk", "--parallelism", "2"))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -94,9 +120,10 @@ def test_streaming_job_commits_the_embedded_jobs_decisions(
     assert comparable(decisions) == comparable(embedded.decisions)
     dead = [json.loads(m.value) for m in committed(kafka_broker.bootstrap, topic_prefix + "dead-letter")]
     assert sorted(d["raw"] for d in dead) == sorted(d["raw"] for d in embedded.dead_letters)
-    assert len(dead) == 2 and sum(d["reason"].startswith("late: ") for d in dead) == 1
+    assert len(dead) == 3 and sum(d["reason"].startswith("late: ") for d in dead) == 1
     for d in dead:
-        assert d["source"] == topic_prefix + "access-logs" and d["partition"] in range(4) and d["offset"] >= 0
+        topic = "verdicts" if "maybe" in d["raw"] else "access-logs"
+        assert d["source"] == topic_prefix + topic and d["partition"] in range(4) and d["offset"] >= 0
 
 
 def close_event_time(bootstrap: str, topic: str, events: Path) -> None:
