@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian's kcat, the outside Kafka client of the tests
 KCAT   := 1.7.1-2
 
-.PHONY: help demo stream-demo test test-fast bench quality clean kcat
+.PHONY: help demo stream-demo test test-fast bench quality quality-heldout clean kcat
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,8 +44,12 @@ test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
 bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
 	$(BIN)/python benchmarks/bench_run.py --events 1000000
 
-quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (a few minutes)
+quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (about 25 minutes)
 	$(BIN)/python benchmarks/bench_quality.py --scenario default --seeds 1 2 3 --out out/quality
+
+quality-heldout: $(STAMP)  ## the same on a scenario whose scraper and benign parameters were never tuned on
+	$(BIN)/python benchmarks/bench_quality.py --scenario benchmarks/scenarios/heldout-2.json --seeds 21 22 23 \
+	  --out out/heldout-2
 
 clean:  ## remove the venv and outputs
 	rm -rf $(VENV) out
