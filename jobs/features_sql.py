@@ -104,7 +104,8 @@ def minute_queries(t_env: StreamTableEnvironment, requests: str) -> dict[str, Ta
     for kind in ("ip", "network"):
         queries[kind] = _named(
             t_env.sql_query(f"""
-            SELECT `{kind}`, {start}, MAX(ts), COUNT(*), {_n(out)}, {_n("ip_counted")}, {_n(f"{out} AND not_found")},
+            SELECT `{kind}`, {start}, MAX(ts), COUNT(*), {_n(out)}, {_n("ip_counted")},
+              {_n("ip_counted AND not_found")},
               COUNT(DISTINCT account),
               COUNT(DISTINCT CASE WHEN created_at IS NOT NULL AND ts - created_at < {YOUNG_MS} THEN account END),
               COUNT(DISTINCT ip), {_n("crawler_ua")},

@@ -82,9 +82,10 @@ def test_real_log_events_satisfy_the_contract(name: str) -> None:
 
 
 @pytest.mark.flink
-def test_job_on_a_real_log_flags_the_scripted_client_only(run_cli) -> None:
+def test_job_on_a_real_log_flags_the_scripted_client_and_a_prober_only(run_cli) -> None:
     """secrepo's 2018-12-15 log, every page counted (tests/fixtures/website.toml): the one client
-    that fetched ~4,150 pages with python-requests is challenged, then blocked; no one else is."""
+    that fetched ~4,150 pages with python-requests is challenged, then blocked; one address that asked
+    for backup archives (upload.zip, back.zip, ...) that do not exist is challenged; no one else is."""
     log, config = DATA / "secrepo/access-2018-12-15.log", Path(__file__).parent / "fixtures/website.toml"
     lines, accepted, _ = read("secrepo/access-2018-12-15.log")
     reader, late = LineReader.for_config(load_config(config)), []
@@ -102,9 +103,12 @@ def test_job_on_a_real_log_flags_the_scripted_client_only(run_cli) -> None:
     assert late[0][1].startswith("late: event time 2018-12-15T14:48:22.000Z is 623 s behind")
     assert f"read {len(lines)}, accepted {len(lines) - 1}, rejected 1" in run.stdout
     assert comparable(run.decisions) == reference([log], config)
-    assert [(d["subject"], d["action"]) for d in comparable(run.decisions)] == [
-        ("198.72.227.213", "challenge"),
-        ("198.72.227.213", "block"),
+    assert [(d["subject"], d["action"], d["reasons"]) for d in comparable(run.decisions)] == [
+        ("202.115.12.166", "challenge", ["not_found_probing"]),
+        ("198.72.227.213", "challenge", ["ip_profile_views_1m"]),
+        ("198.72.227.213", "block", ["ip_profile_views_1h"]),
     ]
+    probes = [e.path for _, e in accepted if e.ip == "202.115.12.166" and e.status == 404]
+    assert len(probes) == 49 and sum(p.endswith((".zip", ".tar.gz")) for p in probes) == 28  # and .git, .bash_history
     agents = Counter(e.user_agent for _, e in accepted if e.ip == "198.72.227.213")
     assert agents.most_common(1)[0][0].startswith("python-requests/")

@@ -144,7 +144,6 @@ class AddressBehaviour:
             self.rows.popleft()
         rows = self.rows
         ten = [r for r in rows if r.minute > m.minute - 10 * MINUTE_MS]
-        logged_out_10m = sum(r.logged_out for r in ten)
         accounts = sum(r.accounts for r in rows)
         lo = min((r.tmin for r in ten if r.tmin is not None), default=None)
         hi = max((r.tmax for r in ten if r.tmax is not None), default=None)
@@ -153,7 +152,7 @@ class AddressBehaviour:
             "logged_out_views_10m": sum(r.views for r in ten),
             "logged_out_views_1h": sum(r.views for r in rows),
             "requests_10m": sum(r.requests for r in ten),
-            "not_found_ratio_10m": share(sum(r.not_found for r in ten), logged_out_10m),
+            "not_found_ratio_10m": share(sum(r.not_found for r in ten), sum(r.views for r in ten)),
             "accounts_per_minute_max_1h": max(r.accounts for r in rows),
             "young_account_share_1h": share(sum(r.young for r in rows), accounts),
             "addresses_per_minute_max_1h": max(r.ips for r in rows),

@@ -58,7 +58,7 @@ class AddressMinute(NamedTuple):
     requests: int
     logged_out: int  # requests without an account
     views: int  # logged-out profile views
-    not_found: int  # logged-out requests answered 404
+    not_found: int  # logged-out profile views answered 404 (ids that do not exist; not missing assets)
     accounts: int  # distinct accounts
     young: int  # distinct accounts younger than a day (from account_created_at)
     ips: int  # distinct addresses (1 for an address)
@@ -119,7 +119,7 @@ def _address(subject: str, minute: int, fs: list[RequestFacts]) -> AddressMinute
         requests=len(fs),
         logged_out=len(out),
         views=sum(f.view for f in out),
-        not_found=sum(f.not_found for f in out),
+        not_found=sum(f.not_found and f.view for f in out),
         accounts=len({f.account for f in fs if f.account is not None}),
         young=len(
             {
