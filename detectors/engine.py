@@ -1,12 +1,14 @@
-"""The detector of one subject type, and a plain-Python reference run.
+"""The rate-limit detector of one subject type, the assessor's input rows, and a plain-Python reference run.
 
 A `SubjectDetector` says which requests it counts and under which subject, which
-trailing windows its rules read, which feature rows are candidates (could hit a
-rule), and turns a candidate's features into a decision through the policy.
+trailing windows its rate rules read, which count rows are candidates (could hit a
+rule), and what the rules find on them. `limit_rows` and `behaviour_rows` make the
+assessor's input; `assess` takes them in canonical order (`Row.order`) through the
+assessor and the per-subject policy.
 
-The Flink job computes the features with SQL and calls `decide` on candidates;
-`detect` computes them in plain Python over a list of events and is the
-reference the job is tested against.
+The Flink job computes the same rows with SQL and keyed operators (`jobs/`); `detect`
+computes them in plain Python over a list of events and is the reference the job is
+tested against, decision for decision.
 
 >>> from detectors.config import load_config
 >>> from detectors.events import parse_line
