@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detectors.allowlist import Allowlist
+from detectors.allowlist import Allowlist, Match
 from detectors.config import ACTIONS, Config
 from detectors.coordination import Coordination
 from detectors.models.anomaly import AnomalyModel, scale
@@ -91,7 +91,8 @@ class Assessor:
     ) -> Assessment | None:
         """A rate-limit candidate row and the rate rules' hits on it."""
         tagged = [(h, "limits") for h in hits]
-        return self._fuse(subject_type, subject, ts, features, tagged, _RATE_NAMES.get(subject_type, {}))
+        match = self.allow.match(subject_type, subject)
+        return self._fuse(subject_type, subject, ts, features, tagged, match, _RATE_NAMES.get(subject_type, {}))
 
     def behaviour(self, subject_type: str, subject: str, ts: int, features: dict[str, Any]) -> Assessment | None:
         """One subject-minute of behavioural features (`subject_type` account, ip or network)."""
@@ -101,6 +102,7 @@ class Assessor:
             self._forget(ts)
         if subject_type == "network":
             return None
+        match = self.allow.match(subject_type, subject)
         tagged = [(h, "behaviour") for r in self.rules[subject_type] for h in r.evaluate(features)]
         if (subject_type, subject) in self.last_features:  # flagged before: keep its latest features for a verdict
             self.last_features[(subject_type, subject)] = (ts, features)
@@ -110,7 +112,7 @@ class Assessor:
                 if hit is not None:
                     tagged.append((hit, "coordination"))
             if self.anomaly is not None:
-                allowed = self.allow.match(subject_type, subject) is not None
+                allowed = match is not None
                 score, threshold, flagged = self.anomaly.observe(features, learn=not tagged and not allowed)
                 if flagged:
                     evidence = {"anomaly_score": score, "anomaly_threshold": threshold}
@@ -122,7 +124,7 @@ class Assessor:
                     tagged.append((hit, "verdicts"))
                 elif p is not None and p <= self.verdict_conf["clear_below"]:
                     tagged = [(h, layer) for h, layer in tagged if layer != "anomaly"]
-        return self._fuse(subject_type, subject, ts, features, tagged)
+        return self._fuse(subject_type, subject, ts, features, tagged, match)
 
     def verdict(self, subject_type: str, subject: str, ts: int, verdict: str) -> Assessment:
         """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's last features."""
@@ -139,9 +141,9 @@ class Assessor:
         ts: int,
         features: dict[str, Any],
         tagged: list[tuple[Hit, str]],
+        match: Match | None,
         aliases: dict[str, str] | None = None,
     ) -> Assessment | None:
-        match = self.allow.match(subject_type, subject)
         if match is not None:
             quota = self.allow.quota_hit(match, features)
             tagged = [] if quota is None else [(quota, "limits")]

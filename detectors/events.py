@@ -125,13 +125,18 @@ def parse_line(line: str | bytes, max_bytes: int = MAX_LINE_BYTES) -> AccessEven
 
 def parse_json(line: str) -> AccessEvent:
     """Parse a v1 JSON object line (unknown fields are ignored)."""
+    return event_from_dict(json_object(line))
+
+
+def json_object(line: str | bytes) -> dict[str, Any]:
+    """A line that must be one JSON object, decoded; `BadEvent` with the reason otherwise."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise BadEvent(f"not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise BadEvent("not a JSON object")
-    return event_from_dict(obj)
+    return obj
 
 
 def event_from_dict(obj: dict[str, Any]) -> AccessEvent:

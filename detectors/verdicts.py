@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import orjson
-
-from detectors.events import BadEvent, parse_timestamp
+from detectors.events import BadEvent, json_object, parse_timestamp
 
 VERDICTS = ("confirm", "dismiss")
 
@@ -26,12 +24,7 @@ class Verdict(NamedTuple):
 
 def parse_verdict(line: str | bytes) -> Verdict:
     """One JSON line to a `Verdict`; `BadEvent` with the reason otherwise (unknown fields are ignored)."""
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise BadEvent(f"not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise BadEvent("not a JSON object")
+    obj = json_object(line)
     for name in ("ts", "subject_type", "subject", "verdict"):
         if obj.get(name) is None:
             raise BadEvent(f"missing required field '{name}'")

@@ -84,12 +84,11 @@ class AccountBehaviour:
         if m.first_ts - created < HOUR_MS:
             self.views_first_hour += m.views
         hour_rows = list(self.rows)
-        ten = [r for r in hour_rows[-10:] if r.minute > m.minute - 10 * MINUTE_MS]
+        ten = _last_ten_minutes(hour_rows, m.minute)
         views_1h = sum(r.views for r in hour_rows)
         requests_1h = sum(r.requests for r in hour_rows)
         statics_1h = sum(r.statics for r in hour_rows)
-        lo = min((r.tmin for r in hour_rows if r.tmin is not None), default=None)
-        hi = max((r.tmax for r in hour_rows if r.tmax is not None), default=None)
+        lo, hi = _target_span(hour_rows)
         return {
             "views_1m": m.views,
             "views_10m": sum(r.views for r in ten),
@@ -119,6 +118,18 @@ class AccountBehaviour:
         }
 
 
+def _last_ten_minutes(rows: list[Any], now: int) -> list[Any]:
+    """The rows (one per minute, oldest first) of the ten minutes up to minute `now`."""
+    return [r for r in rows[-10:] if r.minute > now - 10 * MINUTE_MS]
+
+
+def _target_span(rows: list[Any]) -> tuple[int | None, int | None]:
+    """The lowest and highest target id viewed in `rows`."""
+    lo = min((r.tmin for r in rows if r.tmin is not None), default=None)
+    hi = max((r.tmax for r in rows if r.tmax is not None), default=None)
+    return lo, hi
+
+
 def _minute_cv(rows: list[AccountMinute], now: int) -> float:
     """Coefficient of variation of per-minute views from the first minute with views in `rows` to `now`."""
     active = [r for r in rows if r.views]
@@ -143,10 +154,9 @@ class AddressBehaviour:
         while self.rows[0].minute <= m.minute - HOUR_MS:
             self.rows.popleft()
         rows = self.rows
-        ten = [r for r in rows if r.minute > m.minute - 10 * MINUTE_MS]
+        ten = _last_ten_minutes(list(rows), m.minute)
         accounts = sum(r.accounts for r in rows)
-        lo = min((r.tmin for r in ten if r.tmin is not None), default=None)
-        hi = max((r.tmax for r in ten if r.tmax is not None), default=None)
+        lo, hi = _target_span(ten)
         return {
             "logged_out_views_1m": m.views,
             "logged_out_views_10m": sum(r.views for r in ten),
