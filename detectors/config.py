@@ -66,6 +66,7 @@ _SHAPE: dict[str, Any] = {
     },
     "features": {"night_utc_hours": "hours"},
     "models": {
+        "sample_every": int,
         "anomaly": {
             "enabled": bool,
             "seed": "seed",

@@ -15,7 +15,7 @@ come before asset extensions, so `/u/node.js` is a view of user `node.js`. A
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ACTIONS = ("profile_view", "search", "feed", "static", "auth", "other")
@@ -35,6 +35,8 @@ DEFAULT_ROUTES: tuple[tuple[str, str], ...] = (
 
 
 _SLASHES = re.compile(r"/{2,}")
+_CACHE = 1 << 16
+"""Paths remembered per table (assets, feeds and searches repeat; profile paths mostly do not)."""
 
 
 class RouteError(ValueError):
@@ -46,6 +48,7 @@ class RouteTable:
     """An ordered list of (action, compiled pattern); unmatched paths are `other`."""
 
     routes: tuple[tuple[str, re.Pattern[str]], ...]
+    _seen: dict[str, tuple[str, str | None]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> RouteTable:
@@ -80,6 +83,15 @@ class RouteTable:
 
     def classify(self, path: str) -> tuple[str, str | None]:
         """Return `(action, target)`; target is set for profile views only."""
+        found = self._seen.get(path)
+        if found is None:
+            found = self._classify(path)
+            if len(self._seen) >= _CACHE:
+                self._seen.clear()
+            self._seen[path] = found
+        return found
+
+    def _classify(self, path: str) -> tuple[str, str | None]:
         path = path.split("?", 1)[0].split("#", 1)[0]
         if "//" in path:
             path = _SLASHES.sub("/", path)

@@ -15,7 +15,7 @@ from typing import Any
 
 from detectors.events import format_ms
 
-FIRST_SEEN, FROM_EVENT = "first_seen", "account_created_at"
+FIRST_VIEW, FROM_EVENT = "first_view", "account_created_at"
 
 
 class SubjectFeatures:
@@ -33,13 +33,13 @@ class SubjectFeatures:
         }
 
 
-def account_age(ts: int, created_at: int | None, first_seen: int) -> dict[str, Any]:
-    """Age features: from `account_created_at` when the events carry it, else from first-seen time.
+def account_age(ts: int, created_at: int | None, first_view: int) -> dict[str, Any]:
+    """Age features: from `account_created_at` when the events carry it, else from the account's first profile view.
 
     >>> account_age(90_500, None, 30_000)["account_age_s"]
     60.5
     """
-    created, source = (created_at, FROM_EVENT) if created_at is not None else (first_seen, FIRST_SEEN)
+    created, source = (created_at, FROM_EVENT) if created_at is not None else (first_view, FIRST_VIEW)
     return {
         "account_age_s": (ts - created) / 1000,
         "account_created_at": format_ms(created),

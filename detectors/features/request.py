@@ -1,7 +1,8 @@
-"""What one request says on its own: the per-event facts every behavioural feature is built from.
+"""What one request says on its own: the per-event facts every feature and rate limit is built from.
 
 Stateless, so the Flink job computes them in its parse stage, in parallel, and the
-windowed sums run in SQL (`jobs/features_sql.py`).
+windowed counting runs in SQL. The classifiers are cached: user agents, addresses,
+referers and paths repeat, and this runs once per request.
 
 >>> classify_user_agent("python-requests/2.31.0"), classify_user_agent(None)
 ('script', 'none')
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from detectors.events import AccessEvent
 from detectors.routes import RouteTable
 
 UA_CLASSES = ("none", "browser", "app", "script", "headless", "crawler", "other")
+SCRIPTED = ("script", "headless")
 
 _HEADLESS = re.compile(r"headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs", re.I)
 _CRAWLER = re.compile(r"googlebot|bingbot|slurp|crawler|spider|\bbot\b|[-_/]bot\b|bot/", re.I)
@@ -29,8 +32,10 @@ _SCRIPT = re.compile(
     re.I,
 )
 _BROWSER = re.compile(r"^Mozilla/5\.0 .*(?:Chrome|Firefox|Safari|Edg)/", re.I)
+_CACHE = 1 << 16
 
 
+@lru_cache(maxsize=_CACHE)
 def classify_user_agent(ua: str | None) -> str:
     """One of `UA_CLASSES`: what kind of client the user agent claims to be."""
     if not ua:
@@ -48,22 +53,21 @@ def classify_user_agent(ua: str | None) -> str:
     return "other"
 
 
+@lru_cache(maxsize=_CACHE)
 def network_of(ip: str) -> str:
     """The address's network: /24 for IPv4, /48 for IPv6 (`ip` in canonical form, as the parsers give it)."""
     if ":" not in ip:
         return ip[: ip.rindex(".")] + ".0/24"
-    addr = ipaddress.ip_address(ip)
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/48", strict=False))
 
 
 class RequestFacts(NamedTuple):
-    """A request reduced to what the features count.
+    """A request reduced to what the features count: the parse stage's output and the SQL input.
 
     `view`: a profile view that counts (another user's profile for an account, any
     profile when logged out); `target`: its numeric target id when the id is a number;
     `nav`: the view was reached from search or the feed (per its referer); `noref`: it
-    had no referer; `ua`: `classify_user_agent` of its user agent.
+    had no referer; `scripted`, `browser`, `crawler`: what `classify_user_agent` says.
     """
 
     ts: int
@@ -77,18 +81,22 @@ class RequestFacts(NamedTuple):
     static: bool
     nav: bool
     noref: bool
-    ua: str
+    scripted: bool
+    browser: bool
+    crawler: bool
     user_agent: str | None
 
 
-def facts(event: AccessEvent, action: str, target: str | None, routes: RouteTable) -> RequestFacts:
-    """The facts of one routed event."""
+def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
+    """The facts of one event, routed by `routes`."""
+    action, target = routes.classify(event.path)
     view = action == "profile_view" and (event.account_id is None or target != event.account_id)
     nav = noref = False
     if view:
         noref = not event.referer
         if event.referer:
-            nav = routes.classify(_referer_path(event.referer))[0] in ("search", "feed")
+            nav = _referer_action(routes, event.referer) in ("search", "feed")
+    ua = classify_user_agent(event.user_agent)
     return RequestFacts(
         ts=event.ts,
         account=event.account_id,
@@ -101,11 +109,18 @@ def facts(event: AccessEvent, action: str, target: str | None, routes: RouteTabl
         static=action == "static",
         nav=nav,
         noref=noref,
-        ua=classify_user_agent(event.user_agent),
+        scripted=ua in SCRIPTED,
+        browser=ua == "browser",
+        crawler=ua == "crawler",
         user_agent=event.user_agent,
     )
 
 
+def _referer_action(routes: RouteTable, referer: str) -> str:
+    return routes.classify(_referer_path(referer))[0]
+
+
+@lru_cache(maxsize=_CACHE)
 def _referer_path(referer: str) -> str:
     try:
         return urlsplit(referer).path or "/"

@@ -4,20 +4,20 @@
   log1p(x) / log1p(cap) and shares are used as they are, both clipped, so the scaling is
   fixed (no drift while the model warms up) and the same in every run.
 - **Warm-up**: nothing is flagged before `warmup` rows were learned.
-- **Quantile threshold**: a running quantile (River `stats.Quantile`, P²) of every
-  row's score; a row is flagged when its score is above it and the account viewed at
-  least `min_views_1h` profiles in the last hour (scoring is cheap next to the cost of an
-  action; the volume gate keeps quiet accounts out of the flags).
+- **Quantile threshold**: a running quantile (River `stats.Quantile`, P²) of the scores of
+  the rows it observes; a row is flagged when its score is above it and the account viewed
+  at least `min_views_1h` profiles in the last hour (the volume gate keeps quiet accounts
+  out of the flags).
 - **Packed anomalies**: HalfSpaceTrees learns the mass of what it sees, so a burst of
-  crawlers would soon look normal. Rows that a rule or the model itself flags are never
-  learned.
+  crawlers would soon look normal. A row the model flags is never learned, and the learner
+  (`detectors.learner`) does not show it rows that a rule hit.
 
 >>> model = AnomalyModel(seed=7, warmup=50)
 >>> quiet = {"views_10m": 1, "views_1h": 3, "nav_share_1h": 0.5, "static_share_1h": 0.6}
 >>> for _ in range(300):
-...     _ = model.observe(quiet, learn=True)
+...     model.observe("a", 0, quiet)
 >>> crawler = {"views_10m": 300, "views_1h": 1500, "nav_share_1h": 0.0, "static_share_1h": 0.0}
->>> model.observe(crawler, learn=False)[0] > model.observe(quiet, learn=False)[0]
+>>> model.score("c", 0, crawler) > model.score("a", 0, quiet)
 True
 """
 
@@ -27,6 +27,8 @@ from math import log1p
 from typing import Any
 
 from river import anomaly, stats
+
+from detectors.layers import Hit, Layer
 
 COUNTS = {"views_1m": 60, "views_10m": 500, "views_1h": 2000, "views_24h": 10000, "ips_per_minute_10m": 20}
 SHARES = (
@@ -46,18 +48,20 @@ def scale(features: dict[str, Any]) -> dict[str, float]:
     """The model's input: every known feature present in `features`, in [0, 1]."""
     x = {}
     for name, cap in COUNTS.items():
-        if name in features:
+        if features.get(name) is not None:
             x[name] = min(1.0, log1p(max(0.0, float(features[name]))) / log1p(cap))
     for name in SHARES:
-        if name in features:
+        if features.get(name) is not None:
             x[name] = min(1.0, max(0.0, float(features[name])))
-    if "minute_cv_1h" in features:
+    if features.get("minute_cv_1h") is not None:
         x["minute_cv_1h"] = min(1.0, features["minute_cv_1h"] / CV_CAP)
     return x
 
 
-class AnomalyModel:
+class AnomalyModel(Layer):
     """HalfSpaceTrees with fixed scaling, warm-up and a quantile threshold (see module docstring)."""
+
+    layer = "anomaly"
 
     def __init__(
         self,
@@ -68,26 +72,50 @@ class AnomalyModel:
         warmup: int = 1000,
         quantile: float = 0.995,
         min_views_1h: int = 20,
+        action: str = "throttle",
     ) -> None:
         self.model = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
         self.threshold = stats.Quantile(quantile)
         self.warmup = max(warmup, window_size)
         self.min_views = min_views_1h
+        self.action = action
         self.learned = 0
+        self._previous: float | None = None
+        self._remember(seed=seed, n_trees=n_trees, height=height, window_size=window_size, warmup=warmup,
+                       quantile=quantile, min_views_1h=min_views_1h, action=action)  # fmt: skip
 
-    def observe(self, features: dict[str, Any], learn: bool) -> tuple[float, float | None, bool]:
-        """Score a row: (score, threshold, flagged); learn it if `learn` and it is not flagged."""
-        x = scale(features)
-        score = round(self.model.score_one(x), 6)
-        threshold = self.threshold.get()
-        self.threshold.update(score)
-        flagged = (
+    def score(self, subject: str, ts: int, features: dict[str, Any]) -> float:
+        return round(self.model.score_one(scale(features)), 6)
+
+    def flagged(self, score: float, features: dict[str, Any], threshold: float | None = None) -> bool:
+        """Whether a row with this score is an anomaly for the model as it is now (or with `threshold`)."""
+        threshold = self.threshold.get() if threshold is None else threshold
+        return (
             self.learned >= self.warmup
             and threshold is not None
             and score > threshold
-            and features.get("views_1h", 0) >= self.min_views
+            and (features.get("views_1h") or 0) >= self.min_views
         )
-        if learn and not flagged:
-            self.model.learn_one(x)
+
+    def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
+        """Track the row's score in the threshold quantile; learn the row unless the model flags it."""
+        score = self.calibrate(features)
+        if not self.flagged(score, features, self._previous):
+            self.model.learn_one(scale(features))
             self.learned += 1
-        return score, threshold, flagged
+
+    def calibrate(self, features: dict[str, Any]) -> float:
+        """Track a row's score in the threshold quantile without learning the row (a rule hit it); its score."""
+        score = self.score("", 0, features)
+        self._previous = self.threshold.get()
+        self.threshold.update(score)
+        return score
+
+    def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
+        if (features.get("views_1h") or 0) < self.min_views or self.learned < self.warmup:
+            return []  # cheap gates first: scoring is the expensive part
+        score = self.score(subject, ts, features)
+        if not self.flagged(score, features):
+            return []
+        evidence = {"anomaly_score": score, "anomaly_threshold": self.threshold.get()}
+        return [Hit("anomaly_score", self.action, min(1.0, score), evidence)]

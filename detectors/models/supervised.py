@@ -20,16 +20,23 @@ from typing import Any
 
 from river import linear_model, optim
 
+from detectors.layers import Hit, Layer
 from detectors.models.anomaly import scale
 
 
-class VerdictModel:
+class VerdictModel(Layer):
     """Logistic regression on the anomaly model's scaled features, trained on verdicts."""
 
-    def __init__(self, min_labels: int = 3, learning_rate: float = 0.5) -> None:
+    layer = "verdicts"
+
+    def __init__(
+        self, min_labels: int = 3, learning_rate: float = 0.5, flag_above: float = 0.8, action: str = "challenge"
+    ) -> None:
         self.model = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate))
         self.min_labels = min_labels
+        self.flag_above, self.action = flag_above, action
         self.labels = {True: 0, False: 0}
+        self._remember(min_labels=min_labels, learning_rate=learning_rate, flag_above=flag_above, action=action)
 
     @property
     def active(self) -> bool:
@@ -46,3 +53,12 @@ class VerdictModel:
         if not self.active:
             return None
         return round(float(self.model.predict_proba_one(scale(features)).get(True, 0.0)), 4)
+
+    def score(self, subject: str, ts: int, features: dict[str, Any]) -> float | None:
+        return self.predict(features)
+
+    def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
+        p = self.predict(features)
+        if p is None or p < self.flag_above:
+            return []
+        return [Hit("verdict_model", self.action, p, {"verdict_model_probability": p})]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from detectors.config import Config
-from detectors.rules.base import Hit, Request, Rule
+from detectors.rules.base import SHORT_WINDOW_MS, Hit, Request, Rule
 from detectors.rules.behaviour import BehaviourRule
 from detectors.rules.new_account import NewAccountRule
 from detectors.rules.profile_rate import ProfileRateRule
 
 __all__ = [
+    "SHORT_WINDOW_MS",
     "BehaviourRule",
     "Hit",
     "NewAccountRule",
@@ -21,7 +22,7 @@ __all__ = [
 
 
 def build_rules(config: Config) -> list[Rule]:
-    """The enabled rules of a configuration."""
+    """The enabled rate rules of a configuration."""
     section = config.section("rules")
     rules: list[Rule] = []
     if section["account_profile_rate"]["enabled"]:

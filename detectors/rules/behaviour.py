@@ -27,6 +27,8 @@ SCORE = 0.75
 class BehaviourRule(Rule):
     """One `[[rules.behaviour]]` entry."""
 
+    layer = "behaviour"
+
     def __init__(self, entry: dict[str, Any]) -> None:
         self.name = entry["name"]
         self.subject_type = entry["subject"]

@@ -34,15 +34,24 @@ class NewAccountRule(Rule):
     subject_type = "account"
 
     def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
         self.limits = parse_limits(entries, "within")
         self.tiers = [(e.get("window", e["within"]), parse_duration(e.get("window", e["within"]))) for e in entries]
         self.windows = dict(self.tiers)
+
+    def window_ms(self, entry: dict[str, Any]) -> int:
+        return parse_duration(entry.get("window", entry["within"]))
+
+    def with_entries(self, entries: list[dict[str, Any]]) -> NewAccountRule:
+        return NewAccountRule(entries)
 
     @property
     def window_limits(self) -> list[tuple[str, int]]:
         return [(label, limit) for (label, _), (_, _, limit, _) in zip(self.tiers, self.limits, strict=True)]
 
     def evaluate(self, features: dict[str, Any]) -> list[Hit]:
+        if features.get("account_age_s") is None:
+            return []
         age_ms = round(features["account_age_s"] * 1000)
         hits = []
         for (within_label, within, limit, action), (label, _) in zip(self.limits, self.tiers, strict=True):

@@ -23,8 +23,12 @@ class ProfileRateRule(Rule):
     def __init__(self, subject_type: str, entries: list[dict[str, Any]]) -> None:
         self.subject_type = subject_type
         self.name = f"{subject_type}_profile_rate"
+        self.entries = entries
         self.limits = parse_limits(entries, "window")
         self.windows = {label: ms for label, ms, _, _ in self.limits}
+
+    def with_entries(self, entries: list[dict[str, Any]]) -> ProfileRateRule:
+        return ProfileRateRule(self.subject_type, entries)
 
     def evaluate(self, features: dict[str, Any]) -> list[Hit]:
         hits = []

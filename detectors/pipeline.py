@@ -1,0 +1,415 @@
+"""The detection pipeline as named steps over typed records, and `detect`, the plain-Python run of all of them.
+
+Each step is what one stage of the Flink job does (`jobs/operators.py` wraps them, a few
+lines each); `detect` runs the same steps over a list of events, in the order the job's
+watermarks guarantee, and is what the job is tested against, decision for decision.
+
+1. parse (`detectors.events`, `detectors.features.request.facts`): lines to `RequestFacts`;
+2. count (SQL in the job; `summarise` and `short_window_rows` here): one-minute summaries
+   per account, address and network, and the short-window rate-limit counts of each
+   counted request that is over a limit;
+3. `Behave`: a subject's minute summaries to its rolling features, long-window rate limits
+   and behaviour rules; it routes each row to the assessor (hits, or enough volume for the
+   models), the learner (sampled subjects, and what the assessor sees) and coordination;
+4. `learn` (`detectors.learner`): population-wide models, published in versions;
+5. `group`: coordination per cohort;
+6. `Score`: per subject, in canonical order, the rows of one row time assessed together
+   (`detectors.assess`) and put through the decision policy (`detectors.policy`).
+
+>>> from detectors.config import load_config
+>>> from detectors.events import parse_line
+>>> line = '{"ts": %d, "ip": "10.0.0.9", "method": "GET", "path": "/u/%d", "status": 200}'
+>>> lines = [line % (1767600000000 + i * 500, i) for i in range(61)]
+>>> [(d.subject, d.action, d.reasons) for d in detect([parse_line(x) for x in lines], load_config())]
+[('10.0.0.9', 'challenge', ['ip_profile_views_1m'])]
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+from detectors.allowlist import Allowlist
+from detectors.assess import Assessment, Assessor, Tagged
+from detectors.config import Config
+from detectors.coordination import Coordination, cohort_key
+from detectors.events import AccessEvent
+from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
+from detectors.features.minutes import KINDS, MINUTE_MS, summarise
+from detectors.features.profile_views import SubjectFeatures, account_age
+from detectors.features.request import RequestFacts, facts
+from detectors.learner import EPOCH_MS, FIRST, Learner, Version, epoch_end, in_sample
+from detectors.policy import Decision, DecisionPolicy, PolicyState
+from detectors.rules import Rule, build_behaviour_rules, build_rules
+from detectors.verdicts import Verdict
+
+SUBJECT_TYPES = ("account", "ip")
+LIMITS, BEHAVIOUR, VERDICT = 0, 1, 2
+"""Row sources, in the order the scorer takes rows of one subject with the same row time."""
+
+
+class Row(NamedTuple):
+    """One input of the scorer. `rowtime` orders rows (a minute's row is known at the minute's last
+    millisecond); `ts` is the event time a decision on it carries; `hits` are the hits found before the
+    scorer, each with its layer; `gated`: the models should score it."""
+
+    rowtime: int
+    source: int
+    subject_type: str
+    subject: str
+    ts: int
+    features: dict[str, Any]
+    hits: tuple[Tagged, ...] = ()
+    gated: bool = False
+    verdict: str | None = None
+
+    def order(self) -> tuple[int, int, str, str, str]:
+        """The canonical order: row time, source, subject type, subject, verdict."""
+        return (self.rowtime, self.source, self.subject_type, self.subject, self.verdict or "")
+
+
+class Observation(NamedTuple):
+    """One input of the learner: a sampled row (`learnable` for the anomaly model or not), a row the
+    scorer sees (`remember`), or a verdict."""
+
+    rowtime: int
+    kind: str  # "sample", "remember" or "verdict"
+    subject_type: str
+    subject: str
+    ts: int
+    features: dict[str, Any]
+    learnable: bool = False
+    verdict: str | None = None
+
+    def order(self) -> tuple[int, str, str, str]:
+        """The canonical order: row time, kind, subject type, subject."""
+        return (self.rowtime, self.kind, self.subject_type, self.subject)
+
+
+# -- rate limits ---------------------------------------------------------------------------------------------
+
+
+class Limits:
+    """The rate rules of one subject type, split into short windows (counted per request) and long ones
+    (counted per minute in the subject's rolling state)."""
+
+    def __init__(self, config: Config, subject_type: str) -> None:
+        self.subject_type = subject_type
+        self.allow = Allowlist(config)
+        rules = [r for r in build_rules(config) if r.subject_type == subject_type]
+        halves = [r.split() for r in rules]
+        self.short: list[Rule] = [s for s, _ in halves if s is not None]
+        self.long: list[Rule] = [g for _, g in halves if g is not None]
+        self.windows = _windows(self.short)
+        self.long_windows = _windows(self.long)
+        self.thresholds = {
+            label: min(limit for r in self.short for lab, limit in r.window_limits if lab == label)
+            for label in self.windows
+        }
+
+    def counts(self, subject: str | None, view: bool, account: str | None) -> bool:
+        """Whether a request counts for this subject type: an account's views of other profiles, an address's
+        logged-out views."""
+        if self.subject_type == "account":
+            return view and account is not None
+        return view and account is None and subject is not None
+
+    def request_row(
+        self, subject: str, ts: int, counts: dict[str, int], created_at: int | None, first_view: int | None
+    ) -> Row | None:
+        """A counted request's short-window counts to a scorer row, when a rate rule hits."""
+        features: dict[str, Any] = {f"profile_views_{label}": n for label, n in counts.items()}
+        if self.subject_type == "account" and first_view is not None:
+            features.update(account_age(ts, created_at, first_view))
+        hits = self._hits(self.short, subject, features)
+        return Row(ts, LIMITS, self.subject_type, subject, ts, features, hits) if hits else None
+
+    def minute_row(self, subject: str, rowtime: int, ts: int, state: Any, features: dict[str, Any]) -> Row | None:
+        """A subject-minute's long-window counts to a scorer row, when a rate rule hits."""
+        if not self.long:
+            return None
+        counts: dict[str, Any] = {
+            f"profile_views_{label}": state.views_in(rowtime - rowtime % MINUTE_MS, ms)
+            for label, ms in self.long_windows.items()
+        }
+        if self.subject_type == "account":
+            counts.update({k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")})
+        hits = self._hits(self.long, subject, counts)
+        return Row(rowtime, LIMITS, self.subject_type, subject, ts, counts, hits) if hits else None
+
+    def _hits(self, rules: list[Rule], subject: str, features: dict[str, Any]) -> tuple[Tagged, ...]:
+        """Every rule's hits; for an allowlisted subject only its quota throttle (dropped here, so a busy
+        partner costs nothing further on)."""
+        match = self.allow.match(self.subject_type, subject)
+        if match is not None:
+            quota = self.allow.quota_hit(match, features)
+            return () if quota is None else ((quota, "limits"),)
+        return tuple((h, "limits") for rule in rules for h in rule.evaluate(features))
+
+
+def _windows(rules: list[Rule]) -> dict[str, int]:
+    windows: dict[str, int] = {}
+    for rule in rules:
+        windows.update(rule.windows)
+    return dict(sorted(windows.items(), key=lambda kv: kv[1]))
+
+
+def short_window_rows(requests: list[RequestFacts], limits: Limits) -> list[Row]:
+    """Reference of the job's per-request SQL: each counted request whose short-window counts pass a limit."""
+    key = "account" if limits.subject_type == "account" else "ip"
+    counted: dict[str, list[RequestFacts]] = defaultdict(list)
+    for f in requests:
+        subject = getattr(f, key)
+        if limits.counts(subject, f.view, f.account):
+            counted[subject].append(f)
+    rows = []
+    for subject, fs in counted.items():
+        windows = SubjectFeatures([f.ts for f in fs], limits.windows)
+        created: int | None = None
+        for f in fs:
+            if f.created_at is not None:
+                created = f.created_at if created is None else min(created, f.created_at)
+            counts = windows.at(f.ts)
+            over = any(counts[f"profile_views_{label}"] > n for label, n in limits.thresholds.items())
+            if over:
+                row = limits.request_row(subject, f.ts, {k[14:]: v for k, v in counts.items()}, created, fs[0].ts)
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+# -- rolling state: features, long limits, behaviour rules ---------------------------------------------------
+
+
+class Routed(NamedTuple):
+    """Where one subject-minute goes: scorer rows, learner observations, and a row for coordination."""
+
+    score: list[Row]
+    learn: list[Observation]
+    group: Row | None
+
+
+class Behave:
+    """Step 3 for one kind of subject (`account`, `ip` or `network`): its rolling state, rules and routing."""
+
+    def __init__(self, config: Config, kind: str) -> None:
+        self.kind = kind
+        self.subject_type = "account" if kind == "account" else "ip"
+        self.night = tuple(config.section("features", "night_utc_hours"))
+        self.limits = Limits(config, self.subject_type) if kind != "network" else None
+        self.rules = [r for r in build_behaviour_rules(config) if r.subject_type == kind]
+        self.allow = Allowlist(config)
+        models = config.section("models")
+        self.gate = models["anomaly"]["min_views_1h"] if models["anomaly"]["enabled"] or models["verdicts"][
+            "enabled"
+        ] else None
+        self.sample_every = models["sample_every"]
+        c = config.section("coordination")
+        self.coordination = Coordination(c["min_members"], c["min_views_1h"], c["min_density"]) if (
+            c["enabled"] and kind == "account"
+        ) else None
+
+    def new_state(self) -> AccountBehaviour | AddressBehaviour:
+        """A subject's state before its first minute."""
+        return AccountBehaviour(self.night) if self.kind == "account" else AddressBehaviour()  # type: ignore[arg-type]
+
+    def step(self, state: Any, minute: Any) -> Routed:
+        """One minute summary (`AccountMinute` or `AddressMinute`) through the subject's state (updated in place)."""
+        features = state.update(minute)
+        rowtime, ts, subject = minute.minute + MINUTE_MS - 1, minute.last_ts, minute.subject
+        score: list[Row] = []
+        limit_row = self.limits.minute_row(subject, rowtime, ts, state, features) if self.limits else None
+        if limit_row is not None:
+            score.append(limit_row)
+        tagged = tuple((h, "behaviour") for r in self.rules for h in r.evaluate(features))
+        gated = self.gate is not None and self.kind == "account" and (features.get("views_1h") or 0) >= self.gate
+        if self.kind != "network" and (tagged or gated):
+            score.append(Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features, tagged, gated))
+        learn = []
+        if in_sample(subject, self.sample_every):
+            learnable = not tagged and limit_row is None and self.allow.match(self.subject_type, subject) is None
+            learn.append(Observation(rowtime, "sample", self.kind, subject, ts, features, learnable))
+        if self.kind != "network" and any(r.source == BEHAVIOUR for r in score):
+            learn.append(Observation(rowtime, "remember", self.subject_type, subject, ts, features))
+        return Routed(score, learn, self._group(state, subject, rowtime, ts, features))
+
+    def _group(self, state: Any, subject: str, rowtime: int, ts: int, features: dict[str, Any]) -> Row | None:
+        """The row for coordination: crawling rows, and the first one after crawling stopped (so the member
+        leaves its cohort)."""
+        if self.coordination is None:
+            return None
+        crawling = self.coordination.crawling(features)
+        was, state.crawling = getattr(state, "crawling", False), crawling
+        if not (crawling or was) or cohort_key(features) is None:
+            return None
+        return Row(rowtime, BEHAVIOUR, "account", subject, ts, features)
+
+
+# -- coordination --------------------------------------------------------------------------------------------
+
+
+def group(coordination: Coordination, row: Row) -> Row | None:
+    """Step 5: one account row through its cohort; a scorer row when the account belongs to a fleet."""
+    coordination.observe(row.subject, row.ts, row.features)
+    hits = coordination.hits(row.subject, row.ts, row.features)
+    if not hits:
+        return None
+    return row._replace(hits=tuple((h, "coordination") for h in hits))
+
+
+# -- learner -------------------------------------------------------------------------------------------------
+
+
+def learn(learner: Learner, o: Observation) -> None:
+    """Step 4: one observation into the learner."""
+    if o.kind == "sample":
+        learner.learn(o.subject_type, o.subject, o.ts, o.features, o.learnable)
+    elif o.kind == "remember":
+        learner.remember(o.subject_type, o.subject, o.ts, o.features)
+    else:
+        learner.verdict(o.subject_type, o.subject, o.verdict or "")
+
+
+def verdict_row(v: Verdict) -> Row:
+    """An analyst verdict as a scorer row."""
+    return Row(v.ts, VERDICT, v.subject_type, v.subject, v.ts, {}, verdict=v.verdict)
+
+
+def verdict_observation(v: Verdict) -> Observation:
+    """An analyst verdict as a learner observation."""
+    return Observation(v.ts, "verdict", v.subject_type, v.subject, v.ts, {}, verdict=v.verdict)
+
+
+# -- scoring and decisions -----------------------------------------------------------------------------------
+
+
+class Score:
+    """Step 6: a subject's rows of one row time, assessed together and put through its policy state."""
+
+    def __init__(self, config: Config) -> None:
+        self.assessor = Assessor(config)
+        self.policy = DecisionPolicy(config)
+
+    def assess(self, version: Version, rows: list[Row]) -> list[Assessment]:
+        """Rows of one subject and row time, in canonical order, to assessments (one per source)."""
+        out = []
+        for source in sorted({r.source for r in rows}):
+            same = [r for r in rows if r.source == source]
+            first = same[0]
+            if source == VERDICT:
+                out += [Assessment(r.subject_type, r.subject, r.ts, verdict=r.verdict) for r in same]
+                continue
+            tagged = [t for r in same for t in r.hits]
+            features = next((r.features for r in same if r.gated), first.features)
+            if source == LIMITS:
+                a = self.assessor.limits(version, first.subject_type, first.subject, first.ts, features, tagged)
+            else:
+                gated = any(r.gated for r in same)
+                a = self.assessor.behaviour(
+                    version, first.subject_type, first.subject, first.ts, features, tagged, gated
+                )
+            if a is not None:
+                out.append(a)
+        return out
+
+    def decide(self, state: PolicyState, a: Assessment) -> Decision | None:
+        """An assessment through the subject's policy state."""
+        if a.verdict is not None:
+            return self.policy.verdict(state, a.subject_type, a.subject, a.ts, a.verdict)
+        return self.policy.decide(state, a.subject_type, a.subject, a.ts, a.hits, a.top_features)
+
+
+# -- the reference run ---------------------------------------------------------------------------------------
+
+
+def detect(
+    events: Iterable[AccessEvent],
+    config: Config,
+    verdicts: Iterable[Verdict] = (),
+    learner: Learner | None = None,
+) -> list[Decision]:
+    """Every step over events (and analyst verdicts) in memory; decisions in `decision_order`.
+
+    `learner` warm-starts the models (and ends holding what they learned)."""
+    verdicts = list(verdicts)
+    requests = [facts(e, config.routes) for e in sorted(events, key=AccessEvent.sort_key)]
+    rows: list[Row] = []
+    observations: list[Observation] = [verdict_observation(v) for v in verdicts]
+    for subject_type in SUBJECT_TYPES:
+        limits = Limits(config, subject_type)
+        if limits.windows:
+            rows += short_window_rows(requests, limits)
+    coordination: list[Row] = []
+    for kind in KINDS:
+        behave = Behave(config, kind)
+        states: dict[str, Any] = {}
+        for minute in summarise(requests, kind):
+            state = states.get(minute.subject)
+            if state is None:
+                state = states[minute.subject] = behave.new_state()
+            routed = behave.step(state, minute)
+            rows += routed.score
+            observations += routed.learn
+            if routed.group is not None:
+                coordination.append(routed.group)
+    cohorts = Coordination(**Behave(config, "account").coordination.params) if coordination else None  # type: ignore[union-attr]
+    for row in sorted(coordination, key=Row.order):
+        hit = group(cohorts, row)  # type: ignore[arg-type]
+        if hit is not None:
+            rows.append(hit)
+    rows += [verdict_row(v) for v in verdicts]
+    versions = learn_versions(learner or Learner(config), observations)
+    return sorted(score(rows, config, versions), key=decision_order)
+
+
+def learn_versions(learner: Learner, observations: list[Observation]) -> list[Version]:
+    """The learner over its observations in canonical order, with a version at each epoch boundary passed
+    (the first version, the learner as given, is in force from the start)."""
+    versions = [learner.version(FIRST)]
+    boundary: int | None = None
+    for o in sorted(observations, key=Observation.order):
+        if boundary is not None and o.rowtime >= boundary:
+            versions.append(learner.version(epoch_end(o.rowtime) - EPOCH_MS))
+        if boundary is None or o.rowtime >= boundary:
+            boundary = epoch_end(o.rowtime)
+        learn(learner, o)
+    return versions
+
+
+def score(rows: Iterable[Row], config: Config, versions: list[Version]) -> list[Decision]:
+    """Rows per subject in canonical order, a row time at a time, through the scorer and the policy."""
+    step = Score(config)
+    effective = [v.effective for v in versions]
+    states: dict[tuple[str, str], PolicyState] = {}
+    decisions = []
+    for batch in _batches(sorted(rows, key=lambda r: (r.subject_type, r.subject, *r.order()))):
+        version = versions[bisect.bisect_right(effective, batch[0].rowtime) - 1]
+        state = states.setdefault((batch[0].subject_type, batch[0].subject), step.policy.new_state())
+        for a in step.assess(version, batch):
+            decision = step.decide(state, a)
+            if decision is not None:
+                decisions.append(decision)
+    return decisions
+
+
+def _batches(rows: list[Row]) -> Iterator[list[Row]]:
+    """Consecutive rows of the same row time and subject."""
+    batch: list[Row] = []
+    for row in rows:
+        if batch and (row.rowtime, row.subject_type, row.subject) != (
+            batch[0].rowtime,
+            batch[0].subject_type,
+            batch[0].subject,
+        ):
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def decision_order(d: Decision) -> tuple[int, str, str, str]:
+    """Canonical order of decisions in a file: event time, then subject, then id."""
+    return (d.event_time, d.subject_type, d.subject, d.decision_id)
