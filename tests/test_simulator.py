@@ -72,11 +72,22 @@ def read(out: Path) -> tuple[list[dict], dict[str, str]]:
 
 
 def by_kind(events: list[dict], labels: dict[str, str]) -> dict[str, dict[str, list[dict]]]:
-    """kind -> actor key -> its events."""
-    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    """kind -> actor key -> its events, for the kinds that sent events.
+
+    A plain dict, not a defaultdict: a test that loops over a kind's actors must fail with a
+    KeyError when the kind is gone, not pass without checking anything.
+    """
+    out: dict[str, dict[str, list[dict]]] = {}
     for e in events:
-        out[labels[actor(e)]][actor(e)].append(e)
+        out.setdefault(labels[actor(e)], {}).setdefault(actor(e), []).append(e)
     return out
+
+
+def test_by_kind_fails_on_a_kind_that_sent_nothing():
+    kinds = by_kind([{"account_id": "a1", "ip": "192.0.2.1"}], {"account:a1": "benign_user"})
+    assert kinds == {"benign_user": {"account:a1": [{"account_id": "a1", "ip": "192.0.2.1"}]}}
+    with pytest.raises(KeyError):
+        kinds["scraper_new_account_crawler"]  # the loops over a kind's actors must not pass vacuously
 
 
 def profile_times(evs: list[dict]) -> list[datetime]:
