@@ -164,11 +164,26 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"config {name}: not valid TOML ({exc})") from None
         raw = _merge(raw, user)
     _check(raw, _SHAPE, name, "")
+    _check_rule_features(raw["rules"].get("behaviour", []), name)
     try:
         routes = RouteTable.from_config(raw["routes"]) if "routes" in raw else RouteTable.default()
     except RouteError as exc:
         raise ConfigError(f"config {name}: {exc}") from None
     return Config(raw=raw, routes=routes)
+
+
+def _check_rule_features(rules: list[dict[str, Any]], name: str) -> None:
+    """Every feature a behaviour rule names is one its subject's feature family computes (a typo would never fire)."""
+    from detectors.features.behaviour import RULE_FEATURES  # here: the features package imports this module
+
+    for i, rule in enumerate(rules):
+        known = RULE_FEATURES[rule["subject"]]
+        for feature in rule["when"]:
+            if feature not in known:
+                raise ConfigError(
+                    f"config {name}: rules.behaviour[{i}] ({rule['name']!r}): when.{feature} is not an "
+                    f"{rule['subject']} feature (known: {', '.join(known)})"
+                )
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
