@@ -16,7 +16,7 @@ import operator
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -120,15 +120,27 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """The merged, checked configuration."""
+    """The merged, checked configuration, and the warm-start model file's hash when there is one."""
 
     raw: dict[str, Any]
     routes: RouteTable
+    model: str | None = None
+    """Short hash of the bytes of the model file the River models warm-start from (`--model`), if any."""
 
     @property
     def fingerprint(self) -> str:
-        """Short hash of the effective configuration (reported in decisions' detector_version)."""
-        return hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+        """Short hash of the effective configuration, then `.m<model hash>` with a warm-start model (reported in
+        decisions' detector_version: runs that can decide differently never share it)."""
+        config = hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+        return config if self.model is None else f"{config}.m{self.model}"
+
+    def with_model(self, path: str | Path) -> Config:
+        """This configuration for models warm-started from the file at `path` (its bytes are hashed)."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return replace(self, model=digest.hexdigest()[:8])
 
     def section(self, *keys: str) -> Any:
         """The value at a key path, e.g. `section("rules", "ip_profile_rate")`."""
