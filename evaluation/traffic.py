@@ -16,12 +16,10 @@ scrapers' view times, not by the length of the file.
 
 from __future__ import annotations
 
-import gzip
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from detectors.events import BadEvent, format_ms, parse_line
 from detectors.routes import RouteTable
@@ -29,6 +27,7 @@ from evaluation.attribution import Presence
 from evaluation.labels import InputError, is_scraper
 from evaluation.leaky_bucket import METHODS, CrawlBuckets
 from evaluation.static_limit import ACCOUNT_WINDOW_MS, IP_WINDOW_MS, WindowCounter
+from jobs.inputs import Source
 
 
 class ActorTraffic:
@@ -70,19 +69,36 @@ class Traffic:
         return {key: a.hour for key, a in self.actors.items() if a.hour is not None}
 
 
-def read_lines(path: Path) -> Iterator[bytes]:
-    """The raw lines of a file, `.gz` decompressed."""
-    stream: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
-    with stream:
-        yield from stream
+Tick = Callable[[int, int | None, float | None], None]
+"""Progress callback of `scan`: (lines read since the last call, latest event time, share of the file read or None)."""
+TICK_LINES = 4096
 
 
-def scan(path: Path, labels: Mapping[str, str], counter_cap: int, routes: RouteTable | None = None) -> Traffic:
+def scan(
+    path: Path,
+    labels: Mapping[str, str],
+    counter_cap: int,
+    routes: RouteTable | None = None,
+    tick: Tick | None = None,
+) -> Traffic:
     """Read the events once and build the `Traffic`; `counter_cap` is the highest limit the anchor may try + 1.
 
     Invalid lines are counted and skipped, as `scrapeguard run` rejects them. Events
     must be in event-time order; an event earlier than the one before stops the pass.
+    `path` may be `-` (standard input); `tick`, if given, is called every `TICK_LINES` lines and at the end.
     """
+    with Source(path) as source:
+        traffic = _scan(source, labels, counter_cap, routes, tick)
+    if tick is not None:
+        tick(traffic.lines % TICK_LINES, traffic.last_ts, 1.0 if source.size is not None else None)
+    return traffic
+
+
+def _scan(
+    source: Source, labels: Mapping[str, str], counter_cap: int, routes: RouteTable | None, tick: Tick | None
+) -> Traffic:
+    path = source.path
+    size = source.size
     classify = (routes or RouteTable.default()).classify
     actors = {key: ActorTraffic(kind) for key, kind in labels.items()}
     traffic = Traffic(actors)
@@ -92,7 +108,9 @@ def scan(path: Path, labels: Mapping[str, str], counter_cap: int, routes: RouteT
     prev = None
     line_no = 0
     events = rejected = 0
-    for line_no, line in enumerate(read_lines(path), 1):
+    for line_no, line in enumerate(source.lines(), 1):
+        if tick is not None and line_no % TICK_LINES == 0:
+            tick(TICK_LINES, prev, source.position / size if size else None)
         try:
             e = parse_line(line)
         except BadEvent as exc:

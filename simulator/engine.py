@@ -36,6 +36,8 @@ BEHAVIOUR: dict[str, Callable[[World, Actor], Stream]] = {
     "scraper_hijacked_account": scrapers.hijacked_account,
 }
 assert set(BEHAVIOUR) == set(KINDS)
+Tick = Callable[[int, int | None, float | None], None]
+"""Progress callback: (events written since the last call, latest event time in epoch ms, share done)."""
 _MINUTE = 60_000
 
 
@@ -49,6 +51,7 @@ def generate(
     start: str = "2026-01-05T08:00:00Z",
     gzip_output: bool = False,
     max_events: int | None = None,
+    tick: Tick | None = None,
 ) -> dict[str, Any]:
     """Write out_dir/events.jsonl (or events.jsonl.gz) sorted by ts, and out_dir/labels.json; return a summary dict
     {"events": N, "actors": {kind: count}, "path": str(events_file)}.
@@ -57,6 +60,7 @@ def generate(
     `accounts` default to the scenario's own size. The same
     arguments give byte-identical files. labels.json maps each actor that appears in
     the events (`account:<id>` or `ip:<addr>`) to its kind; `actors` counts them.
+    `tick(events, event time, share done)`, if given, is called after each batch written.
     """
     params = load_scenario(scenario)
     hours = params["hours"] if hours is None else hours
@@ -77,9 +81,9 @@ def generate(
     with open(path, "wb") as raw:
         if gzip_output:  # fixed header (no name, mtime 0) so the bytes depend on the data only
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
-                n = write_events(merged, gz, w.t0, max_events, seen)
+                n = write_events(merged, gz, w.t0, max_events, seen, _ticking(tick, w, max_events))
         else:
-            n = write_events(merged, raw, w.t0, max_events, seen)
+            n = write_events(merged, raw, w.t0, max_events, seen, _ticking(tick, w, max_events))
     labels = {}
     counts = dict.fromkeys(KINDS, 0)
     for a in actors:
@@ -90,11 +94,37 @@ def generate(
     return {"events": n, "actors": counts, "path": str(path)}
 
 
-def write_events(batches: Iterator[list[Event]], f: BinaryIO, t0: int, max_events: int | None, seen: bytearray) -> int:
+def _ticking(tick: Tick | None, w: World, max_events: int | None) -> Callable[[int, int], None] | None:
+    """`tick` fed with (events of a batch, its last offset): the event time and the share done (of the simulated
+    span, or of `max_events` if that ends first)."""
+    if tick is None:
+        return None
+
+    written = 0
+
+    def batch(n: int, last: int) -> None:
+        nonlocal written
+        written += n
+        done = last / w.end
+        if max_events:
+            done = max(done, written / max_events)
+        tick(n, w.t0 + last, min(1.0, done))
+
+    return batch
+
+
+def write_events(
+    batches: Iterator[list[Event]],
+    f: BinaryIO,
+    t0: int,
+    max_events: int | None,
+    seen: bytearray,
+    batch_written: Callable[[int, int], None] | None = None,
+) -> int:
     """Write merged batches of events as JSON lines (adding the "ts" field); return the count.
 
     Marks each actor that writes in `seen`; stops after `max_events`. Checks that time
-    never goes back.
+    never goes back. `batch_written(events, last offset)` is called after each batch.
 
     >>> import io
     >>> f, seen = io.BytesIO(), bytearray(2)
@@ -131,6 +161,8 @@ def write_events(batches: Iterator[list[Event]], f: BinaryIO, t0: int, max_event
             seen[tie] = 1
         write(b"".join(buf))
         n += len(buf)
+        if batch_written is not None and buf:
+            batch_written(len(buf), last)
     return n
 
 

@@ -331,9 +331,9 @@ def test_plot_writes_a_png(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"--events": "missing.jsonl"}, "scrapeguard evaluate: input missing.jsonl: file not found"),
-        ({"--labels": "missing.json"}, "scrapeguard evaluate: input missing.json: file not found"),
-        ({"--decisions": "."}, "scrapeguard evaluate: input .: not a regular file"),
+        ({"--events": "missing.jsonl"}, "scrapeguard evaluate: --events missing.jsonl: file not found"),
+        ({"--labels": "missing.json"}, "scrapeguard evaluate: --labels missing.json: file not found"),
+        ({"--decisions": "."}, "scrapeguard evaluate: --decisions .: not a regular file"),
         ({"--plot": "no/dir/p.png"}, "scrapeguard evaluate: --plot no/dir/p.png: directory no/dir does not exist"),
     ],
 )

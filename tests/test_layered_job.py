@@ -39,14 +39,17 @@ def events_of(path: Path) -> list:
     return [e for e in (reader.feed(line.rstrip("\n")) for line in read_lines(path)) if e is not None]
 
 
-def expected(path: Path, verdicts: Path | None = None, assessor: Assessor | None = None) -> list[dict]:
+def expected(
+    path: Path, verdicts: Path | None = None, assessor: Assessor | None = None, model: Path | None = None
+) -> list[dict]:
     found = []
     for line in verdicts.read_text().splitlines() if verdicts else []:
         try:
             found.append(parse_verdict(line))
         except BadEvent:
             continue
-    return comparable([_as_json(d) for d in detect(events_of(path), load_config(), found, assessor)])
+    config = load_config() if model is None else load_config().with_model(model)
+    return comparable([_as_json(d) for d in detect(events_of(path), config, found, assessor)])
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +105,12 @@ def test_models_are_exported_at_the_end_and_a_warm_start_continues_from_them(sam
     assert warm.returncode == 0, warm.stderr[-3000:]
     assessor = Assessor(load_config())
     assessor.load(model)
-    assert comparable(warm.decisions) == expected(events, assessor=assessor)
+    assert comparable(warm.decisions) == expected(events, assessor=assessor, model=model)
     assert comparable(warm.decisions) != comparable(first.decisions)  # e.g. percentiles over a population seen before
+    # provenance: the warm run's decisions name the model file, so the two runs never share a detector_version
+    (cold_version,) = {d["detector_version"] for d in first.decisions}
+    (warm_version,) = {d["detector_version"] for d in warm.decisions}
+    assert warm_version == f"{cold_version}.m{load_config().with_model(model).model}" != cold_version
 
 
 def test_a_model_file_that_is_not_one_is_a_usage_error(sample, run_cli, tmp_path):
