@@ -49,6 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     inputs = [_input("--input", p) for p in args.input]
     _no_repeats("--input", inputs)
     output = Path(args.output)
+    if output.is_dir():
+        raise UsageError(f"--output {output}: is a directory; give a file name")
     dead_letter = Path(args.dead_letter) if args.dead_letter else output.with_name(output.stem + ".dead-letter.jsonl")
     verdicts = _input("--verdicts", args.verdicts) if args.verdicts else None
     model = _model_file(args.model) if args.model else None
@@ -309,9 +311,11 @@ def _given(*pairs: tuple[str, Path | None]) -> list[tuple[str, Path]]:
 
 
 def _no_clashes(reads: Iterable[tuple[str, Path]], writes: list[tuple[str, Path]]) -> None:
-    """No output is also an input, and no two outputs are the same file."""
+    """No output is a directory or also an input, and no two outputs are the same file."""
     reads = list(reads)
     for i, (option, path) in enumerate(writes):
+        if path.is_dir():
+            raise UsageError(f"{option} {path}: is a directory; give a file name")
         for read_option, read in reads:
             if _same(path, read):
                 raise UsageError(f"{option} {path} is also an input ({read_option}); it would be overwritten")

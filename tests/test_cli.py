@@ -203,6 +203,7 @@ def test_evaluate_refuses_events_with_no_valid_event_or_no_labeled_actor_and_emp
         (["--input", "in.jsonl", "--output", "d.jsonl", "--model-out", "d.jsonl"], "--model-out and --output are the"),
         (["--input", "in.jsonl", "--output", "link.jsonl"], "--output link.jsonl is also an input (--input)"),
         (["--input", "in.jsonl", "link.jsonl", "--output", "d.jsonl"], "--input link.jsonl is given twice"),
+        (["--input", "in.jsonl", "--output", "."], "--output .: is a directory; give a file name"),
     ],
 )  # fmt: skip
 def test_run_refuses_an_output_that_is_an_input_or_another_output(tmp_path, monkeypatch, capsys, args, message):
