@@ -61,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     _no_clashes(reads, [("--output", output), ("--dead-letter", dead_letter), *_given(("--model-out", model_out))])
     if model is not None:
         config = config.with_model(model)
+    for option, path in (("--output", output), ("--dead-letter", dead_letter), *_given(("--model-out", model_out))):
+        _make_parent(option, path)
     from jobs.detect import run_files  # imported late: starting PyFlink is not free
 
     with tempfile.TemporaryDirectory(prefix="scrapeguard-stdin-") as tmp:
@@ -203,6 +205,8 @@ def _simulate(args: argparse.Namespace) -> int:
             )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # --out cannot be made or written, a scenario path that is no file
+        raise UsageError(f"cannot write {exc.filename} ({exc.strerror})") from None
     print(f"scrapeguard simulate: {summary['events']} events -> {summary['path']}")
     print("actors: " + ", ".join(f"{kind} {n}" for kind, n in sorted(summary["actors"].items())))
     return 0
@@ -290,6 +294,14 @@ def _input(option: str, name: str) -> Path:
     except OSError as exc:
         raise UsageError(f"{option} {name}: cannot be read ({exc.strerror})") from None
     return path
+
+
+def _make_parent(option: str, path: Path) -> None:
+    """The directory of an output, created now, so a path that cannot be written stops before the job starts."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create directory {path.parent} ({exc.strerror})") from None
 
 
 def _stdin_once(names: dict[str, list[str]]) -> None:

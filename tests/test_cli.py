@@ -204,6 +204,8 @@ def test_evaluate_refuses_events_with_no_valid_event_or_no_labeled_actor_and_emp
         (["--input", "in.jsonl", "--output", "link.jsonl"], "--output link.jsonl is also an input (--input)"),
         (["--input", "in.jsonl", "link.jsonl", "--output", "d.jsonl"], "--input link.jsonl is given twice"),
         (["--input", "in.jsonl", "--output", "."], "--output .: is a directory; give a file name"),
+        (["--input", "in.jsonl", "--output", "p.toml/d.jsonl"],
+         "--output p.toml/d.jsonl: cannot create directory p.toml (File exists)"),
     ],
 )  # fmt: skip
 def test_run_refuses_an_output_that_is_an_input_or_another_output(tmp_path, monkeypatch, capsys, args, message):
@@ -217,6 +219,13 @@ def test_run_refuses_an_output_that_is_an_input_or_another_output(tmp_path, monk
     err = capsys.readouterr().err
     assert err.startswith(f"scrapeguard run: {message}") and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written, nothing started
+
+
+def test_simulate_into_a_directory_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "sim"
+    assert main(["simulate", "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"scrapeguard simulate: cannot write {out} (Not a directory)\n"
 
 
 def test_produce_to_a_broker_that_does_not_answer_fails_fast_in_one_line(tmp_path):
