@@ -35,7 +35,7 @@ _COMBINED = re.compile(
 )
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _UNESCAPE = re.compile(r"\\([\\\"])")
-_OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id")
+_OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id", "account_tier")
 
 
 class BadEvent(ValueError):
@@ -57,14 +57,18 @@ class AccessEvent(NamedTuple):
     bytes: int | None = None
     session_id: str | None = None
     request_id: str | None = None
+    account_tier: str | None = None  # the platform's trust tier of the account ("verified", "partner", ...)
 
     def sort_key(self) -> tuple[int, str]:
         """Event-time order with a content tie-break, so equal timestamps sort the same everywhere."""
         return (self.ts, self.fingerprint())
 
     def fingerprint(self) -> str:
-        """A stable hash of the event's content (used in sort order and decision ids)."""
-        return hashlib.blake2b(orjson.dumps(tuple(self)), digest_size=8).hexdigest()
+        """A stable hash of the event's content (used in sort order and decision ids).
+
+        An event without `account_tier` hashes as it did before that field existed."""
+        content = tuple(self) if self.account_tier is not None else tuple(self)[:-1]
+        return hashlib.blake2b(orjson.dumps(content), digest_size=8).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         """The event as a v1 JSON object (times as epoch milliseconds, absent fields left out)."""
