@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.events import format_ms
+from detectors.routes import RouteTable
 from evaluation.attribution import LOOKBACK_MS, Action, resolve
 from evaluation.decisions import FLAG_ACTIONS, Decision, load_decisions
 from evaluation.labels import canonical_ip, load_labels
@@ -78,12 +79,19 @@ def decision_actions(decisions: Iterable[Decision]) -> tuple[dict[str, list[Acti
     return accounts, ips
 
 
-def evaluate(events: Path, labels_path: Path, decisions_path: Path, grid: tuple[int, int, int] = GRID) -> Evaluation:
-    """Score the decisions and both anchors on labeled events (see the package docstring)."""
+def evaluate(
+    events: Path,
+    labels_path: Path,
+    decisions_path: Path,
+    grid: tuple[int, int, int] = GRID,
+    routes: RouteTable | None = None,
+) -> Evaluation:
+    """Score the decisions and both anchors on labeled events (see the package docstring); `routes` (default:
+    the built-in table) say which requests disclose personal data."""
     started = time.perf_counter()
     labels = load_labels(labels_path)
     decisions = load_decisions(decisions_path)
-    traffic = scan(events, labels, counter_cap=grid[1] + 1)
+    traffic = scan(events, labels, counter_cap=grid[1] + 1, routes=routes)
 
     account_actions, ip_actions = decision_actions(decisions)
     presence = traffic.presence

@@ -188,8 +188,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from evaluation import InputError, evaluate
     from evaluation.report import render
 
+    routes = load_config(args.config).routes if args.config else None
     try:
-        result = evaluate(events, labels, decisions)
+        result = evaluate(events, labels, decisions, routes=routes)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     print(render(result, as_json=args.json, anchors=args.anchors))
@@ -308,6 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--events", required=True, metavar="PATH", help="v1 JSON Lines sorted by ts, .gz allowed")
     evaluate.add_argument("--labels", required=True, metavar="PATH", help="labels.json of `scrapeguard simulate`")
     evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
+    evaluate.add_argument(
+        "--config", metavar="TOML", help="the platform's configuration: its routes say what discloses personal data"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object with every figure (and no table)")
     evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")
     evaluate.add_argument("--plot", metavar="PNG", help="bar chart of profile views served before detection")
