@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import gzip
 import re
-from bisect import bisect_right
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,6 @@ from evaluation.attribution import Presence
 from evaluation.labels import InputError, is_scraper
 from evaluation.leaky_bucket import METHODS, CrawlBuckets
 from evaluation.static_limit import ACCOUNT_WINDOW_MS, IP_WINDOW_MS, WindowCounter
-
 
 _RECORDS = re.compile(rb'"records"\s*:\s*(\d+)')
 

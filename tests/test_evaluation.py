@@ -356,7 +356,9 @@ def test_records_count_every_personal_data_route(tmp_path: Path) -> None:
 
 
 def test_evaluate_reads_a_platforms_own_personal_data_routes(tmp_path: Path, capsys) -> None:
-    events = _write_events(tmp_path / "events.jsonl", [(T0 + i * S, "10.0.0.5", f"/people/{i}", None) for i in range(5)])
+    events = _write_events(
+        tmp_path / "events.jsonl", [(T0 + i * S, "10.0.0.5", f"/people/{i}", None) for i in range(5)]
+    )
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"ip:10.0.0.5": "scraper_enumerator_logged_out"}))
     decisions = tmp_path / "decisions.jsonl"
