@@ -927,3 +927,17 @@ def test_search_pages_disclose_their_ten_results(small):
     _, _, events, _, _ = small
     searches = [e for e in events if e["path"].startswith("/search?q=")]
     assert searches and all(e["records"] == 10 for e in searches)
+
+
+def test_held_out_scenarios_are_valid_and_hold_every_class():
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "scenarios"
+    for path in sorted(folder.glob("heldout*.json")):
+        load_scenario(str(path))  # checked key by key
+    third = load_scenario(str(folder / "heldout-3.json"))
+    counts = actor_counts(third, third["accounts"], 31)
+    assert all(counts[k] >= 1 for k in KINDS)  # the held-out-only kinds included
+    override = json.loads((folder / "heldout-3.json").read_text())
+    changed = {k for k in override if override[k] != SCENARIOS["default"][k]}
+    assert changed == set(override)
+    for prefix in ("distributed_", "account_fleet", "lookup_", "power_recruiter_", "account_pool"):
+        assert any(k.startswith(prefix) for k in changed), prefix
