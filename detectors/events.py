@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -259,16 +260,21 @@ class LineReader:
     (None, 1)
     """
 
-    def __init__(self, max_bytes: int, lag_ms: int) -> None:
+    def __init__(
+        self, max_bytes: int, lag_ms: int, parse: Callable[[str | bytes, int], AccessEvent] | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self.guard = LatenessGuard(lag_ms)
         self.line_no = 0
+        self.parse = parse or parse_line  # `parse_line`, or the configured log format's parser
 
     @classmethod
     def for_config(cls, config: Config) -> LineReader:
-        """A reader with the configured size limit and out-of-orderness."""
+        """A reader with the configured size limit, out-of-orderness and log format (`[input] log_format`)."""
         return cls(
-            config.section("input", "max_line_bytes"), parse_duration(config.section("time", "out_of_orderness"))
+            config.section("input", "max_line_bytes"),
+            parse_duration(config.section("time", "out_of_orderness")),
+            config.log_format.parse if config.log_format is not None else None,
         )
 
     def feed(self, line: str) -> AccessEvent | None:
@@ -276,7 +282,7 @@ class LineReader:
         self.line_no += 1
         if not line.strip():
             return None
-        event = parse_line(line, self.max_bytes)
+        event = self.parse(line, self.max_bytes)
         late = self.guard.check(event.ts)
         if late:
             raise BadEvent(late)

@@ -168,7 +168,7 @@ def _query_value(query: str, names: tuple[str, ...]) -> str | None:
     >>> _query_value("x=1&email=a%40b.example&phone=7", ("phone", "email"))
     '7'
     """
-    values = {}
+    values: dict[str, str] = {}
     for part in query.split("&"):
         key, sep, value = part.partition("=")
         if sep and value and key in names:
