@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -100,3 +102,17 @@ def test_the_job_reads_an_iliou_log_as_the_reference_does(run_cli) -> None:
     assert "read 5341, accepted 5331, rejected 10" in run.stdout
     assert all("request line" in d["reason"] for d in run.dead_letters)
     assert comparable(run.decisions) == reference([log], CONFIG)
+
+
+def test_the_iliou_benchmark_runs_and_prints_its_three_parts() -> None:
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_iliou.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--data", str(DATA), "--splits", "1"], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "41,239 lines, 41,184 events, 55 rejected" in out
+    assert "human 35, moderate_bot 50, advanced_bot 30" in out
+    assert "(a) no labels" in out and "(b) analyst verdicts on 20%" in out and "(c) Iliou et al." in out
+    assert re.search(r"^\| 1 \| 16 / 7 \| 16 \|", out, re.M)  # the verdicts were given and took effect
+    assert "DOI 10.1145/3447815" in out
