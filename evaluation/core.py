@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.events import format_ms
+from detectors.routes import RouteTable
 from evaluation.attribution import LOOKBACK_MS, Action, resolve
 from evaluation.decisions import FLAG_ACTIONS, Decision, load_decisions
 from evaluation.labels import InputError, canonical_ip, load_labels
@@ -84,16 +85,18 @@ def evaluate(
     decisions_path: Path,
     grid: tuple[int, int, int] = GRID,
     tick: Tick | None = None,
+    routes: RouteTable | None = None,
 ) -> Evaluation:
     """Score the decisions and both anchors on labeled events (see the package docstring); `tick` follows the pass
-    over the events (`evaluation.traffic.scan`).
+    over the events (`evaluation.traffic.scan`); `routes` (default: the built-in
+    table) say which requests disclose personal data.
 
     Events with no valid line, or none sent by a labeled actor, are an `InputError`: there is nothing to score,
     and every rate would be that of actors that were never seen."""
     started = time.perf_counter()
     labels = load_labels(labels_path)
     decisions = load_decisions(decisions_path)
-    traffic = scan(events, labels, counter_cap=grid[1] + 1, tick=tick)
+    traffic = scan(events, labels, counter_cap=grid[1] + 1, routes=routes, tick=tick)
     if not traffic.events:
         why = f" (first rejected: {traffic.first_reason})" if traffic.first_reason else ""
         raise InputError(f"events {events}: no valid event in {traffic.lines} lines{why}; nothing to score")

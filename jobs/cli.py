@@ -235,9 +235,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from evaluation.report import render
     from jobs.progress import progress
 
+    routes = load_config(args.config).routes if args.config else None
     try:
         with progress(None, "lines", desc="evaluate", quiet=args.quiet) as bar:
-            result = evaluate(events, labels, decisions, tick=bar.tick)
+            result = evaluate(events, labels, decisions, tick=bar.tick, routes=routes)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     print(render(result, as_json=args.json, anchors=args.anchors))
@@ -488,6 +489,9 @@ def _parser() -> argparse.ArgumentParser:
         "--labels", required=True, metavar="PATH", help="labels.json of `scrapeguard simulate`; - reads stdin"
     )
     evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines; - reads stdin")
+    evaluate.add_argument(
+        "--config", metavar="TOML", help="the platform's configuration: its routes say what discloses personal data"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object with every figure (and no table)")
     evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")
     evaluate.add_argument("--plot", metavar="PNG", help="bar chart of profile views served before detection")
