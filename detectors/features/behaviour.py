@@ -36,11 +36,22 @@ ACCOUNT_FEATURES = (
     "active_minutes_1h", "hours_active_24h", "night_share_24h", "ips_per_minute_10m", "target_min_1h",
     "target_max_1h", "user_agent", "network",
 )  # fmt: skip
+"""What `AccountBehaviour.update` returns."""
+ACCOUNT_CONTEXT = (
+    "account_created_at", "account_created_at_source", "target_min_1h", "target_max_1h", "user_agent", "network",
+)  # fmt: skip
+"""Those of them that are evidence and cohort keys, not numbers a rule compares."""
 ADDRESS_FEATURES = (
     "logged_out_views_1m", "logged_out_views_10m", "logged_out_views_1h", "requests_10m", "not_found_ratio_10m",
     "static_share_10m", "noref_share_10m", "crawler_ua_share_10m", "target_density_10m",
     "addresses_per_minute_max_1h",
 )  # fmt: skip
+"""What `AddressBehaviour.update` returns (all numbers)."""
+RULE_FEATURES = {
+    "account": tuple(f for f in ACCOUNT_FEATURES if f not in ACCOUNT_CONTEXT),
+    "ip": ADDRESS_FEATURES,
+}
+"""Subject type of a behaviour rule -> the features its conditions may name (tests hold these to `update`)."""
 
 # Positions in an account's per-minute tuple.
 _MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _LO, _HI, _IPS = range(13)
