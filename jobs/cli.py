@@ -88,10 +88,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _model_file(path: str) -> Path:
     """A model file that exists and loads, else a usage error naming it."""
-    from detectors.assess import Assessor
+    from detectors.learner import Learner
 
     try:
-        Assessor(load_config()).load(path)
+        Learner(load_config()).load(path)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return Path(path).resolve()
@@ -103,9 +103,9 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"--{option.replace('_', '-')} is for --input; the streaming job writes to Kafka topics")
     if args.verdicts:
         raise UsageError("--verdicts is for --input; the streaming job reads analyst verdicts from the verdicts topic")
-    from detectors.engine import build_detectors
+    from detectors.pipeline import SUBJECT_TYPES, Limits
 
-    windows = max(ms for detector in build_detectors(config) for ms in detector.windows.values())
+    windows = max(ms for t in SUBJECT_TYPES for ms in {**Limits(config, t).windows, **Limits(config, t).long_windows}.values())
     ttl = parse_duration(args.state_ttl, "--state-ttl")
     if ttl < windows:
         raise UsageError(f"--state-ttl {args.state_ttl} is shorter than the longest rule window ({windows // 1000} s)")

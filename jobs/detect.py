@@ -1,8 +1,16 @@
 """The detection job: requests in, v1 decisions out.
 
-`build` wires feature SQL and the keyed decision operators onto a stream of
-request rows that already carries event-time watermarks; `run_files` is the embedded job: files in, JSON
-Lines out, on PyFlink's local mini-cluster.
+`build` wires the counting SQL and the Python steps of `detectors.pipeline` onto tables of
+request rows that already carry event-time watermarks; `run_files` is the embedded job:
+files in, JSON Lines out, on PyFlink's local mini-cluster.
+
+    parse (Python, per input)  -> SQL: minute summaries per account, IP, network; short-window rate counts
+    -> Behave (keyed by subject): rolling features, long-window limits, behaviour rules
+         -> ScoreAndDecide (keyed by subject_type:subject)   rows with hits, or enough volume for the models
+         -> Learn (one key, parallelism 1)                  sampled rows and what the scorer sees -> versions,
+                                                            broadcast to ScoreAndDecide
+         -> Group (keyed by cohort)                          coordination -> ScoreAndDecide
+    LimitRows (stateless): short-window counts over a limit -> ScoreAndDecide
 """
 
 from __future__ import annotations
@@ -14,26 +22,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
+from pyflink.common import Configuration, Row, Types, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, Table
 
 from detectors.config import Config, parse_duration
-from detectors.engine import build_detectors
-from jobs.features_sql import REQUEST_ROW, ROWTIME_SCHEMA, feature_query, minute_queries
+from detectors.features.minutes import KINDS
+from detectors.pipeline import SUBJECT_TYPES, Limits
 from jobs.operators import (
-    ASSESSMENT,
     DEAD_LETTER,
-    ENGINE_ROW,
-    Assess,
+    DECISION,
+    GROUP,
+    KEYED,
+    LEARN,
+    REQUEST,
+    VERSION,
+    VERSIONS,
     Behave,
-    Decide,
-    LimitHits,
+    Group,
+    Learn,
+    LimitRows,
     ParseFileLines,
     ParseVerdictLines,
-    RowTime,
+    ScoreAndDecide,
+    keyed,
 )
+from jobs.sql import limit_query, minute_query, request_schema
 
 _DEAD = ""
 """The key of a dead letter among the decision rows the embedded job collects (decisions are keyed by subject)."""
@@ -59,52 +74,81 @@ class RunSummary:
 
 def build(
     t_env: StreamTableEnvironment,
-    requests: DataStream,
+    requests: Table,
     config: Config,
     state_ttl_ms: int | None = None,
     verdicts: DataStream | None = None,
     model: str | None = None,
     model_out: str | None = None,
 ) -> DataStream:
-    """Request rows (with watermarks) and analyst verdicts in, `Decide.OUTPUT` rows out.
+    """Request rows (a table with watermarks) and analyst verdicts in, `DECISION` rows out.
 
-    SQL does the counting: OVER windows for the rate limits (only rows over a limit leave
-    them) and one-minute tumbling summaries per account, IP and network. Python rolls the
-    summaries into behavioural features (keyed by subject), assesses every row at
-    parallelism 1 (rules, River models, coordination, allowlists) and applies the policy
-    (keyed by subject). Keyed state expires after `state_ttl_ms` without updates.
+    `verdicts` are `KEYED` scorer rows with learner observations on their `LEARN` side output.
+    Keyed state expires after `state_ttl_ms` without updates.
     """
-    t_env.create_temporary_view("requests", t_env.from_data_stream(requests, ROWTIME_SCHEMA))
-    rows = []
-    for detector in build_detectors(config):
-        candidates = t_env.to_data_stream(feature_query(t_env, "requests", detector))
-        kind = detector.subject_type
-        rows.append(candidates.flat_map(LimitHits(config, kind), output_type=ENGINE_ROW).name(f"limits-{kind}"))
-    for kind, table in minute_queries(t_env, "requests").items():
-        rows.append(
-            t_env.to_data_stream(table)
-            .key_by(lambda row: row[0], key_type=Types.STRING())
-            .process(Behave(config, kind, state_ttl_ms), output_type=ENGINE_ROW)
-            .name(f"behaviour-{kind}")
-            .uid(f"behaviour-{kind}")
+    t_env.create_temporary_view("requests", requests)
+    scored: list[DataStream] = []
+    learned: list[DataStream] = []
+    grouped: list[DataStream] = []
+    for subject_type in SUBJECT_TYPES:
+        limits = Limits(config, subject_type)
+        if limits.windows:
+            rows = _rows(t_env, limit_query(t_env, "requests", limits))
+            scored.append(
+                rows.process(LimitRows(config, subject_type), output_type=KEYED).name(f"limits-{subject_type}")
+            )
+    for kind in KINDS:
+        behaved = (
+            _keyed_table(t_env, minute_query(t_env, "requests", kind))
+            .process(Behave(config, kind, state_ttl_ms), output_type=KEYED)
+            .name(f"behave-{kind}")
+            .uid(f"behave-{kind}")
         )
+        scored.append(behaved)
+        learned.append(behaved.get_side_output(LEARN))
+        grouped.append(behaved.get_side_output(GROUP))
     if verdicts is not None:
-        rows.append(verdicts)
-    assessed = (
-        rows[0]
-        .union(*rows[1:])
-        .key_by(lambda row: 0, key_type=Types.INT())
-        .process(Assess(config, model, model_out), output_type=ASSESSMENT)
-        .name("assess")
-        .uid("assess")
+        scored.append(verdicts)
+        learned.append(verdicts.get_side_output(LEARN))
+    if config.section("coordination", "enabled"):
+        cohorts = grouped[0].union(*grouped[1:])
+        scored.append(
+            keyed(cohorts, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+            .process(Group(config, state_ttl_ms), output_type=KEYED)
+            .name("group")
+            .uid("group")
+        )
+    versions = (
+        keyed(learned[0].union(*learned[1:]), Types.INT(), Types.PICKLED_BYTE_ARRAY())
+        .process(Learn(config, model, model_out), output_type=VERSION)
+        .name("learn")
+        .uid("learn")
         .set_parallelism(1)
     )
     return (
-        assessed.key_by(lambda row: row[0], key_type=Types.STRING())
-        .process(Decide(config, state_ttl_ms), output_type=Decide.OUTPUT)
-        .name("decide")
-        .uid("decide")
+        keyed(scored[0].union(*scored[1:]), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+        .connect(versions.broadcast(VERSIONS))
+        .process(ScoreAndDecide(config, model, state_ttl_ms), output_type=DECISION)
+        .name("score-and-decide")
+        .uid("score-and-decide")
     )
+
+
+def _keyed_table(t_env: StreamTableEnvironment, table: Table):  # type: ignore[no-untyped-def]
+    """A query's `(k, v)` rows as a stream keyed by `k` (the JVM partitions it; no Python step)."""
+    return keyed(_rows(t_env, table), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+
+
+def _rows(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+    """A query's rows as a stream of plain `Row`s, the type the Python operators read (`to_data_stream` types them
+    as external rows of the table runtime; the objects are the same)."""
+    from pyflink.java_gateway import get_gateway
+
+    legacy = get_gateway().jvm.org.apache.flink.table.types.utils.LegacyTypeInfoDataTypeConverter
+    row_type = legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
+    j_stream = t_env._j_tenv.toDataStream(table._j_table)
+    j_stream.getTransformation().setOutputType(row_type)
+    return DataStream(j_stream)
 
 
 def flink_configuration() -> Configuration:
@@ -114,29 +158,24 @@ def flink_configuration() -> Configuration:
     return conf
 
 
-def watermarks(config: Config) -> WatermarkStrategy:
-    """Bounded out-of-orderness on the rows' `ts`."""
-    lag = Duration.of_millis(parse_duration(config.section("time", "out_of_orderness")))
-    return WatermarkStrategy.for_bounded_out_of_orderness(lag).with_timestamp_assigner(RowTime())
-
-
-def file_requests(env: StreamExecutionEnvironment, path: Path, config: Config) -> tuple[DataStream, DataStream]:
-    """One input file (`.gz` read transparently) as request rows with watermarks, plus its dead letters."""
+def file_requests(
+    env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, path: Path, config: Config
+) -> tuple[Table, DataStream]:
+    """One input file (`.gz` read transparently) as a table of request rows with its own watermarks, and its
+    dead letters."""
     source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), f"file:{path.name}").set_parallelism(1)
-    parsed = lines.process(ParseFileLines(str(path), config), output_type=REQUEST_ROW).set_parallelism(1)
-    timed = parsed.assign_timestamps_and_watermarks(watermarks(config)).set_parallelism(1)
-    return timed, parsed.get_side_output(DEAD_LETTER)
+    parsed = lines.process(ParseFileLines(str(path), config), output_type=REQUEST).set_parallelism(1)
+    lag = parse_duration(config.section("time", "out_of_orderness"))
+    return t_env.from_data_stream(parsed, request_schema(lag)), parsed.get_side_output(DEAD_LETTER)
 
 
-def verdict_rows(env: StreamExecutionEnvironment, path: Path, config: Config) -> tuple[DataStream, DataStream]:
-    """A verdicts file (`schemas/verdict.v1.json` lines) as assessor rows with watermarks, plus its dead letters."""
+def verdict_rows(env: StreamExecutionEnvironment, path: Path) -> DataStream:
+    """A verdicts file (`schemas/verdict.v1.json` lines) as keyed scorer rows (learner observations and dead
+    letters on side outputs)."""
     source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), f"verdicts:{path.name}").set_parallelism(1)
-    parsed = lines.process(ParseVerdictLines(str(path), config), output_type=ENGINE_ROW).set_parallelism(1)
-    return parsed.assign_timestamps_and_watermarks(watermarks(config)).set_parallelism(1), parsed.get_side_output(
-        DEAD_LETTER
-    )
+    return lines.process(ParseVerdictLines(str(path)), output_type=KEYED).set_parallelism(1)
 
 
 def run_files(
@@ -155,16 +194,18 @@ def run_files(
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
-    timed, dead = zip(*(file_requests(env, path, config) for path in inputs), strict=True)
-    requests = timed[0].union(*timed[1:])
+    t_env = StreamTableEnvironment.create(env)
+    tables, dead = zip(*(file_requests(env, t_env, path, config) for path in inputs), strict=True)
+    requests = tables[0]
+    for table in tables[1:]:
+        requests = requests.union_all(table)
     verdict_stream = None
     if verdicts is not None:
-        verdict_stream, verdict_dead = verdict_rows(env, verdicts, config)
-        dead = (*dead, verdict_dead)
-    decisions = build(
-        StreamTableEnvironment.create(env), requests, config, verdicts=verdict_stream, model=model, model_out=model_out
-    )  # no Python map after the Decide operator: PyFlink would chain it in and clash on the uid
-    rejected = dead[0].union(*dead[1:]).map(lambda s: Row(_DEAD, s, 0), output_type=Decide.OUTPUT)
+        verdict_stream = verdict_rows(env, verdicts)
+        dead = (*dead, verdict_stream.get_side_output(DEAD_LETTER))
+    decisions = build(t_env, requests, config, verdicts=verdict_stream, model=model, model_out=model_out)
+    # no Python map after the scorer: PyFlink would chain it in and clash on the uid
+    rejected = dead[0].union(*dead[1:]).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION)
     summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
     output.parent.mkdir(parents=True, exist_ok=True)
     dead_letter.parent.mkdir(parents=True, exist_ok=True)

@@ -1,30 +1,76 @@
-"""Flink operators that adapt the plain-Python detectors: parsing and decisions."""
+"""Flink operators: each adapts one step of `detectors.pipeline` (state in, step, state out).
+
+Between Python operators records travel as `(key, payload)` rows, the payload a pickled
+`detectors.pipeline` record and the key what the next keyed operator partitions on, so
+no extra key-extraction step runs in Python (`keyed`).
+"""
 
 from __future__ import annotations
 
+import bisect
+import pickle
 from typing import Any
 
 import orjson
 from pyflink.common import Row, Types
 from pyflink.common.time import Time
-from pyflink.common.watermark_strategy import TimestampAssigner
-from pyflink.datastream import OutputTag
-from pyflink.datastream.functions import FlatMapFunction, KeyedProcessFunction, ProcessFunction, RuntimeContext
+from pyflink.datastream import DataStream, KeyedStream, OutputTag
+from pyflink.datastream.functions import (
+    KeyedBroadcastProcessFunction,
+    KeyedProcessFunction,
+    ProcessFunction,
+    RuntimeContext,
+)
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.java_gateway import get_gateway
 
-from detectors.assess import Assessor
 from detectors.config import Config
-from detectors.engine import Row as EngineRow
-from detectors.engine import assess_row, build_detectors, decide, route, verdict_row
-from detectors.events import AccessEvent, BadEvent, LineReader, format_ms, parse_line
-from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
-from detectors.features.minutes import MINUTE_MS, SCRIPTED, AccountMinute, AddressMinute
-from detectors.features.profile_views import account_age
-from detectors.features.request import facts
-from detectors.policy import DecisionPolicy
+from detectors.coordination import Coordination, cohort_key
+from detectors.events import BadEvent, LineReader, format_ms, parse_line
+from detectors.features.minutes import SUMMARIES
+from detectors.features.request import RequestFacts, facts
+from detectors.learner import EPOCH_MS, FIRST, Learner, Version, epoch_end
+from detectors.pipeline import Behave as BehaveStep
+from detectors.pipeline import (
+    Limits,
+    Observation,
+    Row as ScorerRow,
+    Score,
+    group,
+    learn,
+    verdict_observation,
+    verdict_row,
+)
+from detectors.records import columns, from_row
 from detectors.verdicts import parse_verdict
 
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
+LEARN = OutputTag("learn", Types.ROW([Types.INT(), Types.PICKLED_BYTE_ARRAY()]))
+GROUP = OutputTag("group", Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
+_TYPES = {"BIGINT": Types.LONG(), "DOUBLE": Types.DOUBLE(), "BOOLEAN": Types.BOOLEAN(), "STRING": Types.STRING()}
+REQUEST = Types.ROW_NAMED([n for n, _ in columns(RequestFacts)], [_TYPES[t] for _, t in columns(RequestFacts)])
+"""What the parse stage hands to SQL: `RequestFacts`, field by field."""
+KEYED = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
+"""A pickled record and the key of the operator it goes to."""
+VERSION = Types.ROW([Types.LONG(), Types.PICKLED_BYTE_ARRAY()])
+"""A learner version: its effective time and the pickled `detectors.learner.Version`."""
+DECISION = Types.ROW_NAMED(["k", "v", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()])
+"""Decisions as rows: Kafka key (`subject_type:subject`), v1 JSON (null for a tombstone), event time."""
+END_OF_INPUT = 9223372036854775807
+"""Long.MAX_VALUE: the watermark at the end of a bounded input."""
+LEARNER_KEY = 0
+
+
+def keyed(stream: DataStream, key_type: Any, value_type: Any) -> KeyedStream:
+    """A stream of `(key, value)` rows as a `KeyedStream` of the values, partitioned on the key.
+
+    This is what PyFlink's `key_by` builds after running the key selector in a Python step of
+    its own; here the upstream operator (or the SQL query) already wrote the key, so that step
+    and its crossing between the JVM and Python are saved.
+    """
+    j_selector = get_gateway().jvm.KeyByKeySelector()
+    j_keyed = stream._j_data_stream.keyBy(j_selector, Types.ROW([key_type]).get_java_type_info())
+    return KeyedStream(j_keyed, value_type, stream)
 
 
 def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> str:
@@ -32,31 +78,33 @@ def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> st
     return orjson.dumps({"source": source, **where, "reason": reason, "raw": raw}).decode()
 
 
-class _Requests:
-    """Turns access events into request rows (`jobs.features_sql.REQUEST_ROW`)."""
+def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
+    if ttl_ms:
+        ttl = (
+            StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
+            .build()
+        )  # this visibility keeps the Python state read cache on (FLINK-24105)
+        descriptor.enable_time_to_live(ttl)
+    return descriptor
+
+
+# -- parse ---------------------------------------------------------------------------------------------------
+
+
+class ParseFileLines(ProcessFunction):
+    """Parses the lines of one file, in order, into `RequestFacts` rows; bad or late lines go to `DEAD_LETTER`.
+
+    Runs at parallelism 1 right behind the file's source, so counting elements gives line numbers.
+    """
 
     def __init__(self, source: str, config: Config) -> None:
         self.source, self.config = source, config
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.reader = LineReader.for_config(self.config)
-
-    def request_row(self, event: AccessEvent) -> Row:
-        request = route(event, self.config.routes)
-        f = facts(event, request.action, request.target, self.config.routes)
-        logged_out_view = event.account_id is None and request.action == "profile_view"
-        return Row(
-            event.ts, event.account_created_at, event.account_id, request.is_foreign_profile_view, event.ip,
-            logged_out_view, f.network, f.target, f.not_found, f.static, f.nav, f.noref, f.ua in SCRIPTED,
-            f.ua == "browser", f.ua == "crawler", f.user_agent,
-        )  # fmt: skip
-
-
-class ParseFileLines(_Requests, ProcessFunction):
-    """Parses the lines of one file, in order, into request rows; bad or late lines go to `DEAD_LETTER`.
-
-    Runs at parallelism 1 right behind the file's source, so counting elements gives line numbers.
-    """
+        self.routes = self.config.routes
 
     def process_element(self, line: str, ctx: ProcessFunction.Context) -> Any:
         try:
@@ -65,63 +113,14 @@ class ParseFileLines(_Requests, ProcessFunction):
             yield DEAD_LETTER, dead_letter(self.source, {"line": self.reader.line_no}, str(exc), line)
             return
         if event is not None:
-            yield self.request_row(event)
-
-
-class ParseMessages(_Requests, KeyedProcessFunction):
-    """Parses Kafka messages (value, partition, offset), keyed by partition, into request rows; bad or late ones go
-    to `DEAD_LETTER`.
-
-    Late means more than the out-of-orderness behind the latest event time of the partition (kept in
-    keyed state, so it survives restarts): the same rule as per file in the file job, and independent
-    of how partitions interleave. An event behind the watermark is late too (possible only after its
-    partition was idle): downstream event-time windows would drop it silently.
-    """
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        super().open(runtime_context)
-        self.latest = runtime_context.get_state(ValueStateDescriptor("latest_ts", Types.LONG()))
-
-    def process_element(self, message: Row, ctx: KeyedProcessFunction.Context) -> Any:
-        value, partition, offset = message[0], message[1], message[2]
-        where = {"partition": partition, "offset": offset}
-        try:
-            if not value or not value.strip():
-                raise BadEvent("empty message")
-            event = parse_line(value, self.reader.max_bytes)
-            guard, previous = self.reader.guard, self.latest.value()
-            guard.latest = previous
-            late = guard.check(event.ts)
-            watermark = ctx.timer_service().current_watermark()
-            if late is None and event.ts <= watermark:
-                late = self.late(event.ts, watermark, ctx.timestamp())
-            if late:
-                raise BadEvent(late)
-        except BadEvent as exc:
-            yield DEAD_LETTER, dead_letter(self.source, where, str(exc), value or "")
-            return
-        if guard.latest != previous:
-            self.latest.update(guard.latest)
-        yield self.request_row(event)
-
-    def late(self, ts: int, watermark: int, kafka_ts: int) -> str:
-        lag = self.reader.guard.lag
-        reason = (
-            f"late: event time {format_ms(ts)} is at or behind the watermark {format_ms(watermark)}; "
-            f"the allowed out-of-orderness is {lag / 1000:g} s ([time] out_of_orderness)"
-        )
-        if kafka_ts - ts > lag:
-            reason += (
-                f"; its Kafka timestamp is {(kafka_ts - ts) / 1000:g} s after its event time: "
-                "producers must set the Kafka timestamp to the event time"
-            )
-        return reason
+            yield Row(*facts(event, self.routes))
 
 
 class ParseVerdictLines(ProcessFunction):
-    """Parses the lines of a verdicts file into assessor rows; bad lines go to `DEAD_LETTER`."""
+    """Parses the lines of a verdicts file into scorer rows (keyed by subject) and, on `LEARN`, learner
+    observations; bad lines go to `DEAD_LETTER`."""
 
-    def __init__(self, source: str, config: Config) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -129,18 +128,12 @@ class ParseVerdictLines(ProcessFunction):
 
     def process_element(self, line: str, ctx: ProcessFunction.Context) -> Any:
         self.line_no += 1
-        if not line.strip():
-            return
-        try:
-            v = parse_verdict(line)
-        except BadEvent as exc:
-            yield DEAD_LETTER, dead_letter(self.source, {"line": self.line_no}, str(exc), line)
-            return
-        yield Row(v.ts, verdict_row(v))
+        if line.strip():
+            yield from _verdict(line, self.source, {"line": self.line_no})
 
 
 class ParseVerdictMessages(ProcessFunction):
-    """Parses `verdicts` messages (value, partition, offset) into assessor rows; bad ones go to `DEAD_LETTER`.
+    """Parses `verdicts` messages (value, partition, offset) like `ParseVerdictLines`.
 
     A verdict takes effect at its event time `ts`, in order with the access logs, when it
     arrives within the out-of-orderness; a later one takes effect at the next watermark.
@@ -150,91 +143,61 @@ class ParseVerdictMessages(ProcessFunction):
         self.source = source
 
     def process_element(self, message: Row, ctx: ProcessFunction.Context) -> Any:
-        value = message[0] or ""
-        try:
-            v = parse_verdict(value)
-        except BadEvent as exc:
-            yield (
-                DEAD_LETTER,
-                dead_letter(self.source, {"partition": message[1], "offset": message[2]}, str(exc), value),
-            )
-            return
-        yield Row(v.ts, verdict_row(v))
+        yield from _verdict(message[0] or "", self.source, {"partition": message[1], "offset": message[2]})
 
 
-class RowTime(TimestampAssigner):
-    """Event time of a request row: its `ts`."""
-
-    def extract_timestamp(self, value: Row, record_timestamp: int) -> int:
-        return int(value[0])
-
-
-ENGINE_ROW = Types.ROW_NAMED(["rowtime", "row"], [Types.LONG(), Types.PICKLED_BYTE_ARRAY()])
-"""An assessor input: its row time and the `detectors.engine.Row`."""
-ASSESSMENT = Types.ROW_NAMED(["k", "a"], [Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
-"""An assessment (`detectors.assess.Assessment`) keyed by `subject_type:subject`."""
-DECISION = Types.ROW_NAMED(["k", "v", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()])
-"""Decisions as rows: Kafka key (`subject_type:subject`), v1 JSON, event time."""
-END_OF_INPUT = 9223372036854775807
-"""Long.MAX_VALUE: the watermark at the end of a bounded input."""
+def _verdict(line: str, source: str, where: dict[str, Any]) -> Any:
+    try:
+        v = parse_verdict(line)
+    except BadEvent as exc:
+        yield DEAD_LETTER, dead_letter(source, where, str(exc), line)
+        return
+    yield Row(f"{v.subject_type}:{v.subject}", pickle.dumps(verdict_row(v)))
+    yield LEARN, Row(LEARNER_KEY, pickle.dumps(verdict_observation(v)))
 
 
-def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
-    if ttl_ms:
-        descriptor.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(ttl_ms)).build())
-    return descriptor
-
-
-class LimitHits(FlatMapFunction):
-    """A rate-limit candidate row (from the SQL OVER windows) to an assessor row, when some rate rule hits."""
-
-    def __init__(self, config: Config, subject_type: str) -> None:
-        self.config, self.subject_type = config, subject_type
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.detector = next(d for d in build_detectors(self.config) if d.subject_type == self.subject_type)
-        self.labels = list(self.detector.windows)
-
-    def flat_map(self, row: Row) -> Any:
-        subject, ts, created_at, first_seen, *counts = row
-        features: dict[str, Any] = {f"profile_views_{label}": n for label, n in zip(self.labels, counts, strict=True)}
-        if self.subject_type == "account":
-            features.update(account_age(ts, created_at, first_seen))
-        hits = self.detector.hits(subject, features)
-        if hits:
-            yield Row(ts, EngineRow(ts, 0, self.subject_type, subject, ts, features, hits))
+# -- step 3: rolling state -----------------------------------------------------------------------------------
 
 
 class Behave(KeyedProcessFunction):
-    """One subject type's minute summaries (keyed by subject, in minute order) to behaviour features; the
-    rolling state (`detectors.features.behaviour`) is keyed state."""
+    """A subject's minute summaries (in minute order) through its rolling state (`detectors.pipeline.Behave`).
+
+    Scorer rows go out keyed by `subject_type:subject`, learner observations on `LEARN`, rows
+    for coordination on `GROUP` keyed by cohort.
+    """
 
     def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None) -> None:
         self.config, self.kind, self.state_ttl_ms = config, kind, state_ttl_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
+        self.step = BehaveStep(self.config, self.kind)
+        self.record = SUMMARIES[self.kind][0]
         self.state = runtime_context.get_state(
             _ttl(ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
         )
-        self.night = tuple(self.config.section("features", "night_utc_hours"))
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
-        account = self.kind == "account"
-        minute = AccountMinute(*row) if account else AddressMinute(*row)
-        state = self.state.value() or (AccountBehaviour(self.night) if account else AddressBehaviour())
-        features = state.update(minute)
+        minute = from_row(self.record, row)
+        state = self.state.value() or self.step.new_state()
+        routed = self.step.step(state, minute)
         self.state.update(state)
-        rowtime = minute.minute + MINUTE_MS - 1
-        yield Row(rowtime, EngineRow(rowtime, 1, self.kind, minute.subject, minute.last_ts, features, []))
+        for r in routed.score:
+            yield Row(f"{r.subject_type}:{r.subject}", pickle.dumps(r))
+        for o in routed.learn:
+            yield LEARN, Row(LEARNER_KEY, pickle.dumps(o))
+        if routed.group is not None:
+            yield GROUP, Row(cohort_key(routed.group.features), pickle.dumps(routed.group))
 
 
-class Assess(KeyedProcessFunction):
-    """The assessor (`detectors.assess.Assessor`): every row of every subject, at parallelism 1 under one key.
+# -- step 4: the learner -------------------------------------------------------------------------------------
 
-    Rows are buffered by row time and taken, at the watermark, in the canonical order of
-    `detectors.engine.Row.order`, so the models learn in the same order on every run. The
-    assessor (River models included) is keyed state and so in every checkpoint; it may be
-    warm-started from a model file and is written to `model_out` at the end of a bounded input.
+
+class Learn(KeyedProcessFunction):
+    """The learner (`detectors.learner`): every observation, at parallelism 1 under one key; it learns them in
+    canonical order at the watermark and publishes a version at each epoch boundary it passes.
+
+    The learner is keyed state, so it is in every checkpoint; it may be warm-started from a model
+    file and is written to `model_out` at the end of a bounded input.
     """
 
     def __init__(self, config: Config, model: str | None = None, model_out: str | None = None) -> None:
@@ -244,61 +207,200 @@ class Assess(KeyedProcessFunction):
         self.pending = runtime_context.get_map_state(
             MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
-        self.state = runtime_context.get_state(ValueStateDescriptor("assessor", Types.PICKLED_BYTE_ARRAY()))
-        self.assessor: Assessor | None = None
+        self.state = runtime_context.get_state(ValueStateDescriptor("learner", Types.PICKLED_BYTE_ARRAY()))
+        self.learner: Learner | None = None
 
-    def _assessor(self) -> Assessor:
-        if self.assessor is None:
-            self.assessor = self.state.value()
-            if self.assessor is None:
-                self.assessor = Assessor(self.config)
-                if self.model:
-                    self.assessor.load(self.model)
-        return self.assessor
+    def _learner(self) -> Learner:
+        if self.learner is None:
+            self.learner = self.state.value() or start_learner(self.config, self.model)
+        return self.learner
 
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
-        second = row[0] - row[0] % 1000  # buffered per second of row time: fewer timers and state entries
+    def process_element(self, payload: bytes, ctx: KeyedProcessFunction.Context) -> Any:
+        o: Observation = pickle.loads(payload)
+        second = o.rowtime - o.rowtime % 1000  # buffered per second of row time: fewer timers and state entries
         rows = self.pending.get(second)
-        self.pending.put(second, [*(rows or []), row[1]])
+        self.pending.put(second, [*(rows or []), o])
         if rows is None:
-            ctx.timer_service().register_event_time_timer(second + 999)
+            timers = ctx.timer_service()
+            timers.register_event_time_timer(second + 999)
+            timers.register_event_time_timer(epoch_end(o.rowtime))
             if self.model_out:
-                ctx.timer_service().register_event_time_timer(END_OF_INPUT)
+                timers.register_event_time_timer(END_OF_INPUT)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
-        assessor = self._assessor()
+        learner = self._learner()
         if timestamp == END_OF_INPUT:
             if self.model_out:
-                assessor.save(self.model_out)
+                learner.save(self.model_out)
             return
-        rows = self.pending.get(timestamp - 999) or []
+        if timestamp % EPOCH_MS == 0:
+            yield Row(timestamp, pickle.dumps(learner.version(timestamp)))
+            return
+        observations = self.pending.get(timestamp - 999) or []
         self.pending.remove(timestamp - 999)
-        for item in sorted(rows, key=EngineRow.order):
-            a = assess_row(assessor, item)
-            if a is not None:
-                yield Row(f"{a.subject_type}:{a.subject}", a)
-        self.state.update(assessor)
+        for o in sorted(observations, key=Observation.order):
+            learn(learner, o)
+        self.state.update(learner)
 
 
-class Decide(KeyedProcessFunction):
-    """Assessments of one subject (keyed by `subject_type:subject`, in the assessor's order) to v1 decisions;
-    the policy state is keyed state."""
+def start_learner(config: Config, model: str | None) -> Learner:
+    """The learner as a run starts: fresh, or warm-started from a model file."""
+    learner = Learner(config)
+    if model:
+        learner.load(model)
+    return learner
 
-    OUTPUT = DECISION
+
+# -- step 5: coordination ------------------------------------------------------------------------------------
+
+
+class Group(KeyedProcessFunction):
+    """One cohort's account rows (keyed by `cohort_key`), taken in canonical order at the watermark through
+    its coordination state; a member of a fleet gets a scorer row keyed by its subject."""
 
     def __init__(self, config: Config, state_ttl_ms: int | None = None) -> None:
         self.config, self.state_ttl_ms = config, state_ttl_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.policy = DecisionPolicy(self.config)
+        c = self.config.section("coordination")
+        self.params = {k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")}
+        self.pending = runtime_context.get_map_state(
+            MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+        )
         self.state = runtime_context.get_state(
-            _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
+            _ttl(ValueStateDescriptor("cohort", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
         )
 
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
-        a = row[1]
-        state = self.state.value() or self.policy.new_state()
-        decision = decide(self.policy, state, a)
-        self.state.update(state)
-        if decision is not None:
-            yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)
+    def process_element(self, payload: bytes, ctx: KeyedProcessFunction.Context) -> Any:
+        row: ScorerRow = pickle.loads(payload)
+        rows = self.pending.get(row.rowtime)
+        self.pending.put(row.rowtime, [*(rows or []), row])
+        if rows is None:
+            ctx.timer_service().register_event_time_timer(row.rowtime)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
+        rows = self.pending.get(timestamp) or []
+        self.pending.remove(timestamp)
+        cohort = self.state.value() or Coordination(**self.params)
+        for row in sorted(rows, key=ScorerRow.order):
+            hit = group(cohort, row)
+            if hit is not None:
+                yield Row(f"account:{hit.subject}", pickle.dumps(hit))
+        self.state.update(cohort)
+
+
+# -- step 6: scoring and decisions ---------------------------------------------------------------------------
+
+
+VERSIONS = MapStateDescriptor("versions", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+KEEP_VERSIONS = 12
+"""Versions kept in broadcast state (two hours of event time at one per epoch): a scorer never lags the
+learner by more, since they share their inputs."""
+
+
+class ScoreAndDecide(KeyedBroadcastProcessFunction):
+    """A subject's scorer rows (keyed by `subject_type:subject`), buffered and taken in canonical order at the
+    watermark, a row time at a time: assessed with the learner's version in force then, and put through
+    the subject's policy state (`detectors.pipeline.Score`). Versions arrive on the broadcast input."""
+
+    def __init__(self, config: Config, model: str | None = None, state_ttl_ms: int | None = None) -> None:
+        self.config, self.model, self.state_ttl_ms = config, model, state_ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.step = Score(self.config)
+        self.limits = {t: Limits(self.config, t) for t in ("account", "ip")}
+        self.pending = runtime_context.get_map_state(
+            MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+        )
+        self.policy = runtime_context.get_state(
+            _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
+        )
+        self.versions: dict[int, Version] = {}
+        self.first: Version | None = None
+
+    def process_element(self, payload: bytes, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Any:
+        row: ScorerRow = pickle.loads(payload)
+        second = row.rowtime - row.rowtime % 1000
+        rows = self.pending.get(second)
+        self.pending.put(second, [*(rows or []), row])
+        if rows is None:
+            ctx.timer_service().register_event_time_timer(second + 999)
+
+    def process_broadcast_element(self, version: Row, ctx: KeyedBroadcastProcessFunction.Context) -> None:
+        state = ctx.get_broadcast_state(VERSIONS)
+        state.put(version[0], version[1])
+        kept = sorted(state.keys())
+        for effective in kept[:-KEEP_VERSIONS]:
+            state.remove(effective)
+            self.versions.pop(effective, None)
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
+        rows = sorted(self.pending.get(timestamp - 999) or [], key=ScorerRow.order)
+        self.pending.remove(timestamp - 999)
+        state = self.policy.value() or self.step.policy.new_state()
+        broadcast = ctx.get_broadcast_state(VERSIONS)
+        start = 0
+        while start < len(rows):
+            end = start
+            while end < len(rows) and rows[end].rowtime == rows[start].rowtime:
+                end += 1
+            version = self._version(broadcast, rows[start].rowtime)
+            for a in self.step.assess(version, rows[start:end]):
+                decision = self.step.decide(state, a)
+                if decision is not None:
+                    yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)
+            start = end
+        self.policy.update(state)
+
+    def _version(self, broadcast: Any, rowtime: int) -> Version:
+        """The newest version effective at `rowtime` (the learner as the run started, before any)."""
+        effective = sorted(k for k in broadcast.keys() if k <= rowtime)
+        if not effective:
+            if self.first is None:
+                self.first = start_learner(self.config, self.model).version(FIRST)
+            return self.first
+        newest = effective[-1]
+        version = self.versions.get(newest)
+        if version is None:
+            version = self.versions[newest] = pickle.loads(broadcast.get(newest))
+        return version
+
+
+class LimitRows(ProcessFunction):
+    """Counted requests over a short-window limit (SQL) to scorer rows keyed by subject, when a rate rule hits."""
+
+    def __init__(self, config: Config, subject_type: str) -> None:
+        self.config, self.subject_type = config, subject_type
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.limits = Limits(self.config, self.subject_type)
+        self.labels = list(self.limits.windows)
+
+    def process_element(self, row: Row, ctx: ProcessFunction.Context) -> Any:
+        v = row[1]
+        counts = {label: v[f"views_{label}"] for label in self.labels}
+        scored = self.limits.request_row(v["subject"], v["ts"], counts, v["created_at"], v["first_view"])
+        if scored is not None:
+            yield Row(f"{self.subject_type}:{v['subject']}", pickle.dumps(scored))
+
+
+__all__ = [
+    "DEAD_LETTER",
+    "DECISION",
+    "GROUP",
+    "KEYED",
+    "LEARN",
+    "REQUEST",
+    "VERSION",
+    "Behave",
+    "Group",
+    "Learn",
+    "LimitRows",
+    "ParseFileLines",
+    "ParseVerdictLines",
+    "ParseVerdictMessages",
+    "ScoreAndDecide",
+    "format_ms",
+    "keyed",
+    "parse_line",
+]
