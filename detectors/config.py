@@ -53,7 +53,7 @@ _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _SHAPE: dict[str, Any] = {
     "input": {"max_line_bytes": int, "log_format": "format", "actor": "format"},
-    "time": {"out_of_orderness": "duration"},
+    "time": {"out_of_orderness": "duration", "max_ahead": "duration", "max_clock_skew": "duration"},
     "routes": list,
     "rules": {
         "account_profile_rate": {

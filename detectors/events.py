@@ -115,15 +115,33 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
 
 
 def _utc_ms(text: str) -> int | None:
-    """Epoch ms of a UTC time with at most millisecond digits (`2026-01-05T08:00:02.213Z`), None otherwise."""
-    m = _UTC_MS.match(text)
-    if m is None:
+    """Epoch ms of a UTC time with at most millisecond digits (`2026-01-05T08:00:02.213Z`), None otherwise.
+
+    >>> _utc_ms("2026-01-05T08:00:02.213Z"), _utc_ms("2026-01-05T08:00:02Z"), _utc_ms("2026-13-05T08:00:02Z")
+    (1767600002213, 1767600002000, None)
+    """
+    second = _second_ms(text[:19])
+    if second is None:
+        return None
+    rest = text[19:]
+    if rest in ("Z", "z"):
+        return second
+    if 3 <= len(rest) <= 5 and rest[0] == "." and rest[-1] in "Zz" and rest[1:-1].isascii() and rest[1:-1].isdigit():
+        return second + int(rest[1:-1].ljust(3, "0"))
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _second_ms(text: str) -> int | None:
+    """Epoch ms of `YYYY-MM-DD[Tt ]HH:MM:SS`, None if it is not one (a cache: times repeat to the second)."""
+    m = _UTC_MS.match(text + "Z")
+    if m is None or m[5] is not None:
         return None
     day = _day_ms(m[1])
     hour, minute, second = int(m[2]), int(m[3]), int(m[4])
     if day is None or hour > 23 or minute > 59 or second > 59:
         return None  # the general parser says what is wrong
-    return day + hour * 3_600_000 + minute * 60_000 + second * 1000 + (int(m[5].ljust(3, "0")) if m[5] else 0)
+    return day + hour * 3_600_000 + minute * 60_000 + second * 1000
 
 
 @lru_cache(maxsize=4096)
@@ -178,37 +196,58 @@ def json_object(line: str | bytes) -> dict[str, Any]:
 
 def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
     """Validate a decoded v1 object against the contract and normalise it."""
-    for name in ("ts", "ip", "method", "path", "status"):
-        if obj.get(name) is None:
+    get = obj.get
+    ts, ip, method, path, status = get("ts"), get("ip"), get("method"), get("path"), get("status")
+    for name, value in (("ts", ts), ("ip", ip), ("method", method), ("path", path), ("status", status)):
+        if value is None:
             raise BadEvent(f"missing required field '{name}'")
-    ip = _ip(obj["ip"])
-    method = _nonempty_str(obj, "method")
-    path = _nonempty_str(obj, "path")
-    status = _integer(obj["status"])
+    ip = _ip(ip)
+    if type(method) is not str or not method:
+        _nonempty_str(obj, "method")
+    if type(path) is not str or not path:
+        _nonempty_str(obj, "path")
+    if type(status) is not int:
+        status = _integer(status)
     if status is None or not 100 <= status <= 599:
         raise BadEvent(f"field 'status' is not an HTTP status code ({_short(obj['status'])})")
-    optional: dict[str, Any] = {}
-    for name in _OPTIONAL_STR:
-        value = obj.get(name)
-        if value is not None and not isinstance(value, str):
+    optional = [get(name) for name in _OPTIONAL_STR]
+    for name, value in zip(_OPTIONAL_STR, optional, strict=True):
+        if value is not None and type(value) is not str:
             raise BadEvent(f"field '{name}' is not a string ({_short(value)})")
-        optional[name] = value or None
-    size = obj.get("bytes")
-    if size is not None:
+    size = get("bytes")
+    if size is not None and type(size) is not int or size is not None and size < 0:
         size = _integer(size)
         if size is None or size < 0:
             raise BadEvent(f"field 'bytes' is not a non-negative integer ({_short(obj['bytes'])})")
-    created = obj.get("account_created_at")
+    created = get("account_created_at")
+    account, agent, referer, session, request, tier = (v or None for v in optional)
     return AccessEvent(
-        ts=parse_timestamp(obj["ts"]),
-        ip=ip,
-        method=method,
-        path=path,
-        status=status,
-        account_created_at=None if created is None else parse_timestamp(created, "account_created_at"),
-        bytes=size,
-        **optional,
+        parse_timestamp(ts),
+        ip,
+        method,
+        path,
+        status,
+        account,
+        None if created is None else _created_at(created),
+        agent,
+        referer,
+        size,
+        session,
+        request,
+        tier,
     )
+
+
+def _created_at(value: Any) -> int:
+    """`account_created_at` as epoch ms (cached: an account's value repeats on all its lines)."""
+    if type(value) is str:
+        return _created_text(value)
+    return parse_timestamp(value, "account_created_at")
+
+
+@lru_cache(maxsize=1 << 16)
+def _created_text(value: str) -> int:
+    return parse_timestamp(value, "account_created_at")
 
 
 def parse_combined(line: str) -> AccessEvent:
@@ -252,37 +291,68 @@ def parse_combined(line: str) -> AccessEvent:
     )
 
 
-class LatenessGuard:
-    """Rejects events too far behind the latest event time of their input.
+class InputClock:
+    """The event-time clock of one input (a file, a Kafka partition), and the guard on it.
 
-    Flink's bounded-out-of-orderness watermark trails the largest `ts` seen by `lag`
-    (and 1 ms); an event at or behind the watermark would be dropped by event-time
-    windows, so it is rejected here instead, with the reason, and never lost silently.
+    The clock is the running maximum of the median event time of the input's last
+    `window` events: one line stamped far in the future (a clock-skewed server, a producer
+    that stamps wrong) cannot move it, while a real jump in time (the input resumes after
+    a gap) moves it once most of the recent events are past the jump. Against that clock,
+    an event is rejected, with the reason, when it is
 
-    >>> guard = LatenessGuard(30_000)
-    >>> guard.check(100_000), guard.check(70_000), guard.check(69_999) is not None
-    (None, None, True)
+    - **late**: more than `lag` behind it (event-time windows could no longer count it), or
+    - **too far ahead**: more than `ahead` after it, or more than `skew` after the wall
+      clock `now` where one is given (streaming).
+
+    Watermarks follow the clock (`clock - lag - 1 ms`), so an accepted event is never
+    behind one. The clock starts once `window` events were seen; until then nothing is
+    rejected as late or far ahead.
+
+    >>> clock = InputClock(lag_ms=30_000, ahead_ms=3_600_000)
+    >>> [clock.check(t) for t in (1_000, 2_000, 3_000, 4_000, 5_000)], clock.clock
+    ([None, None, None, None, None], 3000)
+    >>> clock.check(90_000_000)[:13], clock.clock  # 25 hours ahead: rejected, the clock stays
+    ('too far ahead', 3000)
+    >>> clock.check(6_000), clock.check(-40_000)[:4]
+    (None, 'late')
     """
 
-    def __init__(self, lag_ms: int) -> None:
-        self.lag = lag_ms
-        self.latest: int | None = None
+    def __init__(self, lag_ms: int, ahead_ms: int, skew_ms: int | None = None, window: int = 5) -> None:
+        self.lag, self.ahead, self.skew, self.window = lag_ms, ahead_ms, skew_ms, window
+        self.recent: list[int] = []
+        self.clock: int | None = None
 
-    def check(self, ts: int) -> str | None:
-        """None if `ts` is in time (and remember it), else the reason it is late."""
-        if self.latest is None or ts > self.latest:
-            self.latest = ts
-        elif ts < self.latest - self.lag:
+    def check(self, ts: int, now_ms: int | None = None) -> str | None:
+        """None if `ts` is in time (the clock advances), else the reason it is rejected."""
+        if now_ms is not None and self.skew is not None and ts > now_ms + self.skew:
             return (
-                f"late: event time {format_ms(ts)} is {(self.latest - ts) / 1000:g} s behind the latest event "
-                f"time of this input ({format_ms(self.latest)}); the allowed out-of-orderness is "
-                f"{self.lag / 1000:g} s ([time] out_of_orderness)"
+                f"too far ahead: event time {format_ms(ts)} is {(ts - now_ms) / 1000:g} s after the wall clock "
+                f"({format_ms(now_ms)}); the allowed skew is {self.skew / 1000:g} s ([time] max_clock_skew)"
+            )
+        self.recent = [*self.recent[1 - self.window :], ts]
+        if len(self.recent) == self.window:
+            median = sorted(self.recent)[self.window // 2]
+            self.clock = median if self.clock is None else max(self.clock, median)
+        clock = self.clock
+        if clock is None:
+            return None
+        if ts > clock + self.ahead:
+            return (
+                f"too far ahead: event time {format_ms(ts)} is {(ts - clock) / 1000:g} s after the clock of this "
+                f"input ({format_ms(clock)}, the median of its last {self.window} events); the allowed lead is "
+                f"{self.ahead / 1000:g} s ([time] max_ahead)"
+            )
+        if ts < clock - self.lag:
+            return (
+                f"late: event time {format_ms(ts)} is {(clock - ts) / 1000:g} s behind the clock of this input "
+                f"({format_ms(clock)}); the allowed out-of-orderness is {self.lag / 1000:g} s "
+                "([time] out_of_orderness)"
             )
         return None
 
 
 class LineReader:
-    """Reads the lines of one input in order: numbers them, parses them, rejects late events.
+    """Reads the lines of one input in order: numbers them, parses them, rejects events off its clock.
 
     `feed(line)` returns the event, None for a blank line, or raises `BadEvent`;
     `line_no` is the number of the line just fed.
@@ -293,34 +363,44 @@ class LineReader:
     """
 
     def __init__(
-        self, max_bytes: int, lag_ms: int, parse: Callable[[str | bytes, int], AccessEvent] | None = None
+        self,
+        max_bytes: int,
+        lag_ms: int,
+        parse: Callable[[str | bytes, int], AccessEvent] | None = None,
+        ahead_ms: int = 3_600_000,
+        skew_ms: int | None = None,
     ) -> None:
         self.max_bytes = max_bytes
-        self.guard = LatenessGuard(lag_ms)
+        self.clock = InputClock(lag_ms, ahead_ms, skew_ms)
         self.line_no = 0
         self.parse = parse or parse_line  # `parse_line`, or the configured log format's parser
 
     @classmethod
     def for_config(cls, config: Config) -> LineReader:
-        """A reader with the configured size limit, out-of-orderness and log format (`[input] log_format`)."""
+        """A reader with the configured size limit, clock bounds and log format (`[input] log_format`)."""
+        time = config.section("time")
         return cls(
             config.section("input", "max_line_bytes"),
-            parse_duration(config.section("time", "out_of_orderness")),
+            parse_duration(time["out_of_orderness"]),
             config.log_format.parse if config.log_format is not None else None,
+            parse_duration(time["max_ahead"]),
+            parse_duration(time["max_clock_skew"]),
         )
 
-    def feed(self, line: str) -> AccessEvent | None:
-        """The event of the next line, None if it is blank; `BadEvent` if it is invalid or late."""
+    def feed(self, line: str, now_ms: int | None = None) -> AccessEvent | None:
+        """The event of the next line, None if it is blank; `BadEvent` if it is invalid or off the input's clock
+        (`now_ms`: the wall clock, when streaming)."""
         self.line_no += 1
         if not line.strip():
             return None
         event = self.parse(line, self.max_bytes)
-        late = self.guard.check(event.ts)
-        if late:
-            raise BadEvent(late)
+        off = self.clock.check(event.ts, now_ms)
+        if off:
+            raise BadEvent(off)
         return event
 
 
+@lru_cache(maxsize=1 << 16)
 def format_ms(ms: int) -> str:
     """Epoch milliseconds as RFC 3339 UTC with millisecond precision.
 

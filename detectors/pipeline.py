@@ -32,8 +32,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from detectors.allowlist import Allowlist
-from detectors.assess import Assessment, Assessor, Tagged
-from detectors.config import Config
+from detectors.assess import Assessor, Tagged
+from detectors.config import ACTIONS, Config
 from detectors.coordination import Coordination, cohort_key
 from detectors.events import AccessEvent
 from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
@@ -104,9 +104,23 @@ class Limits:
         self.long: list[Rule] = [g for _, g in halves if g is not None]
         self.windows = _windows(self.short)
         self.long_windows = _windows(self.long)
-        self.thresholds = {
-            label: min(limit for r in self.short for lab, limit in r.window_limits if lab == label)
+        self.levels = {
+            label: sorted({limit for r in self.short for lab, limit in r.window_limits if lab == label})
             for label in self.windows
+        }
+        """Per short window, the limits set on it: a request is over one when more than that many counted
+        requests fall in the window ending at it."""
+
+    def crossed(self, counts: dict[str, int]) -> dict[str, int]:
+        """Exact window counts as the per-request path reports them: per window, the highest limit passed + 1
+        (0 if none), which is what every rule on that window needs to decide.
+
+        >>> from detectors.config import load_config
+        >>> Limits(load_config(), "account").crossed({"1m": 47, "2m": 3})
+        {'1m': 21, '2m': 0}
+        """
+        return {
+            label: max((n + 1 for n in self.levels[label] if counts[label] > n), default=0) for label in self.windows
         }
 
     def counts(self, subject: str | None, view: bool, account: str | None) -> bool:
@@ -130,8 +144,11 @@ class Limits:
         """A subject-minute's long-window counts to a scorer row, when a rate rule hits."""
         if not self.long:
             return None
+        minute = rowtime - rowtime % MINUTE_MS
         counts: dict[str, Any] = {
-            f"profile_views_{label}": state.views_in(rowtime - rowtime % MINUTE_MS, ms)
+            f"profile_views_{label}": features[_SAME.get((self.subject_type, ms), "")]
+            if (self.subject_type, ms) in _SAME
+            else state.views_in(minute, ms)
             for label, ms in self.long_windows.items()
         }
         if self.subject_type == "account":
@@ -149,6 +166,16 @@ class Limits:
         return tuple((h, "limits") for rule in rules for h in rule.evaluate(features))
 
 
+_SAME = {
+    ("account", 600_000): "views_10m",
+    ("account", 3_600_000): "views_1h",
+    ("account", 86_400_000): "views_24h",
+    ("ip", 600_000): "logged_out_views_10m",
+    ("ip", 3_600_000): "logged_out_views_1h",
+}
+"""Long windows whose count the rolling features already hold (same resolution as `views_in`)."""
+
+
 def _windows(rules: list[Rule]) -> dict[str, int]:
     windows: dict[str, int] = {}
     for rule in rules:
@@ -157,7 +184,8 @@ def _windows(rules: list[Rule]) -> dict[str, int]:
 
 
 def short_window_rows(requests: list[RequestFacts], limits: Limits) -> list[Row]:
-    """Reference of the job's per-request SQL: each counted request whose short-window counts pass a limit."""
+    """Reference of the job's per-request SQL: each counted request over some short-window limit, with its counts
+    as `Limits.crossed` reports them."""
     key = "account" if limits.subject_type == "account" else "ip"
     counted: dict[str, list[RequestFacts]] = defaultdict(list)
     for f in requests:
@@ -167,17 +195,28 @@ def short_window_rows(requests: list[RequestFacts], limits: Limits) -> list[Row]
     rows = []
     for subject, fs in counted.items():
         windows = SubjectFeatures([f.ts for f in fs], limits.windows)
-        created: int | None = None
+        created = _running_min_created(fs)
         for f in fs:
-            if f.created_at is not None:
-                created = f.created_at if created is None else min(created, f.created_at)
-            counts = windows.at(f.ts)
-            over = any(counts[f"profile_views_{label}"] > n for label, n in limits.thresholds.items())
-            if over:
-                row = limits.request_row(subject, f.ts, {k[14:]: v for k, v in counts.items()}, created, fs[0].ts)
+            counts = limits.crossed({k[14:]: v for k, v in windows.at(f.ts).items()})
+            if any(counts.values()):
+                row = limits.request_row(subject, f.ts, counts, created[f.ts], fs[0].ts)
                 if row is not None:
                     rows.append(row)
     return rows
+
+
+def _running_min_created(fs: list[RequestFacts]) -> dict[int, int | None]:
+    """Per event time, the earliest `created_at` carried by requests up to and including that time (requests at
+    one time all see each other, as in SQL's RANGE windows)."""
+    at: dict[int, list[int]] = defaultdict(list)
+    for f in fs:
+        at[f.ts] += [] if f.created_at is None else [f.created_at]
+    out: dict[int, int | None] = {}
+    lowest: int | None = None
+    for ts, values in sorted(at.items()):
+        lowest = min([*values, *([] if lowest is None else [lowest])], default=None)
+        out[ts] = lowest
+    return out
 
 
 # -- rolling state: features, long limits, behaviour rules ---------------------------------------------------
@@ -292,33 +331,38 @@ class Score:
         self.assessor = Assessor(config)
         self.policy = DecisionPolicy(config)
 
-    def assess(self, version: Version, rows: list[Row]) -> list[Assessment]:
-        """Rows of one subject and row time, in canonical order, to assessments (one per source)."""
-        out = []
+    def run(self, version: Version, state: PolicyState, rows: list[Row]) -> list[Decision]:
+        """Rows of one subject and row time, in canonical order: an assessment per source (limits, behaviour,
+        verdicts), each through the policy state (updated in place); the decisions it emits.
+
+        A source whose hits could not be stronger than the decision in force is not assessed: its
+        decision would be absorbed, and the assessment (models, explanation) is the costly part.
+        """
+        decisions = []
         for source in sorted({r.source for r in rows}):
             same = [r for r in rows if r.source == source]
             first = same[0]
             if source == VERDICT:
-                out += [Assessment(r.subject_type, r.subject, r.ts, verdict=r.verdict) for r in same]
+                for r in same:
+                    decision = self.policy.verdict(state, r.subject_type, r.subject, r.ts, r.verdict or "")
+                    decisions += [decision] if decision is not None else []
                 continue
             tagged = [t for r in same for t in r.hits]
+            gated = any(r.gated for r in same)
+            ceiling = max((h.action for h, _ in tagged), key=ACTIONS.index, default=None)
+            if source == BEHAVIOUR and (gated or len({layer for _, layer in tagged}) > 1):
+                ceiling = ACTIONS[-1]  # models may add hits, and two layers escalate
+            if ceiling is None or self.policy.absorbs(state, first.ts, ceiling):
+                continue
             features = next((r.features for r in same if r.gated), first.features)
             if source == LIMITS:
                 a = self.assessor.limits(version, first.subject_type, first.subject, first.ts, features, tagged)
             else:
-                gated = any(r.gated for r in same)
-                a = self.assessor.behaviour(
-                    version, first.subject_type, first.subject, first.ts, features, tagged, gated
-                )
+                a = self.assessor.behaviour(version, first.subject_type, first.subject, first.ts, features, tagged, gated)
             if a is not None:
-                out.append(a)
-        return out
-
-    def decide(self, state: PolicyState, a: Assessment) -> Decision | None:
-        """An assessment through the subject's policy state."""
-        if a.verdict is not None:
-            return self.policy.verdict(state, a.subject_type, a.subject, a.ts, a.verdict)
-        return self.policy.decide(state, a.subject_type, a.subject, a.ts, a.hits, a.top_features)
+                decision = self.policy.decide(state, a.subject_type, a.subject, a.ts, a.hits, a.top_features)
+                decisions += [decision] if decision is not None else []
+        return decisions
 
 
 # -- the reference run ---------------------------------------------------------------------------------------
@@ -387,10 +431,7 @@ def score(rows: Iterable[Row], config: Config, versions: list[Version]) -> list[
     for batch in _batches(sorted(rows, key=lambda r: (r.subject_type, r.subject, *r.order()))):
         version = versions[bisect.bisect_right(effective, batch[0].rowtime) - 1]
         state = states.setdefault((batch[0].subject_type, batch[0].subject), step.policy.new_state())
-        for a in step.assess(version, batch):
-            decision = step.decide(state, a)
-            if decision is not None:
-                decisions.append(decision)
+        decisions += step.run(version, state, batch)
     return decisions
 
 

@@ -97,6 +97,11 @@ class DecisionPolicy:
         """State of a subject with no decision yet."""
         return PolicyState()
 
+    def absorbs(self, state: PolicyState, ts: int, action: str) -> bool:
+        """Whether hits no stronger than `action` at `ts` would add nothing: a decision at least that strong is in
+        force."""
+        return state.action is not None and state.expires_at > ts and _RANK[action] <= _RANK[state.action]
+
     def decide(
         self,
         state: PolicyState,

@@ -43,3 +43,29 @@ def columns(record: type) -> list[tuple[str, str]]:
 def from_row(record: type, row: Any) -> Any:
     """A record from a row with named fields (a Flink `Row`, a dict): each field is looked up by its name."""
     return record(*(row[name] for name in record._fields))
+
+
+class RowReader:
+    """Reads rows of one shape into `record`s: by name, checked on the first row, then by position.
+
+    >>> from typing import NamedTuple
+    >>> class Hit(NamedTuple):
+    ...     subject: str
+    ...     views: int
+    >>> class Named(tuple):
+    ...     _fields = ("subject", "views")
+    >>> RowReader(Hit)(Named(("a1", 3)))
+    Hit(subject='a1', views=3)
+    """
+
+    def __init__(self, record: type) -> None:
+        self.record = record
+        self.checked = False
+
+    def __call__(self, row: Any) -> Any:
+        if not self.checked:
+            names = tuple(getattr(row, "_fields", None) or row.as_dict())
+            if names != self.record._fields:
+                raise TypeError(f"row fields {names} are not those of {self.record.__name__} {self.record._fields}")
+            self.checked = True
+        return self.record._make(row)

@@ -36,19 +36,18 @@ from jobs.operators import (
     GROUP,
     KEYED,
     LEARN,
-    REQUEST,
     VERSION,
     VERSIONS,
     Behave,
     Group,
     Learn,
     LimitRows,
-    ParseFileLines,
     ParseVerdictLines,
     ScoreAndDecide,
     keyed,
 )
-from jobs.sql import limit_query, minute_query, request_schema
+from jobs.parse import file_parser
+from jobs.sql import accepted, limit_query, minute_query, parsed_schema, rejected
 
 _DEAD = ""
 """The key of a dead letter among the decision rows the embedded job collects (decisions are keyed by subject)."""
@@ -153,21 +152,30 @@ def _rows(t_env: StreamTableEnvironment, table: Table) -> DataStream:
 
 def flink_configuration() -> Configuration:
     """Settings for Python operators: a large keyed-state cache, since each miss is a round trip to the JVM."""
+    import os
+    if "thread" in os.environ.get("SG_FLINK_CONF", ""):
+        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     conf = Configuration()
     conf.set_string("python.state.cache-size", str(STATE_CACHE_KEYS))
+    for kv in os.environ.get("SG_FLINK_CONF", "").split(","):
+        if kv:
+            k, v = kv.split("=", 1)
+            conf.set_string(k, v)
     return conf
 
 
-def file_requests(
-    env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, path: Path, config: Config
-) -> tuple[Table, DataStream]:
+def file_requests(t_env: StreamTableEnvironment, path: Path, config: Config, index: int) -> tuple[Table, DataStream]:
     """One input file (`.gz` read transparently) as a table of request rows with its own watermarks, and its
-    dead letters."""
-    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
-    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), f"file:{path.name}").set_parallelism(1)
-    parsed = lines.process(ParseFileLines(str(path), config), output_type=REQUEST).set_parallelism(1)
+    dead letters (decision-shaped rows with key `_DEAD`)."""
+    t_env.execute_sql(
+        f"CREATE TEMPORARY TABLE lines_{index} (line STRING) "
+        f"WITH ('connector' = 'filesystem', 'path' = '{path.resolve().as_uri()}', 'format' = 'raw')"
+    )
+    t_env.create_temporary_function(f"parse_{index}", file_parser(str(path), config))
+    parsed = _rows(t_env, t_env.sql_query(f"SELECT parse_{index}(line) AS r FROM lines_{index}"))
     lag = parse_duration(config.section("time", "out_of_orderness"))
-    return t_env.from_data_stream(parsed, request_schema(lag)), parsed.get_side_output(DEAD_LETTER)
+    t_env.create_temporary_view(f"parsed_{index}", t_env.from_data_stream(parsed, parsed_schema(lag)))
+    return t_env.sql_query(accepted(f"parsed_{index}")), _rows(t_env, t_env.sql_query(rejected(f"parsed_{index}")))
 
 
 def verdict_rows(env: StreamExecutionEnvironment, path: Path) -> DataStream:
@@ -195,22 +203,21 @@ def run_files(
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
     t_env = StreamTableEnvironment.create(env)
-    tables, dead = zip(*(file_requests(env, t_env, path, config) for path in inputs), strict=True)
+    tables, dead = zip(*(file_requests(t_env, path, config, i) for i, path in enumerate(inputs)), strict=True)
     requests = tables[0]
     for table in tables[1:]:
         requests = requests.union_all(table)
     verdict_stream = None
     if verdicts is not None:
         verdict_stream = verdict_rows(env, verdicts)
-        dead = (*dead, verdict_stream.get_side_output(DEAD_LETTER))
+        dead = (*dead, verdict_stream.get_side_output(DEAD_LETTER).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION))
     decisions = build(t_env, requests, config, verdicts=verdict_stream, model=model, model_out=model_out)
-    # no Python map after the scorer: PyFlink would chain it in and clash on the uid
-    rejected = dead[0].union(*dead[1:]).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION)
+    dead_rows = dead[0].union(*dead[1:])
     summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
     output.parent.mkdir(parents=True, exist_ok=True)
     dead_letter.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", encoding="utf-8") as out, open(dead_letter, "w", encoding="utf-8") as dlq:
-        with decisions.union(rejected).execute_and_collect("scrapeguard-detect") as results:
+        with decisions.union(dead_rows).execute_and_collect("scrapeguard-detect") as results:
             for record in results:
                 if record[0] != _DEAD:
                     out.write(record[1] + "\n")
@@ -224,12 +231,14 @@ def run_files(
 
 
 def count_lines(path: Path) -> int:
-    """Non-blank lines, split the way Flink's text format splits them (at \\n, \\r or \\r\\n)."""
+    """Non-blank lines, split the way the job's file source splits them."""
     return sum(1 for line in read_lines(path) if line.strip())
 
 
 def read_lines(path: Path) -> Iterator[str]:
-    """Lines of a text file, `.gz` decompressed, universal newlines, bad UTF-8 replaced."""
+    """Lines of a text file as the job's file source reads them: `.gz` decompressed, split at `\\n` (a `\\r`
+    before it dropped), bad UTF-8 replaced."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as text:
-        yield from text
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="\n") as text:
+        for line in text:
+            yield line.removesuffix("\n").removesuffix("\r")

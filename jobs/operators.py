@@ -21,7 +21,7 @@ from pyflink.datastream.functions import (
     ProcessFunction,
     RuntimeContext,
 )
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 from pyflink.java_gateway import get_gateway
 
 from detectors.config import Config
@@ -41,17 +41,20 @@ from detectors.pipeline import (
     verdict_observation,
     verdict_row,
 )
-from detectors.records import columns, from_row
+from detectors.records import RowReader, columns
 from detectors.verdicts import parse_verdict
 
+BYTES = Types.PICKLED_BYTE_ARRAY()  # Python bytes (a byte array would reach thread-mode Python as a tuple)
+ITEM = Types.ROW([Types.LONG(), BYTES])
+"""A pickled record of `detectors.pipeline` and its row time (read without unpickling)."""
+KEYED = Types.ROW([Types.STRING(), ITEM])
+"""An `ITEM` and the key of the operator it goes to (a keyed Python operator is handed the `ITEM`)."""
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
-LEARN = OutputTag("learn", Types.ROW([Types.INT(), Types.PICKLED_BYTE_ARRAY()]))
-GROUP = OutputTag("group", Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
+LEARN = OutputTag("learn", Types.ROW([Types.INT(), ITEM]))
+GROUP = OutputTag("group", KEYED)
 _TYPES = {"BIGINT": Types.LONG(), "DOUBLE": Types.DOUBLE(), "BOOLEAN": Types.BOOLEAN(), "STRING": Types.STRING()}
 REQUEST = Types.ROW_NAMED([n for n, _ in columns(RequestFacts)], [_TYPES[t] for _, t in columns(RequestFacts)])
 """What the parse stage hands to SQL: `RequestFacts`, field by field."""
-KEYED = Types.ROW([Types.STRING(), Types.PICKLED_BYTE_ARRAY()])
-"""A pickled record and the key of the operator it goes to."""
 VERSION = Types.ROW([Types.LONG(), Types.PICKLED_BYTE_ARRAY()])
 """A learner version: its effective time and the pickled `detectors.learner.Version`."""
 DECISION = Types.ROW_NAMED(["k", "v", "ts"], [Types.STRING(), Types.STRING(), Types.LONG()])
@@ -71,6 +74,11 @@ def keyed(stream: DataStream, key_type: Any, value_type: Any) -> KeyedStream:
     j_selector = get_gateway().jvm.KeyByKeySelector()
     j_keyed = stream._j_data_stream.keyBy(j_selector, Types.ROW([key_type]).get_java_type_info())
     return KeyedStream(j_keyed, value_type, stream)
+
+
+def out(key: Any, record: Any) -> Row:
+    """A record of `detectors.pipeline` (it has a `rowtime`) as a `KEYED` row for the operator keyed by `key`."""
+    return Row(key, Row(record.rowtime, pickle.dumps(record)))
 
 
 def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> str:
@@ -152,8 +160,8 @@ def _verdict(line: str, source: str, where: dict[str, Any]) -> Any:
     except BadEvent as exc:
         yield DEAD_LETTER, dead_letter(source, where, str(exc), line)
         return
-    yield Row(f"{v.subject_type}:{v.subject}", pickle.dumps(verdict_row(v)))
-    yield LEARN, Row(LEARNER_KEY, pickle.dumps(verdict_observation(v)))
+    yield out(f"{v.subject_type}:{v.subject}", verdict_row(v))
+    yield LEARN, out(LEARNER_KEY, verdict_observation(v))
 
 
 # -- step 3: rolling state -----------------------------------------------------------------------------------
@@ -171,22 +179,22 @@ class Behave(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.step = BehaveStep(self.config, self.kind)
-        self.record = SUMMARIES[self.kind][0]
+        self.read = RowReader(SUMMARIES[self.kind][0])
         self.state = runtime_context.get_state(
             _ttl(ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
         )
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
-        minute = from_row(self.record, row)
+        minute = self.read(row)
         state = self.state.value() or self.step.new_state()
         routed = self.step.step(state, minute)
         self.state.update(state)
         for r in routed.score:
-            yield Row(f"{r.subject_type}:{r.subject}", pickle.dumps(r))
+            yield out(f"{r.subject_type}:{r.subject}", r)
         for o in routed.learn:
-            yield LEARN, Row(LEARNER_KEY, pickle.dumps(o))
+            yield LEARN, out(LEARNER_KEY, o)
         if routed.group is not None:
-            yield GROUP, Row(cohort_key(routed.group.features), pickle.dumps(routed.group))
+            yield GROUP, out(cohort_key(routed.group.features), routed.group)
 
 
 # -- step 4: the learner -------------------------------------------------------------------------------------
@@ -196,36 +204,36 @@ class Learn(KeyedProcessFunction):
     """The learner (`detectors.learner`): every observation, at parallelism 1 under one key; it learns them in
     canonical order at the watermark and publishes a version at each epoch boundary it passes.
 
-    The learner is keyed state, so it is in every checkpoint; it may be warm-started from a model
-    file and is written to `model_out` at the end of a bounded input.
+    The learner is written to keyed state once per epoch, with its version; the observations
+    learned since are kept (`learned`), so a restored job replays them and learns exactly what an
+    uninterrupted one did. It may be warm-started from a model file and is written to `model_out`
+    at the end of a bounded input.
     """
 
     def __init__(self, config: Config, model: str | None = None, model_out: str | None = None) -> None:
         self.config, self.model, self.model_out = config, model, model_out
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.pending = runtime_context.get_map_state(
-            MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
-        )
+        self.pending = runtime_context.get_list_state(ListStateDescriptor("pending", BYTES))
+        self.learned = runtime_context.get_list_state(ListStateDescriptor("learned", BYTES))
         self.state = runtime_context.get_state(ValueStateDescriptor("learner", Types.PICKLED_BYTE_ARRAY()))
         self.learner: Learner | None = None
 
     def _learner(self) -> Learner:
         if self.learner is None:
             self.learner = self.state.value() or start_learner(self.config, self.model)
+            for payload in self.learned.get() or []:  # after a restore: what was learned since the snapshot
+                learn(self.learner, pickle.loads(payload))
         return self.learner
 
-    def process_element(self, payload: bytes, ctx: KeyedProcessFunction.Context) -> Any:
-        o: Observation = pickle.loads(payload)
-        second = o.rowtime - o.rowtime % 1000  # buffered per second of row time: fewer timers and state entries
-        rows = self.pending.get(second)
-        self.pending.put(second, [*(rows or []), o])
-        if rows is None:
-            timers = ctx.timer_service()
-            timers.register_event_time_timer(second + 999)
-            timers.register_event_time_timer(epoch_end(o.rowtime))
-            if self.model_out:
-                timers.register_event_time_timer(END_OF_INPUT)
+    def process_element(self, item: Row, ctx: KeyedProcessFunction.Context) -> Any:
+        rowtime, payload = item[0], item[1]
+        self.pending.add(payload)  # an append: the list is read once, at the watermark
+        timers = ctx.timer_service()
+        timers.register_event_time_timer(rowtime - rowtime % 1000 + 999)
+        timers.register_event_time_timer(epoch_end(rowtime))
+        if self.model_out:
+            timers.register_event_time_timer(END_OF_INPUT)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
         learner = self._learner()
@@ -234,13 +242,16 @@ class Learn(KeyedProcessFunction):
                 learner.save(self.model_out)
             return
         if timestamp % EPOCH_MS == 0:
+            self.state.update(learner)
+            self.learned.clear()
             yield Row(timestamp, pickle.dumps(learner.version(timestamp)))
             return
-        observations = self.pending.get(timestamp - 999) or []
-        self.pending.remove(timestamp - 999)
-        for o in sorted(observations, key=Observation.order):
+        pending = [pickle.loads(p) for p in self.pending.get() or []]
+        due = sorted((o for o in pending if o.rowtime <= timestamp), key=Observation.order)
+        self.pending.update([pickle.dumps(o) for o in pending if o.rowtime > timestamp])
+        for o in due:
             learn(learner, o)
-        self.state.update(learner)
+        self.learned.add_all([pickle.dumps(o) for o in due])
 
 
 def start_learner(config: Config, model: str | None) -> Learner:
@@ -249,6 +260,23 @@ def start_learner(config: Config, model: str | None) -> Learner:
     if model:
         learner.load(model)
     return learner
+
+
+def hold(pending: Any, item: Row, ctx: Any) -> None:
+    """Keep an `ITEM` in map state under the second of its row time, with a timer for the end of that second."""
+    rowtime, payload = item[0], item[1]
+    second = rowtime - rowtime % 1000
+    held = pending.get(second)
+    pending.put(second, [*(held or []), payload])
+    if held is None:
+        ctx.timer_service().register_event_time_timer(second + 999)
+
+
+def take(pending: Any, timestamp: int) -> list[Any]:
+    """The records held for the second that ends at `timestamp` (a timer of `hold`), removed from state."""
+    held = pending.get(timestamp - 999) or []
+    pending.remove(timestamp - 999)
+    return [pickle.loads(p) for p in held]
 
 
 # -- step 5: coordination ------------------------------------------------------------------------------------
@@ -271,21 +299,16 @@ class Group(KeyedProcessFunction):
             _ttl(ValueStateDescriptor("cohort", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
         )
 
-    def process_element(self, payload: bytes, ctx: KeyedProcessFunction.Context) -> Any:
-        row: ScorerRow = pickle.loads(payload)
-        rows = self.pending.get(row.rowtime)
-        self.pending.put(row.rowtime, [*(rows or []), row])
-        if rows is None:
-            ctx.timer_service().register_event_time_timer(row.rowtime)
+    def process_element(self, item: Row, ctx: KeyedProcessFunction.Context) -> Any:
+        hold(self.pending, item, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
-        rows = self.pending.get(timestamp) or []
-        self.pending.remove(timestamp)
+        rows = take(self.pending, timestamp)
         cohort = self.state.value() or Coordination(**self.params)
         for row in sorted(rows, key=ScorerRow.order):
             hit = group(cohort, row)
             if hit is not None:
-                yield Row(f"account:{hit.subject}", pickle.dumps(hit))
+                yield out(f"account:{hit.subject}", hit)
         self.state.update(cohort)
 
 
@@ -293,6 +316,9 @@ class Group(KeyedProcessFunction):
 
 
 VERSIONS = MapStateDescriptor("versions", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+"""Broadcast state of the scorer: pickled versions by effective time, and under `_INDEX` the effective times
+(entries are read by key only, which both Python execution modes offer)."""
+_INDEX = -1
 KEEP_VERSIONS = 12
 """Versions kept in broadcast state (two hours of event time at one per epoch): a scorer never lags the
 learner by more, since they share their inputs."""
@@ -316,27 +342,30 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
             _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
         )
         self.versions: dict[int, Version] = {}
+        self.index: list[int] | None = None
         self.first: Version | None = None
 
-    def process_element(self, payload: bytes, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Any:
-        row: ScorerRow = pickle.loads(payload)
-        second = row.rowtime - row.rowtime % 1000
-        rows = self.pending.get(second)
-        self.pending.put(second, [*(rows or []), row])
-        if rows is None:
-            ctx.timer_service().register_event_time_timer(second + 999)
+    def process_element(self, item: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Any:
+        hold(self.pending, item, ctx)
 
     def process_broadcast_element(self, version: Row, ctx: KeyedBroadcastProcessFunction.Context) -> None:
         state = ctx.get_broadcast_state(VERSIONS)
+        index = sorted({*self._index(state), version[0]})
         state.put(version[0], version[1])
-        kept = sorted(state.keys())
-        for effective in kept[:-KEEP_VERSIONS]:
+        for effective in index[:-KEEP_VERSIONS]:
             state.remove(effective)
             self.versions.pop(effective, None)
+        self.index = index[-KEEP_VERSIONS:]
+        state.put(_INDEX, pickle.dumps(self.index))
+
+    def _index(self, state: Any) -> list[int]:
+        if self.index is None:
+            stored = state.get(_INDEX)
+            self.index = pickle.loads(stored) if stored is not None else []
+        return self.index
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
-        rows = sorted(self.pending.get(timestamp - 999) or [], key=ScorerRow.order)
-        self.pending.remove(timestamp - 999)
+        rows = sorted(take(self.pending, timestamp), key=ScorerRow.order)
         state = self.policy.value() or self.step.policy.new_state()
         broadcast = ctx.get_broadcast_state(VERSIONS)
         start = 0
@@ -345,16 +374,14 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
             while end < len(rows) and rows[end].rowtime == rows[start].rowtime:
                 end += 1
             version = self._version(broadcast, rows[start].rowtime)
-            for a in self.step.assess(version, rows[start:end]):
-                decision = self.step.decide(state, a)
-                if decision is not None:
-                    yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)
+            for decision in self.step.run(version, state, rows[start:end]):
+                yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)
             start = end
         self.policy.update(state)
 
     def _version(self, broadcast: Any, rowtime: int) -> Version:
         """The newest version effective at `rowtime` (the learner as the run started, before any)."""
-        effective = sorted(k for k in broadcast.keys() if k <= rowtime)
+        effective = [k for k in self._index(broadcast) if k <= rowtime]
         if not effective:
             if self.first is None:
                 self.first = start_learner(self.config, self.model).version(FIRST)
@@ -381,7 +408,7 @@ class LimitRows(ProcessFunction):
         counts = {label: v[f"views_{label}"] for label in self.labels}
         scored = self.limits.request_row(v["subject"], v["ts"], counts, v["created_at"], v["first_view"])
         if scored is not None:
-            yield Row(f"{self.subject_type}:{v['subject']}", pickle.dumps(scored))
+            yield out(f"{self.subject_type}:{v['subject']}", scored)
 
 
 __all__ = [
@@ -404,3 +431,7 @@ __all__ = [
     "keyed",
     "parse_line",
 ]
+
+import os as _os  # TEMP profiling hook
+if _os.environ.get("SG_PROFILE_OPS"):
+    exec(open("/tmp/sitecustomize_prof.py").read())

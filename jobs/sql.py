@@ -1,6 +1,7 @@
 """Flink SQL of the counting steps, generated from the records and declarations in `detectors/`.
 
-- `request_schema`: the parse stage's `RequestFacts` as a table, with event time and watermark.
+- `parsed_schema`, `accepted`, `rejected`: the parse UDF's output as a table with event time and the
+  watermark of its input's clock, split into `RequestFacts` rows and dead letters.
 - `minute_query`: the one-minute summaries of `detectors.features.minutes` (`AccountMinute`,
   `AddressMinute`), one aggregate per declared field, as tumbling windows.
 - `limit_query`: the short-window rate-limit counts of `detectors.pipeline.short_window_rows`,
@@ -13,15 +14,14 @@ a nested row, the shape the keyed Python operators read without a key-extraction
 
 from __future__ import annotations
 
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from detectors.features.minutes import SUMMARIES, Agg
 from detectors.features.request import RequestFacts
 from detectors.pipeline import Limits
 from detectors.records import columns
+from jobs.parse import PARSED
 
-_DATA_TYPES = {"BIGINT": DataTypes.BIGINT(), "DOUBLE": DataTypes.DOUBLE(), "BOOLEAN": DataTypes.BOOLEAN(),
-               "STRING": DataTypes.STRING()}  # fmt: skip
 _TUMBLE = "TABLE(TUMBLE(TABLE {}, DESCRIPTOR(rowtime), INTERVAL '1' MINUTES))"
 
 
@@ -38,17 +38,27 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
 
 
-def request_schema(lag_ms: int) -> Schema:
-    """`RequestFacts` columns, `rowtime` from `ts`, and a watermark `lag_ms` + 1 ms behind the latest `ts`
-    (an event exactly `lag_ms` behind is still on time)."""
-    builder = Schema.new_builder()
-    for name, sql_type in columns(RequestFacts):
-        builder = builder.column(name, _DATA_TYPES[sql_type])
+def parsed_schema(lag_ms: int) -> Schema:
+    """The parse UDF's output (one `r` column) with `rowtime` from the event time and a watermark `lag_ms` + 1 ms
+    behind the input's clock (an event exactly `lag_ms` behind it is still on time)."""
     return (
-        builder.column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
-        .watermark("rowtime", f"rowtime - {interval(lag_ms + 1)}")
+        Schema.new_builder()
+        .column("r", PARSED)
+        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(COALESCE(r.ts, 0), 3)")
+        .watermark("rowtime", f"TO_TIMESTAMP_LTZ(COALESCE(r.clock, 0), 3) - {interval(lag_ms + 1)}")
         .build()
     )
+
+
+def accepted(parsed: str) -> str:
+    """The `RequestFacts` rows (and rowtime) of the registered parse output `parsed`."""
+    fields = ", ".join(f"r.`{name}` AS `{name}`" for name, _ in columns(RequestFacts))
+    return f"SELECT {fields}, rowtime FROM {parsed} WHERE r.ts IS NOT NULL"
+
+
+def rejected(parsed: str) -> str:
+    """The dead-letter records of the registered parse output `parsed`, as decision-shaped rows with key ''."""
+    return f"SELECT '' AS k, r.dead AS v, CAST(0 AS BIGINT) AS ts FROM {parsed} WHERE r.dead IS NOT NULL"
 
 
 def aggregate_sql(agg: Agg) -> str:
@@ -81,30 +91,34 @@ def minute_query(t_env: StreamTableEnvironment, requests: str, kind: str) -> Tab
 
 def limit_query(t_env: StreamTableEnvironment, requests: str, limits: Limits) -> Table:
     """Counted requests of one subject type over some short-window limit: columns `k` (the subject) and `v`
-    (subject, ts, created_at, first_view and `views_<label>` per window)."""
+    (subject, ts, created_at, first_view and `views_<label>` per window, as `Limits.crossed` reports them).
+
+    One OVER window per subject type: a request is more than `n` into a window of `w` ms when the
+    request `n` before it (`LAG(ts, n)`) is at most `w` ms older. All requests at one event time see
+    each other, as in the reference.
+    """
     key = "account" if limits.subject_type == "account" else "ip"
     counted = "`view` AND account IS NOT NULL" if key == "account" else "`view` AND account IS NULL AND ip IS NOT NULL"
-    over = "OVER (PARTITION BY subject ORDER BY rowtime RANGE BETWEEN {} PRECEDING AND CURRENT ROW)"
-    seen = f"(SELECT `{key}` AS subject, ts, rowtime, created_at FROM {requests} WHERE {counted})"
-    previous = (
-        f"(SELECT subject, ts, rowtime, MIN(created_at) {over.format('UNBOUNDED')} AS created_at, "
-        f"MIN(ts) {over.format('UNBOUNDED')} AS first_view FROM {seen})"
+    lags = [(label, ms, n) for label, ms in limits.windows.items() for n in limits.levels[label]]
+    over = ", ".join(f"LAG(ts, {n}) OVER w AS `lag_{label}_{n}`" for label, _, n in lags)
+    counts = ", ".join(
+        "CASE "
+        + " ".join(f"WHEN `lag_{lab}_{n}` >= ts - {ms} THEN {n + 1}" for lab, ms, n in reversed(lags) if lab == label)
+        + f" ELSE 0 END AS `views_{label}`"
+        for label in limits.windows
     )
-    names = []
-    for label, ms in limits.windows.items():
-        name = f"views_{label}"
-        keep = ", ".join(["subject", "ts", "rowtime", "created_at", "first_view", *names])
-        previous = f"(SELECT {keep}, COUNT(*) {over.format(interval(ms))} AS `{name}` FROM {previous})"
-        previous = f"(SELECT * FROM {previous} WHERE `{name}` > 0)"  # always true; keeps the planner from merging
-        names.append(name)  # OVER windows (with four or more it fails on duplicate field names)
-    over_limit = " OR ".join(f"`views_{label}` > {n}" for label, n in limits.thresholds.items())
-    fields = ["subject", "ts", "created_at", "first_view", *(f"`{n}`" for n in names)]
+    crossed = " OR ".join(f"`lag_{label}_{n}` >= ts - {ms}" for label, ms, n in lags)
+    seen = (
+        f"SELECT `{key}` AS subject, ts, MIN(created_at) OVER w AS created_at, MIN(ts) OVER w AS first_view, {over} "
+        f"FROM {requests} WHERE {counted} WINDOW w AS (PARTITION BY `{key}` ORDER BY rowtime)"
+    )
+    names = [f"`views_{label}`" for label in limits.windows]
     row_type = ", ".join(
-        ["subject STRING", "ts BIGINT", "created_at BIGINT", "first_view BIGINT", *(f"`{n}` BIGINT" for n in names)]
+        ["subject STRING", "ts BIGINT", "created_at BIGINT", "first_view BIGINT", *(f"{n} BIGINT" for n in names)]
     )
     return t_env.sql_query(
-        f"SELECT subject AS k, CAST(ROW({', '.join(fields)}) AS ROW<{row_type}>) AS v FROM {previous} "
-        f"WHERE {over_limit}"
+        f"SELECT subject AS k, CAST(ROW(subject, ts, created_at, first_view, {', '.join(names)}) AS ROW<{row_type}>) "
+        f"AS v FROM (SELECT subject, ts, created_at, first_view, {counts} FROM ({seen}) WHERE {crossed})"
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from detectors.config import load_config
-from detectors.engine import detect
+from detectors.pipeline import detect
 from detectors.events import BadEvent, LineReader
 from detectors.policy import Decision
 from jobs.detect import read_lines

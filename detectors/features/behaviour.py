@@ -54,7 +54,7 @@ RULE_FEATURES = {
 """Subject type of a behaviour rule -> the features its conditions may name (tests hold these to `update`)."""
 
 # Positions in an account's per-minute tuple.
-_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _LO, _HI, _IPS = range(13)
+_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI = range(13)
 # ... and in an address's.
 _AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI = range(1, 11)
 
@@ -91,6 +91,10 @@ def _since(rows: list[tuple[Any, ...]], now: int, ms: int) -> list[tuple[Any, ..
     return [r for r in rows if r[_MIN] > start]
 
 
+# A minute's tuple: (minute, views, requests, statics, nav, noref, not_found, scripted, browser, targets, ips, tmin,
+# tmax), the counts first so that one zip sums them (tmin and tmax may be None and are never summed).
+
+
 class AccountBehaviour:
     """One account's rolling state (see module docstring)."""
 
@@ -112,14 +116,14 @@ class AccountBehaviour:
         self.minutes = [r for r in self.minutes if r[_MIN] > m.minute - HOUR_MS]
         self.minutes.append(
             (m.minute, m.views, m.requests, m.statics, m.nav, m.noref, m.not_found, m.scripted, m.browser,
-             m.targets, m.tmin, m.tmax, m.ips)
+             m.targets, m.ips, m.tmin, m.tmax)
         )  # fmt: skip
         hour = m.minute - m.minute % HOUR_MS
         self.hours[hour] = self.hours.get(hour, 0) + m.views
         self.hours = {h: v for h, v in self.hours.items() if h > m.minute - DAY_MS}
         rows = self.minutes
         ten = _since(rows, m.minute, 10 * MINUTE_MS)
-        totals = [0 if i in (_MIN, _LO, _HI) else sum(r[i] for r in rows) for i in range(13)]
+        totals = [sum(column) for column in zip(*(r[:_LO] for r in rows))]
         views_1h, requests_1h, statics_1h = totals[_VIEWS], totals[_REQ], totals[_STAT]
         views_24h = sum(self.hours.values())
         lo, hi = _span(rows, _LO, _HI)

@@ -1,0 +1,116 @@
+"""The parse stage: lines of a file, or Kafka messages, to `RequestFacts` rows, as a vectorised Python UDF.
+
+Parsing is the one step that runs in Python for every event, so it runs as a pandas UDF:
+the JVM hands Python whole Arrow batches of lines and takes back batches of columns, instead
+of one crossing per event. Each instance reads one input in order (a file, or the Kafka
+partitions of one source reader) and keeps its `detectors.events.InputClock`s; every output
+row carries the clock, from which the job derives the input's watermark, and bad lines carry
+their dead-letter record instead of facts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pandas as pd
+from pyflink.table import DataTypes
+from pyflink.table.udf import UserDefinedFunction, udf
+
+from detectors.config import Config, parse_duration
+from detectors.events import BadEvent, InputClock, LineReader
+from detectors.features.request import RequestFacts, facts
+from detectors.records import columns
+
+_TYPES = {"BIGINT": DataTypes.BIGINT(), "BOOLEAN": DataTypes.BOOLEAN(), "STRING": DataTypes.STRING()}
+FACTS = [name for name, _ in columns(RequestFacts)]
+OUTPUT = [*FACTS, "clock", "dead"]
+"""The UDF's columns: the facts (null for a rejected or blank line), the input's clock after the line (null until
+it starts), and the dead-letter record of a rejected line."""
+PARSED = DataTypes.ROW(
+    [DataTypes.FIELD(n, _TYPES[t]) for n, t in columns(RequestFacts)]
+    + [DataTypes.FIELD("clock", DataTypes.BIGINT()), DataTypes.FIELD("dead", DataTypes.STRING())]
+)
+
+
+def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> str:
+    """A dead-letter record: where the input came from, why it was rejected, and the raw line."""
+    return orjson.dumps({"source": source, **where, "reason": reason, "raw": raw}).decode()
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=OUTPUT, dtype=object)
+
+
+def file_parser(source: str, config: Config) -> UserDefinedFunction:
+    """The parse UDF of one file (`source` names it in dead letters): lines in, `PARSED` rows out."""
+    blank = (None,) * len(FACTS)
+
+    def parse(lines: pd.Series) -> pd.DataFrame:
+        reader = state.get("reader")
+        if reader is None:
+            reader = state["reader"] = LineReader.for_config(config)
+        routes, rows = config.routes, []
+        for line in lines:
+            try:
+                event = reader.feed(line)
+            except BadEvent as exc:
+                rows.append((*blank, reader.clock.clock, dead_letter(source, {"line": reader.line_no}, str(exc), line)))
+                continue
+            facts_ = blank if event is None else facts(event, routes)
+            rows.append((*facts_, reader.clock.clock, None))
+        return _frame(rows)
+
+    state: dict[str, Any] = {}
+    return udf(parse, result_type=PARSED, func_type="pandas")
+
+
+def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunction:
+    """The parse UDF of the `access-logs` messages one source reader hands on: (value, partition, offset) in,
+    `PARSED` rows out.
+
+    Each partition has its own clock, checked against the wall clock too. A row's `clock` is the
+    smallest clock of the partitions this reader has had a message from in the last `idle_ms`,
+    so the watermark waits for the slowest of them and an idle one stops holding it back.
+    """
+    time_ = config.section("time")
+    lag, ahead, skew = (parse_duration(time_[k]) for k in ("out_of_orderness", "max_ahead", "max_clock_skew"))
+    max_bytes = config.section("input", "max_line_bytes")
+    blank = (None,) * len(FACTS)
+
+    def parse(values: pd.Series, partitions: pd.Series, offsets: pd.Series) -> pd.DataFrame:
+        clocks: dict[int, InputClock] = state.setdefault("clocks", {})
+        seen: dict[int, float] = state.setdefault("seen", {})
+        reader = LineReader(max_bytes, lag, config.log_format.parse if config.log_format else None)
+        routes, rows = config.routes, []
+        for value, partition, offset in zip(values, partitions, offsets, strict=True):
+            now = time.time()
+            clock = clocks.get(partition)
+            if clock is None:
+                clock = clocks[partition] = InputClock(lag, ahead, skew)
+            seen[partition] = now
+            try:
+                if not value or not value.strip():
+                    raise BadEvent("empty message")
+                event = reader.parse(value, max_bytes)
+                off = clock.check(event.ts, int(now * 1000))
+                if off:
+                    raise BadEvent(off)
+            except BadEvent as exc:
+                where = {"partition": int(partition), "offset": int(offset)}
+                rows.append((*blank, _slowest(clocks, seen, now, idle_ms), dead_letter(source, where, str(exc), value or "")))
+                continue
+            rows.append((*facts(event, routes), _slowest(clocks, seen, now, idle_ms), None))
+        return _frame(rows)
+
+    state: dict[str, Any] = {}
+    return udf(parse, result_type=PARSED, func_type="pandas")
+
+
+def _slowest(clocks: dict[int, InputClock], seen: dict[int, float], now: float, idle_ms: int) -> int | None:
+    """The smallest clock among the partitions active in the last `idle_ms`; None while one has none yet."""
+    active = [c.clock for p, c in clocks.items() if now - seen[p] <= idle_ms / 1000]
+    if not active or any(c is None for c in active):
+        return None
+    return min(active)  # type: ignore[type-var]
