@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian's kcat, the outside Kafka client of the tests
 KCAT   := 1.7.1-2
 
-.PHONY: help demo stream-demo test test-fast bench quality quality-heldout quality-heldout-3 clean kcat
+.PHONY: help demo stream-demo test lint test-fast bench quality quality-heldout quality-heldout-3 clean kcat
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,8 +30,13 @@ demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job
 stream-demo: $(STAMP)  ## the same sample through a real Kafka broker and the streaming job, then the enforcement view
 	infra/stream-demo.sh $(BIN)
 
-test: $(STAMP) kcat  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster)
+test: $(STAMP) kcat lint  ## set up, lint, and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (lint and format) and mypy (strict on detectors/), pinned in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 kcat:  ## install Debian's kcat (pinned) if it is missing; needs root, else its test is skipped
 	@command -v kcat >/dev/null || [ "$$(id -u)" != 0 ] || \

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detectors.config import load_config  # noqa: E402
-from detectors.engine import detect  # noqa: E402
 from detectors.events import AccessEvent, BadEvent, LineReader  # noqa: E402
+from detectors.pipeline import detect  # noqa: E402
 from detectors.verdicts import Verdict  # noqa: E402
 
 LOGS = (

@@ -1,10 +1,12 @@
 """Throughput of the embedded job: `scrapeguard run` on N simulated events (a command, not a test).
 
-    python benchmarks/bench_run.py --events 1000000 [--parallelism 1 2] [--split 1]
+    python benchmarks/bench_run.py --events 3000000 [--input FILE] [--parallelism 1 2] [--split 1]
 
-Generates the `large` scenario once (cut at N events), then times the real CLI
-end to end (JVM and job start included) and prints events/s with the machine it
-ran on.
+Generates the `large` scenario once (cut at N events), then, on the same file in the
+same run: the engine's ceiling (`benchmarks/passthrough.py`: Flink reading the file
+with JSON_VALUE only, then with the job's parse stage but no detection) and the real
+CLI, end to end (JVM and job start included). Prints events/s, the ratio to the parse
+pass-through, and the peak memory of each run's processes, with the machine.
 """
 
 from __future__ import annotations
@@ -50,45 +52,72 @@ def split(path: Path, parts: int) -> list[Path]:
     return outs
 
 
+def timed(cmd: list[str]) -> tuple[float, int, str]:
+    """Run `cmd` in its own process group: wall seconds, peak resident memory of the whole group (the CLI, its
+    JVM, any Python worker; sampled every 0.2 s), and its standard output."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, group_rss(proc.pid))
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])} failed:\n{err[-3000:]}")
+    return seconds, peak, out
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group `pgid`."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--input", type=Path, help="an existing events file instead of simulating --events")
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--split", type=int, default=1, help="deal the events into this many input files")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    here = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.monotonic()
-        summary = generate(tmp, seed=args.seed, hours=24, accounts=50_000, scenario="large", max_events=args.events)
-        inputs = split(Path(summary["path"]), args.split)
-        print(
-            f"simulated {summary['events']:,} events in {time.monotonic() - started:.1f} s "
-            f"({len(inputs)} input file(s))"
-        )
+        if args.input:
+            path, events = args.input, sum(1 for _ in args.input.open())
+        else:
+            started = time.monotonic()
+            summary = generate(tmp, seed=args.seed, hours=24, accounts=50_000, scenario="large", max_events=args.events)
+            path, events = Path(summary["path"]), summary["events"]
+            print(f"simulated {events:,} events in {time.monotonic() - started:.1f} s")
+        inputs = [str(p) for p in split(path, args.split)]
+        rows = []
+        for mode in ("json", "parse"):
+            seconds, peak, _ = timed([sys.executable, str(here / "passthrough.py"), mode, *inputs])
+            rows.append((f"pass-through ({mode})", seconds, peak, ""))
         for parallelism in args.parallelism:
             out = Path(tmp) / f"decisions-p{parallelism}.jsonl"
-            cmd = [
-                sys.executable,
-                "-m",
-                "jobs.cli",
-                "run",
-                "--input",
-                *map(str, inputs),
-                "--output",
-                str(out),
-                "--parallelism",
-                str(parallelism),
-            ]
-            started = time.monotonic()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            seconds = time.monotonic() - started
-            if proc.returncode != 0:
-                sys.exit(f"run failed:\n{proc.stderr[-3000:]}")
-            report = proc.stdout.splitlines()[0]
+            seconds, peak, stdout = timed(
+                [sys.executable, "-m", "jobs.cli", "run", "--input", *inputs, "--output", str(out),
+                 "--parallelism", str(parallelism), "--quiet"]
+            )  # fmt: skip
+            rows.append((f"scrapeguard run, p={parallelism}", seconds, peak, stdout.strip().splitlines()[-1]))
+        ceiling = rows[1][1]
+        print(f"\n{events:,} events in {len(inputs)} file(s); JVM and job start included in every time\n")
+        print("| run | seconds | events/s | of the parse pass-through | peak memory | |\n|---|---|---|---|---|---|")
+        for name, seconds, peak, note in rows:
             print(
-                f"parallelism {parallelism}: {summary['events'] / seconds:,.0f} events/s "
-                f"({seconds:.1f} s wall) | {report}"
+                f"| {name} | {seconds:.1f} | {events / seconds:,.0f} | {ceiling / seconds:.2f} | "
+                f"{peak / 2**30:.2f} GiB | {note} |"
             )
 
 

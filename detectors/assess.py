@@ -106,7 +106,12 @@ class Assessor:
             tagged = [] if quota is None else [(quota, "limits")]
         if not tagged:
             return None
-        hits = list({h.reason: h for h, _ in reversed(tagged)}.values())[::-1]  # one hit per reason, the first
+        by_reason: dict[str, Hit] = {}  # one hit per reason (two limits on one window share it): the strongest
+        for h, _ in tagged:
+            kept = by_reason.get(h.reason)
+            if kept is None or (_RANK[h.action], h.score) > (_RANK[kept.action], kept.score):
+                by_reason[h.reason] = h
+        hits = list(by_reason.values())
         layers = sorted({layer for _, layer in tagged})
         if self.corroborate and len(layers) >= 2 and match is None:
             strongest = max((h.action for h in hits), key=_RANK.__getitem__)

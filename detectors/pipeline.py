@@ -40,7 +40,7 @@ from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
 from detectors.features.minutes import KINDS, MINUTE_MS, summarise
 from detectors.features.profile_views import SubjectFeatures, account_age
 from detectors.features.request import RequestFacts, facts
-from detectors.learner import EPOCH_MS, FIRST, Learner, Version, epoch_end, in_sample
+from detectors.learner import FIRST, Learner, Version, epoch_end, in_sample
 from detectors.policy import Decision, DecisionPolicy, PolicyState
 from detectors.rules import Rule, build_behaviour_rules, build_rules
 from detectors.verdicts import Verdict
@@ -152,7 +152,9 @@ class Limits:
             for label, ms in self.long_windows.items()
         }
         if self.subject_type == "account":
-            counts.update({k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")})
+            counts.update(
+                {k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")}
+            )
         hits = self._hits(self.long, subject, counts)
         return Row(rowtime, LIMITS, self.subject_type, subject, ts, counts, hits) if hits else None
 
@@ -241,18 +243,15 @@ class Behave:
         self.rules = [r for r in build_behaviour_rules(config) if r.subject_type == kind]
         self.allow = Allowlist(config)
         models = config.section("models")
-        self.gate = models["anomaly"]["min_views_1h"] if models["anomaly"]["enabled"] or models["verdicts"][
-            "enabled"
-        ] else None
+        self.gate = (
+            models["anomaly"]["min_views_1h"] if models["anomaly"]["enabled"] or models["verdicts"]["enabled"] else None
+        )
         self.sample_every = models["sample_every"]
-        c = config.section("coordination")
-        self.coordination = Coordination(c["min_members"], c["min_views_1h"], c["min_density"]) if (
-            c["enabled"] and kind == "account"
-        ) else None
+        self.coordination = coordination(config) if kind == "account" else None
 
     def new_state(self) -> AccountBehaviour | AddressBehaviour:
         """A subject's state before its first minute."""
-        return AccountBehaviour(self.night) if self.kind == "account" else AddressBehaviour()  # type: ignore[arg-type]
+        return AccountBehaviour(self.night) if self.kind == "account" else AddressBehaviour()
 
     def step(self, state: Any, minute: Any) -> Routed:
         """One minute summary (`AccountMinute` or `AddressMinute`) through the subject's state (updated in place)."""
@@ -287,6 +286,13 @@ class Behave:
 
 
 # -- coordination --------------------------------------------------------------------------------------------
+
+
+def coordination(config: Config) -> Coordination | None:
+    """The coordination detector the configuration asks for (None when it is switched off)."""
+    c = config.section("coordination")
+    params = {k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")}
+    return Coordination(**params) if c["enabled"] else None
 
 
 def group(coordination: Coordination, row: Row) -> Row | None:
@@ -358,7 +364,9 @@ class Score:
             if source == LIMITS:
                 a = self.assessor.limits(version, first.subject_type, first.subject, first.ts, features, tagged)
             else:
-                a = self.assessor.behaviour(version, first.subject_type, first.subject, first.ts, features, tagged, gated)
+                a = self.assessor.behaviour(
+                    version, first.subject_type, first.subject, first.ts, features, tagged, gated
+                )
             if a is not None:
                 decision = self.policy.decide(state, a.subject_type, a.subject, a.ts, a.hits, a.top_features)
                 decisions += [decision] if decision is not None else []
@@ -385,7 +393,7 @@ def detect(
         limits = Limits(config, subject_type)
         if limits.windows:
             rows += short_window_rows(requests, limits)
-    coordination: list[Row] = []
+    grouped: list[Row] = []
     for kind in KINDS:
         behave = Behave(config, kind)
         states: dict[str, Any] = {}
@@ -397,9 +405,9 @@ def detect(
             rows += routed.score
             observations += routed.learn
             if routed.group is not None:
-                coordination.append(routed.group)
-    cohorts = Coordination(**Behave(config, "account").coordination.params) if coordination else None  # type: ignore[union-attr]
-    for row in sorted(coordination, key=Row.order):
+                grouped.append(routed.group)
+    cohorts = coordination(config)
+    for row in sorted(grouped, key=Row.order):
         hit = group(cohorts, row)  # type: ignore[arg-type]
         if hit is not None:
             rows.append(hit)
@@ -415,10 +423,12 @@ def learn_versions(learner: Learner, observations: list[Observation]) -> list[Ve
     boundary: int | None = None
     for o in sorted(observations, key=Observation.order):
         if boundary is not None and o.rowtime >= boundary:
-            versions.append(learner.version(epoch_end(o.rowtime) - EPOCH_MS))
+            versions.append(learner.version(boundary))
         if boundary is None or o.rowtime >= boundary:
             boundary = epoch_end(o.rowtime)
         learn(learner, o)
+    if boundary is not None:
+        versions.append(learner.version(boundary))
     return versions
 
 

@@ -38,6 +38,7 @@ class PolicyState:
     expires_at: int = 0
     offences: int = 0
     grace_until: int = 0
+    lapses_at: int = 0  # when the last decision emitted stops being in force (an unblock: at once)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,11 @@ class DecisionPolicy:
         """State of a subject with no decision yet."""
         return PolicyState()
 
+    def forget_at(self, state: PolicyState) -> int:
+        """When the subject's state no longer matters: its last decision lapsed, the hysteresis memory and any
+        analyst's grace are over (after that the state can be dropped, and with it the subject)."""
+        return max(state.lapses_at + self.memory, state.grace_until)
+
     def absorbs(self, state: PolicyState, ts: int, action: str) -> bool:
         """Whether hits no stronger than `action` at `ts` would add nothing: a decision at least that strong is in
         force."""
@@ -128,6 +134,7 @@ class DecisionPolicy:
             action = max(action, state.action, key=_RANK.__getitem__)
         factor = min(self.max_factor, 2**state.offences)
         state.action, state.expires_at = action, ts + self.ttl[action] * factor
+        state.lapses_at = state.expires_at
         state.offences += 1
         evidence: dict[str, Any] = {}
         for hit in sorted(hits, key=lambda h: h.reason):
@@ -148,6 +155,7 @@ class DecisionPolicy:
         state.grace_until = ts + self.grace
         if not active:
             return None
+        state.lapses_at = ts
         return self._decision(
             subject_type, subject, ts, "unblock", 0.0, ["analyst_dismissed"], {"verdict": "dismiss"}, ts
         )

@@ -40,7 +40,7 @@ def columns(record: type) -> list[tuple[str, str]]:
     return [(name, SQL_TYPES[t]) for name, t in field_types(record).items()]
 
 
-def from_row(record: type, row: Any) -> Any:
+def from_row(record: Any, row: Any) -> Any:
     """A record from a row with named fields (a Flink `Row`, a dict): each field is looked up by its name."""
     return record(*(row[name] for name in record._fields))
 
@@ -58,7 +58,7 @@ class RowReader:
     Hit(subject='a1', views=3)
     """
 
-    def __init__(self, record: type) -> None:
+    def __init__(self, record: Any) -> None:
         self.record = record
         self.checked = False
 

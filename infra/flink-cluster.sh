@@ -114,8 +114,9 @@ start() {
   flink_home
   configure
   for d in "${daemons[@]}"; do rm -f "$(pidfile "$d")"; done
-  # The JVMs' working directory is the state directory, so nothing lands where `start` was run.
-  (cd "$state" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
+  # The JVMs' working directory is the state directory, so nothing lands where `start` was run. Python operators
+  # run in thread mode, which embeds the `python3` first on PATH: the one of the venv.
+  (cd "$state" && export PATH="$(dirname "$python"):$PATH" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
     >"$log_dir/start.out" 2>&1 || { say "the daemon scripts failed:"; tail -20 "$log_dir/start.out"; stop; exit 1; }
   local jm tm tms free
   jm=$(running_pid standalonesession) && tm=$(running_pid taskexecutor) \

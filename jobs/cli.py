@@ -64,22 +64,25 @@ def _run(args: argparse.Namespace) -> int:
     for option, path in (("--output", output), ("--dead-letter", dead_letter), *_given(("--model-out", model_out))):
         _make_parent(option, path)
     from jobs.detect import run_files  # imported late: starting PyFlink is not free
+    from jobs.progress import progress
 
     with tempfile.TemporaryDirectory(prefix="scrapeguard-stdin-") as tmp:
         # the Flink file source reads paths, so standard input is copied to a file first
         inputs = [copy_stdin(Path(tmp)) if is_stdin(p) else p for p in inputs]
         if verdicts is not None and is_stdin(verdicts):
             verdicts = copy_stdin(Path(tmp))
-        summary = run_files(
-            inputs,
-            output,
-            dead_letter,
-            config,
-            args.parallelism,
-            verdicts,
-            str(model) if model else None,
-            str(model_out.resolve()) if model_out else None,
-        )
+        with progress(None, "lines", desc="run", quiet=args.quiet) as bar:
+            summary = run_files(
+                inputs,
+                output,
+                dead_letter,
+                config,
+                args.parallelism,
+                verdicts,
+                str(model) if model else None,
+                str(model_out.resolve()) if model_out else None,
+                None if bar.disable else bar,
+            )
     print(f"scrapeguard run: {summary.line()}")
     print(f"decisions: {output}")
     print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
@@ -105,7 +108,9 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--verdicts is for --input; the streaming job reads analyst verdicts from the verdicts topic")
     from detectors.pipeline import SUBJECT_TYPES, Limits
 
-    windows = max(ms for t in SUBJECT_TYPES for ms in {**Limits(config, t).windows, **Limits(config, t).long_windows}.values())
+    windows = max(
+        ms for t in SUBJECT_TYPES for ms in {**Limits(config, t).windows, **Limits(config, t).long_windows}.values()
+    )
     ttl = parse_duration(args.state_ttl, "--state-ttl")
     if ttl < windows:
         raise UsageError(f"--state-ttl {args.state_ttl} is shorter than the longest rule window ({windows // 1000} s)")
@@ -135,6 +140,7 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
         model=str(model) if model else None,
         until_end=args.until_end,
         parallelism=args.parallelism,
+        delivery=args.delivery,
     )
     print(
         f"scrapeguard run: {options.topic('access-logs')} -> {options.topic('decisions')}"
@@ -400,9 +406,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verdicts", metavar="PATH", help="with --input: analyst verdicts, v1 JSON Lines; - reads stdin")
     run.add_argument("--model", metavar="PATH", help="warm-start the River models from this file (--model-out)")
     run.add_argument("--model-out", metavar="PATH", help="with --input: write the learned models here at the end")
+    run.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless on a terminal)")
     kafka = run.add_argument_group("streaming (with --bootstrap-servers)")
     kafka.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before every topic name, e.g. staging.")
     kafka.add_argument("--group-id", default="scrapeguard-detect", metavar="ID", help="consumer group of the source")
+    kafka.add_argument(
+        "--delivery",
+        choices=("exactly-once", "at-least-once"),
+        default="exactly-once",
+        help="exactly-once: decisions commit with each checkpoint (read_committed consumers see them then, each "
+        "once); at-least-once: readable as soon as written, and after a failure some are written again with the "
+        "same decision_id",
+    )
     kafka.add_argument(
         "--transactional-id-prefix",
         default="scrapeguard",

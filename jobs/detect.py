@@ -16,9 +16,14 @@ files in, JSON Lines out, on PyFlink's local mini-cluster.
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +52,7 @@ from jobs.operators import (
     keyed,
 )
 from jobs.parse import file_parser
+from jobs.progress import Bar
 from jobs.sql import accepted, limit_query, minute_query, parsed_schema, rejected
 
 _DEAD = ""
@@ -79,8 +85,10 @@ def build(
     verdicts: DataStream | None = None,
     model: str | None = None,
     model_out: str | None = None,
+    tombstones: bool = False,
 ) -> DataStream:
-    """Request rows (a table with watermarks) and analyst verdicts in, `DECISION` rows out.
+    """Request rows (a table with watermarks) and analyst verdicts in, `DECISION` rows out (and, if `tombstones`,
+    a row with a null value when a subject's last decision lapses or is lifted).
 
     `verdicts` are `KEYED` scorer rows with learner observations on their `LEARN` side output.
     Keyed state expires after `state_ttl_ms` without updates.
@@ -127,7 +135,7 @@ def build(
     return (
         keyed(scored[0].union(*scored[1:]), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         .connect(versions.broadcast(VERSIONS))
-        .process(ScoreAndDecide(config, model, state_ttl_ms), output_type=DECISION)
+        .process(ScoreAndDecide(config, model, state_ttl_ms, tombstones), output_type=DECISION)
         .name("score-and-decide")
         .uid("score-and-decide")
     )
@@ -151,27 +159,34 @@ def _rows(t_env: StreamTableEnvironment, table: Table) -> DataStream:
 
 
 def flink_configuration() -> Configuration:
-    """Settings for Python operators: a large keyed-state cache, since each miss is a round trip to the JVM."""
-    import os
-    if "thread" in os.environ.get("SG_FLINK_CONF", ""):
-        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    """Settings for the Python operators: they run in thread mode, inside the JVM (no Python worker process, no
+    per-record Beam round trip), with a large keyed-state cache, since each miss is a call into the JVM.
+
+    Thread mode embeds the `python3` found on PATH (pemja), so this interpreter's directory goes first on PATH
+    before the JVM starts; `infra/flink-cluster.sh` does the same for its task managers.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     conf = Configuration()
+    conf.set_string("python.execution-mode", "thread")
     conf.set_string("python.state.cache-size", str(STATE_CACHE_KEYS))
-    for kv in os.environ.get("SG_FLINK_CONF", "").split(","):
-        if kv:
-            k, v = kv.split("=", 1)
-            conf.set_string(k, v)
+    conf.set_string("pipeline.object-reuse", "true")
     return conf
 
 
-def file_requests(t_env: StreamTableEnvironment, path: Path, config: Config, index: int) -> tuple[Table, DataStream]:
+def file_requests(
+    t_env: StreamTableEnvironment, path: Path, config: Config, index: int, progress: Path | None = None
+) -> tuple[Table, DataStream]:
     """One input file (`.gz` read transparently) as a table of request rows with its own watermarks, and its
-    dead letters (decision-shaped rows with key `_DEAD`)."""
+    dead letters (decision-shaped rows with key `_DEAD`); the parse stage reports its progress in `progress`."""
     t_env.execute_sql(
         f"CREATE TEMPORARY TABLE lines_{index} (line STRING) "
         f"WITH ('connector' = 'filesystem', 'path' = '{path.resolve().as_uri()}', 'format' = 'raw')"
     )
-    t_env.create_temporary_function(f"parse_{index}", file_parser(str(path), config))
+    t_env.create_temporary_function(
+        f"parse_{index}", file_parser(str(path), config, str(progress) if progress else None)
+    )
     parsed = _rows(t_env, t_env.sql_query(f"SELECT parse_{index}(line) AS r FROM lines_{index}"))
     lag = parse_duration(config.section("time", "out_of_orderness"))
     t_env.create_temporary_view(f"parsed_{index}", t_env.from_data_stream(parsed, parsed_schema(lag)))
@@ -195,29 +210,38 @@ def run_files(
     verdicts: Path | None = None,
     model: str | None = None,
     model_out: str | None = None,
+    bar: Bar | None = None,
 ) -> RunSummary:
     """The embedded job: detect over files (and analyst verdicts), write decisions and dead letters as JSON Lines;
-    warm-start the models from `model`, write them to `model_out` at the end."""
+    warm-start the models from `model`, write them to `model_out` at the end; show progress on `bar`."""
     started = time.monotonic()
     env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
     t_env = StreamTableEnvironment.create(env)
-    tables, dead = zip(*(file_requests(t_env, path, config, i) for i, path in enumerate(inputs)), strict=True)
+    reports = Path(tempfile.mkdtemp(prefix="scrapeguard-progress-"))
+    files = [reports / str(i) if bar is not None else None for i in range(len(inputs))]
+    tables, dead = zip(*(file_requests(t_env, path, config, i, files[i]) for i, path in enumerate(inputs)), strict=True)
     requests = tables[0]
     for table in tables[1:]:
         requests = requests.union_all(table)
     verdict_stream = None
     if verdicts is not None:
         verdict_stream = verdict_rows(env, verdicts)
-        dead = (*dead, verdict_stream.get_side_output(DEAD_LETTER).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION))
+        dead = (
+            *dead,
+            verdict_stream.get_side_output(DEAD_LETTER).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION),
+        )
     decisions = build(t_env, requests, config, verdicts=verdict_stream, model=model, model_out=model_out)
     dead_rows = dead[0].union(*dead[1:])
     summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
+    if bar is not None:
+        bar.total = summary.read
     output.parent.mkdir(parents=True, exist_ok=True)
     dead_letter.parent.mkdir(parents=True, exist_ok=True)
+    watch = _Progress(files, bar) if bar is not None else None
     with open(output, "w", encoding="utf-8") as out, open(dead_letter, "w", encoding="utf-8") as dlq:
-        with decisions.union(dead_rows).execute_and_collect("scrapeguard-detect") as results:
+        with decisions.union(dead_rows).execute_and_collect("scrapeguard-detect") as results, watch or nullcontext():
             for record in results:
                 if record[0] != _DEAD:
                     out.write(record[1] + "\n")
@@ -227,7 +251,42 @@ def run_files(
                     summary.rejected += 1
     summary.accepted = summary.read - summary.rejected
     summary.seconds = time.monotonic() - started
+    shutil.rmtree(reports, ignore_errors=True)
     return summary
+
+
+class _Progress(threading.Thread):
+    """Moves `bar` to the lines the parse stages have read (their `progress` files), twice a second, while the
+    job runs; the event time shown is the slowest input's clock."""
+
+    def __init__(self, files: list[Path | None], bar: Bar) -> None:
+        super().__init__(daemon=True)
+        self.files, self.bar, self.stopped = files, bar, threading.Event()
+
+    def __enter__(self) -> _Progress:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
+        self.poll()
+        self.bar.update(self.bar.total - self.bar.n)  # the verdicts' lines too
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            self.poll()
+
+    def poll(self) -> None:
+        lines, clocks = 0, []
+        for path in self.files:
+            try:
+                n, clock = path.read_text().split(" ")  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                continue
+            lines += int(n)
+            clocks += [int(clock)] if clock else []
+        self.bar.tick(max(0, lines - self.bar.n), min(clocks) if clocks else None)
 
 
 def count_lines(path: Path) -> int:

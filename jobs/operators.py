@@ -7,7 +7,6 @@ no extra key-extraction step runs in Python (`keyed`).
 
 from __future__ import annotations
 
-import bisect
 import pickle
 from typing import Any
 
@@ -25,7 +24,7 @@ from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, St
 from pyflink.java_gateway import get_gateway
 
 from detectors.config import Config
-from detectors.coordination import Coordination, cohort_key
+from detectors.coordination import cohort_key
 from detectors.events import BadEvent, LineReader, format_ms, parse_line
 from detectors.features.minutes import SUMMARIES
 from detectors.features.request import RequestFacts, facts
@@ -34,12 +33,15 @@ from detectors.pipeline import Behave as BehaveStep
 from detectors.pipeline import (
     Limits,
     Observation,
-    Row as ScorerRow,
     Score,
+    coordination,
     group,
     learn,
     verdict_observation,
     verdict_row,
+)
+from detectors.pipeline import (
+    Row as ScorerRow,
 )
 from detectors.records import RowReader, columns
 from detectors.verdicts import parse_verdict
@@ -290,8 +292,6 @@ class Group(KeyedProcessFunction):
         self.config, self.state_ttl_ms = config, state_ttl_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        c = self.config.section("coordination")
-        self.params = {k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")}
         self.pending = runtime_context.get_map_state(
             MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
@@ -304,7 +304,7 @@ class Group(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
         rows = take(self.pending, timestamp)
-        cohort = self.state.value() or Coordination(**self.params)
+        cohort = self.state.value() or coordination(self.config)
         for row in sorted(rows, key=ScorerRow.order):
             hit = group(cohort, row)
             if hit is not None:
@@ -329,8 +329,10 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
     watermark, a row time at a time: assessed with the learner's version in force then, and put through
     the subject's policy state (`detectors.pipeline.Score`). Versions arrive on the broadcast input."""
 
-    def __init__(self, config: Config, model: str | None = None, state_ttl_ms: int | None = None) -> None:
-        self.config, self.model, self.state_ttl_ms = config, model, state_ttl_ms
+    def __init__(
+        self, config: Config, model: str | None = None, state_ttl_ms: int | None = None, tombstones: bool = False
+    ) -> None:
+        self.config, self.model, self.state_ttl_ms, self.tombstones = config, model, state_ttl_ms, tombstones
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.step = Score(self.config)
@@ -365,19 +367,34 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         return self.index
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
-        rows = sorted(take(self.pending, timestamp), key=ScorerRow.order)
+        rows = sorted(take(self.pending, timestamp), key=ScorerRow.order) if timestamp % 1000 == 999 else []
         state = self.policy.value() or self.step.policy.new_state()
         broadcast = ctx.get_broadcast_state(VERSIONS)
-        start = 0
+        start, decided = 0, False
         while start < len(rows):
             end = start
             while end < len(rows) and rows[end].rowtime == rows[start].rowtime:
                 end += 1
             version = self._version(broadcast, rows[start].rowtime)
             for decision in self.step.run(version, state, rows[start:end]):
+                decided = True
                 yield Row(decision.key, decision.to_bytes().decode(), decision.event_time)
             start = end
-        self.policy.update(state)
+        if not self.tombstones:
+            if decided or rows:
+                self.policy.update(state)
+            return
+        key = ctx.get_current_key()
+        if decided:
+            ctx.timer_service().register_event_time_timer(state.lapses_at)
+            ctx.timer_service().register_event_time_timer(self.step.policy.forget_at(state))
+        ended = ctx.timer_service().current_watermark() == END_OF_INPUT  # a bounded input ended; time did not pass
+        if state.lapses_at == timestamp and not decided and not ended:
+            yield Row(key, None, timestamp)  # the last decision lapsed or was lifted: compaction may forget the key
+        if state.lapses_at and timestamp >= self.step.policy.forget_at(state) and not decided:
+            self.policy.clear()  # nothing left to remember of this subject
+        elif decided or rows:
+            self.policy.update(state)
 
     def _version(self, broadcast: Any, rowtime: int) -> Version:
         """The newest version effective at `rowtime` (the learner as the run started, before any)."""
@@ -431,7 +448,3 @@ __all__ = [
     "keyed",
     "parse_line",
 ]
-
-import os as _os  # TEMP profiling hook
-if _os.environ.get("SG_PROFILE_OPS"):
-    exec(open("/tmp/sitecustomize_prof.py").read())

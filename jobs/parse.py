@@ -43,8 +43,9 @@ def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OUTPUT, dtype=object)
 
 
-def file_parser(source: str, config: Config) -> UserDefinedFunction:
-    """The parse UDF of one file (`source` names it in dead letters): lines in, `PARSED` rows out."""
+def file_parser(source: str, config: Config, progress: str | None = None) -> UserDefinedFunction:
+    """The parse UDF of one file (`source` names it in dead letters): lines in, `PARSED` rows out. With
+    `progress`, it keeps in that file how many lines it has read and its input's clock (`lines clock`)."""
     blank = (None,) * len(FACTS)
 
     def parse(lines: pd.Series) -> pd.DataFrame:
@@ -60,6 +61,9 @@ def file_parser(source: str, config: Config) -> UserDefinedFunction:
                 continue
             facts_ = blank if event is None else facts(event, routes)
             rows.append((*facts_, reader.clock.clock, None))
+        if progress is not None:
+            with open(progress, "w") as f:  # a short write, read whole (or not at all) by the CLI's progress bar
+                f.write(f"{reader.line_no} {reader.clock.clock or ''}")
         return _frame(rows)
 
     state: dict[str, Any] = {}
@@ -99,7 +103,9 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
                     raise BadEvent(off)
             except BadEvent as exc:
                 where = {"partition": int(partition), "offset": int(offset)}
-                rows.append((*blank, _slowest(clocks, seen, now, idle_ms), dead_letter(source, where, str(exc), value or "")))
+                rows.append(
+                    (*blank, _slowest(clocks, seen, now, idle_ms), dead_letter(source, where, str(exc), value or ""))
+                )
                 continue
             rows.append((*facts(event, routes), _slowest(clocks, seen, now, idle_ms), None))
         return _frame(rows)

@@ -1,9 +1,19 @@
-"""The streaming job: Kafka `access-logs` in, exactly-once v1 decisions and dead letters out.
+"""The streaming job: Kafka `access-logs` in, v1 decisions and dead letters out.
 
-Same detection as the embedded job (`jobs.detect.build`); around it the Kafka
-source with per-partition watermarks and idleness, checkpoints, keyed state with
-a TTL, and transactional Kafka sinks, so a consumer reading `read_committed`
-sees each decision once, and none that a failure rolled back.
+Same detection as the embedded job (`jobs.detect.build`); around it the Kafka source,
+the parse UDF's per-partition clocks (watermarks wait for the slowest partition of a
+reader; an idle one stops holding them back), checkpoints, keyed state with a TTL, and
+the decision sink:
+
+- `exactly-once` (the default): decisions are written in Kafka transactions that commit
+  with the checkpoints, so a `read_committed` consumer sees each once, and none that a
+  failure rolled back; they become readable only at the next checkpoint.
+- `at-least-once`: a decision is readable as soon as it is written. After a failure, the
+  decisions since the last checkpoint are written again with the same `decision_id`
+  (ids are deterministic), which consumers apply once.
+
+A subject whose last decision lapsed, or was lifted, gets a tombstone (a null value on its
+key), so the compacted topic forgets it.
 """
 
 from __future__ import annotations
@@ -12,15 +22,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyflink.common import Configuration, Types
+from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.expressions import col
 
 from detectors.config import Config, parse_duration
-from jobs.detect import build, flink_configuration
-from jobs.features_sql import REQUEST_ROW, interval
-from jobs.operators import DEAD_LETTER, ENGINE_ROW, ParseMessages, ParseVerdictMessages
+from jobs.detect import _rows, build, flink_configuration
+from jobs.operators import DEAD_LETTER, KEYED, ParseVerdictMessages
+from jobs.parse import message_parser
+from jobs.sql import accepted, interval, parsed_schema, rejected
 
 CONNECTOR_JAR = Path(__file__).resolve().parents[1] / "infra/.cache/flink-lib/flink-sql-connector-kafka-5.0.0-2.2.jar"
 """The Flink Kafka connector, fetched from Maven Central by `infra/kafka.sh fetch` (infra/pom.xml)."""
@@ -44,6 +55,7 @@ class StreamOptions:
     until_end: bool
     parallelism: int
     model: str | None = None
+    delivery: str = "exactly-once"
     transaction_timeout_ms: int = 900_000
 
     def topic(self, name: str) -> str:
@@ -61,6 +73,7 @@ def stream_configuration(options: StreamOptions) -> Configuration:
         "execution.checkpointing.incremental": "true",
         "state.backend.type": options.state_backend,
         "table.exec.state.ttl": f"{options.state_ttl_ms} ms",
+        "table.exec.source.idle-timeout": f"{options.idle_timeout_ms} ms",  # also for the parse stage's watermarks
     }
     if options.restore:
         settings["execution.state-recovery.path"] = options.restore
@@ -69,22 +82,26 @@ def stream_configuration(options: StreamOptions) -> Configuration:
     return conf
 
 
-def source_ddl(options: StreamOptions, config: Config, table: str = "access_logs", topic: str = "access-logs") -> str:
-    """`table` over `topic` (access logs, or analyst verdicts): the raw messages with partition and offset, and
-    watermarks per partition on the Kafka timestamp.
+def source_ddl(
+    options: StreamOptions, config: Config, table: str = "access_logs", topic: str = "access-logs", timed: bool = False
+) -> str:
+    """`table` over `topic` (access logs, or analyst verdicts): the raw messages with partition and offset, and if
+    `timed`, watermarks per partition on the Kafka timestamp (verdicts; the access logs' come from the parse
+    stage's clocks).
 
     The watermark trails the largest timestamp by the out-of-orderness and 1 ms, as in the file job,
     so "late" means the same in both.
     """
     lag = parse_duration(config.section("time", "out_of_orderness")) + 1
     bounded = "'scan.bounded.mode' = 'latest-offset'," if options.until_end else ""
+    watermark = f", WATERMARK FOR `kafka_ts` AS `kafka_ts` - {interval(lag)}" if timed else ""
     return f"""
         CREATE TABLE {table} (
           `value` STRING,
           `partition` INT METADATA VIRTUAL,
           `offset` BIGINT METADATA VIRTUAL,
-          `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-          WATERMARK FOR `kafka_ts` AS `kafka_ts` - {interval(lag)}
+          `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
+          {watermark}
         ) WITH (
           'connector' = 'kafka',
           'topic' = '{options.topic(topic)}',
@@ -99,21 +116,26 @@ def source_ddl(options: StreamOptions, config: Config, table: str = "access_logs
 
 
 def sink_ddl(name: str, topic: str, options: StreamOptions, keyed: bool) -> str:
-    """A transactional (exactly-once) Kafka sink of raw JSON values `v`, keyed by `k` if `keyed`.
+    """A Kafka sink of raw JSON values `v` (null: a tombstone), keyed by `k` if `keyed`, with the job's delivery
+    guarantee (`StreamOptions.delivery`).
 
     The Kafka timestamp is the time of writing (the event time is in the value): retention and
     compaction lag then count from publication, also for replays of old logs.
     """
     key = "`k` STRING," if keyed else ""
     key_options = "'key.format' = 'raw', 'key.fields' = 'k', 'value.fields-include' = 'EXCEPT_KEY'," if keyed else ""
+    if options.delivery == "exactly-once":
+        delivery = f"""'sink.delivery-guarantee' = 'exactly-once',
+          'sink.transactional-id-prefix' = '{options.transactional_id_prefix}-{topic}',
+          'properties.transaction.timeout.ms' = '{options.transaction_timeout_ms}',"""
+    else:
+        delivery = "'sink.delivery-guarantee' = 'at-least-once', 'properties.linger.ms' = '0',"
     return f"""
         CREATE TABLE {name} ({key} `v` STRING) WITH (
           'connector' = 'kafka',
           'topic' = '{options.topic(topic)}',
           'properties.bootstrap.servers' = '{options.bootstrap_servers}',
-          'properties.transaction.timeout.ms' = '{options.transaction_timeout_ms}',
-          'sink.delivery-guarantee' = 'exactly-once',
-          'sink.transactional-id-prefix' = '{options.transactional_id_prefix}-{topic}',
+          {delivery}
           {key_options}
           'value.format' = 'raw'
         )"""
@@ -128,26 +150,34 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         env.add_jars(CONNECTOR_JAR.as_uri())  # added to PyFlink's own jars, which a cluster needs too
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(source_ddl(options, config))
-    t_env.execute_sql(source_ddl(options, config, "verdicts", "verdicts"))
+    t_env.execute_sql(source_ddl(options, config, "verdicts", "verdicts", timed=True))
     t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
     t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
 
-    messages = t_env.to_data_stream(t_env.from_path("access_logs"))
-    parsed = (
-        messages.key_by(lambda message: message[1], key_type=Types.INT())
-        .process(ParseMessages(options.topic("access-logs"), config), output_type=REQUEST_ROW)
-        .name("parse")
-        .uid("parse")
+    t_env.create_temporary_function(
+        "parse_messages", message_parser(options.topic("access-logs"), config, options.idle_timeout_ms)
     )
+    parsed = _rows(
+        t_env, t_env.sql_query("SELECT parse_messages(`value`, `partition`, `offset`) AS r FROM access_logs")
+    )
+    lag = parse_duration(config.section("time", "out_of_orderness"))
+    t_env.create_temporary_view("parsed", t_env.from_data_stream(parsed, parsed_schema(lag)))
     verdicts = (
         t_env.to_data_stream(t_env.from_path("verdicts"))
-        .process(ParseVerdictMessages(options.topic("verdicts")), output_type=ENGINE_ROW)
+        .process(ParseVerdictMessages(options.topic("verdicts")), output_type=KEYED)
         .name("parse-verdicts")
         .uid("parse-verdicts")
     )
-    decisions = build(t_env, parsed, config, options.state_ttl_ms, verdicts, options.model)
+    decisions = build(
+        t_env, t_env.sql_query(accepted("parsed")), config, options.state_ttl_ms, verdicts, options.model,
+        tombstones=True,
+    )  # fmt: skip
     statements = t_env.create_statement_set()
     statements.add_insert("decisions_sink", t_env.from_data_stream(decisions).select(col("k"), col("v")))
-    dead = parsed.get_side_output(DEAD_LETTER).union(verdicts.get_side_output(DEAD_LETTER))
-    statements.add_insert("dead_letter_sink", t_env.from_data_stream(dead))
+    dead = (
+        t_env.sql_query(rejected("parsed"))
+        .select(col("v"))
+        .union_all(t_env.from_data_stream(verdicts.get_side_output(DEAD_LETTER)))
+    )
+    statements.add_insert("dead_letter_sink", dead)
     statements.execute().wait()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from detectors.config import load_config
-from detectors.pipeline import detect
 from detectors.events import BadEvent, LineReader
+from detectors.pipeline import detect
 from detectors.policy import Decision
 from jobs.detect import read_lines
 

@@ -88,7 +88,7 @@ def test_new_account_tier_window_is_optional(tmp_path: Path) -> None:
             "when = { views_10m = '>= 5', views_1hh = '>= 10' }\n",
             [
                 "rules.behaviour[0] ('typo'): when.views_1hh is not an account feature (known: views_1m, views_10m, "
-                "views_1h, views_24h, account_age_s,",
+                "views_1h, views_24h, views_total, account_age_s, profile_share_1h,",
                 "ips_per_minute_10m)",
             ],
         ),
@@ -100,6 +100,16 @@ def test_new_account_tier_window_is_optional(tmp_path: Path) -> None:
         (  # context fields are not features a condition can compare
             "[[rules.behaviour]]\nname = 'ua'\nsubject = 'account'\naction = 'block'\nwhen = { user_agent = '> 1' }\n",
             ["rules.behaviour[0] ('ua'): when.user_agent is not an account feature"],
+        ),
+        (  # features v2 removed: a platform rule naming one fails at load instead of never firing
+            "[[rules.behaviour]]\nname = 'young'\nsubject = 'ip'\naction = 'block'\n"
+            "when = { young_account_share_1h = '>= 0.5' }\n",
+            ["rules.behaviour[0] ('young'): when.young_account_share_1h is not an ip feature"],
+        ),
+        (
+            "[[rules.behaviour]]\nname = 'first'\nsubject = 'account'\naction = 'block'\n"
+            "when = { views_first_hour = '>= 100' }\n",
+            ["rules.behaviour[0] ('first'): when.views_first_hour is not an account feature"],
         ),
         # new-account tiers
         (

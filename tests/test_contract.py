@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 from detectors.config import load_config
-from detectors.engine import detect
 from detectors.events import _RFC3339, AccessEvent, BadEvent, event_from_dict, parse_line
+from detectors.pipeline import detect
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -1,9 +1,11 @@
-"""Parsing access events (detectors/events.py): JSON lines, combined log lines, limits, lateness, timestamps."""
+"""Parsing access events (detectors/events.py): JSON lines, combined log lines, limits, the input clock, timestamps."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import statistics
 from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
@@ -11,11 +13,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from detectors.config import load_config
 from detectors.events import (
     MAX_LINE_BYTES,
     AccessEvent,
     BadEvent,
-    LatenessGuard,
+    InputClock,
     LineReader,
     event_from_dict,
     format_ms,
@@ -25,6 +28,7 @@ from detectors.events import (
 )
 
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
+S, H = 1_000, 3_600_000
 MIN_MS, MAX_MS = 946_684_800_000, 4_102_444_800_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -368,45 +372,161 @@ def test_empty_line(line: str | bytes) -> None:
         parse_line(line)
 
 
-# --- lateness ----------------------------------------------------------------------------------------
+# --- the input clock: late and too far ahead ----------------------------------------------------------
+
+LAG, AHEAD, SKEW = 30_000, 3_600_000, 300_000  # the defaults of [time] (detectors/default_config.toml)
 
 
-def test_lateness_guard_bound_is_inclusive() -> None:
-    guard = LatenessGuard(30_000)
-    assert guard.check(T0) is None
-    assert guard.check(T0 - 30_000) is None  # exactly the allowed out-of-orderness: still in time
-    reason = guard.check(T0 - 30_001)
-    assert reason == (
-        "late: event time 2026-01-05T07:59:29.999Z is 30.001 s behind the latest event time of this input "
+def clock_at(ts: int) -> InputClock:
+    """A clock with the default bounds whose last five events were all at `ts` (so it reads `ts`)."""
+    clock = InputClock(LAG, AHEAD)
+    assert [clock.check(ts) for _ in range(5)] == [None] * 5 and clock.clock == ts
+    return clock
+
+
+def test_input_clock_starts_after_five_events_and_rejects_nothing_before() -> None:
+    """Until five events were seen there is no clock, so nothing is late or too far ahead; then the clock is
+    their median (one wild time among them cannot set it)."""
+    clock = InputClock(LAG, AHEAD)
+    assert [clock.check(t) for t in (T0, T0 - 10 * H, T0 + 10 * H, T0 + 1)] == [None] * 4
+    assert clock.clock is None
+    assert clock.check(T0 + 2) is None and clock.clock == T0 + 1
+
+
+def test_input_clock_late_bound_is_inclusive() -> None:
+    clock = clock_at(T0)
+    assert clock.check(T0 - 30_000) is None  # exactly the allowed out-of-orderness: still in time
+    assert clock.check(T0 - 30_001) == (
+        "late: event time 2026-01-05T07:59:29.999Z is 30.001 s behind the clock of this input "
         "(2026-01-05T08:00:00.000Z); the allowed out-of-orderness is 30 s ([time] out_of_orderness)"
     )
+    assert clock.clock == T0  # late events never move the clock back
 
 
-def test_lateness_guard_late_events_do_not_move_the_latest_time() -> None:
-    guard = LatenessGuard(1_000)
-    verdicts = [guard.check(t) is None for t in (T0, T0 - 5_000, T0 - 1_000, T0 + 10, T0 - 990, T0 - 991)]
-    assert verdicts == [True, False, True, True, True, False]
-    assert guard.latest == T0 + 10
+def test_input_clock_ahead_bound_is_inclusive() -> None:
+    clock = clock_at(T0)
+    assert clock.check(T0 + AHEAD) is None  # exactly the allowed lead: accepted
+    assert (clock.check(T0 + AHEAD + 1) or "").startswith("too far ahead: event time 2026-01-05T09:00:00.001Z ")
+    assert clock.clock == T0
+
+
+def test_input_clock_is_the_median_not_the_latest_time() -> None:
+    """In-order events: the clock trails the newest event by two places (the median of the last five), so an
+    event that far back, plus the out-of-orderness, is still in time."""
+    clock = InputClock(1_000, AHEAD)
+    assert [clock.check(T0 + i * S) for i in range(10)] == [None] * 10
+    assert clock.clock == T0 + 7 * S
+    assert clock.check(T0 + 6 * S) is None  # 3 s behind the newest event, 1 s behind the clock
+    assert (clock.check(T0 + 6 * S - 1) or "").startswith("late: ")
 
 
 @settings(max_examples=200)
 @given(st.integers(0, 5_000), st.lists(st.integers(0, 20_000), max_size=40))
-def test_lateness_guard_matches_brute_force(lag: int, stamps: list[int]) -> None:
-    guard = LatenessGuard(lag)
+def test_input_clock_lateness_matches_brute_force(lag: int, stamps: list[int]) -> None:
+    """Late means: more than `lag` behind the running maximum of the median of the last five event times (no
+    event here is far enough ahead to be rejected for that)."""
+    clock = InputClock(lag, 10**9)
+    running: int | None = None
     for i, ts in enumerate(stamps):
-        expected_late = bool(stamps[:i]) and ts < max(stamps[:i]) - lag
-        assert (guard.check(ts) is not None) == expected_late
+        if i >= 4:
+            median = int(statistics.median(stamps[i - 4 : i + 1]))
+            running = median if running is None else max(running, median)
+        expected_late = running is not None and ts < running - lag
+        reason = clock.check(ts)
+        assert (reason is not None) == expected_late
+        assert reason is None or reason.startswith("late: ")
+        assert clock.clock == running
+
+
+def test_a_far_future_line_is_rejected_and_the_following_lines_are_accepted() -> None:
+    """One line stamped 25 hours ahead (a server with a wrong clock) is rejected as too far ahead; it does not
+    drag the clock into the future, so the lines after it are read as usual, out-of-order ones included."""
+    reader = LineReader(MAX_LINE_BYTES, LAG)  # max_ahead: 1 h by default
+    assert [reader.feed(jline(ts=T0 + i * S)).ts for i in range(5)] == [T0 + i * S for i in range(5)]
+    with pytest.raises(BadEvent) as rejected:
+        reader.feed(jline(ts=T0 + 25 * H))
+    assert re.fullmatch(
+        r"too far ahead: event time 2026-01-06T09:00:00\.000Z is 8999\d s after the clock of this input "
+        r"\(2026-01-05T08:00:0\d\.000Z, the median of its last 5 events\); the allowed lead is 3600 s "
+        r"\(\[time\] max_ahead\)",
+        str(rejected.value),
+    ), rejected.value  # which clock exactly: see test_a_too_far_ahead_event_leaves_the_clock_where_it_was
+    assert reader.clock.clock is not None and reader.clock.clock < T0 + 5 * S  # nowhere near the rejected line
+    following = [T0 + 5 * S, T0 + 6 * S, T0 + 7 * S - 20 * S, T0 + 8 * S, T0 + 9 * S, T0 + 10 * S]
+    assert [reader.feed(jline(ts=t)).ts for t in following] == following
+    assert reader.clock.clock == T0 + 8 * S  # the median of the last five valid lines
+    assert reader.line_no == 12
+
+
+def test_a_too_far_ahead_event_does_not_move_the_clock_to_it() -> None:
+    """It counts among the last five event times (so that a real jump in time moves the clock once most of them
+    are past it), but as the highest of them it cannot be their median: the clock moves one rank at most."""
+    clock = InputClock(LAG, AHEAD)
+    assert [clock.check(T0 + i * S) for i in range(5)] == [None] * 5 and clock.clock == T0 + 2 * S
+    assert clock.check(T0 + 25 * H) == (
+        "too far ahead: event time 2026-01-06T09:00:00.000Z is 89997 s after the clock of this input "
+        "(2026-01-05T08:00:03.000Z, the median of its last 5 events); the allowed lead is 3600 s ([time] max_ahead)"
+    )
+    assert clock.clock == T0 + 3 * S
+    assert clock.check(T0 + 5 * S) is None and clock.clock == T0 + 4 * S  # the input goes on; its clock follows it
+
+
+def test_a_run_of_events_past_a_gap_moves_the_clock_once_most_recent_events_are_past_it() -> None:
+    """A real jump in time (the input resumes after a quiet spell longer than max_ahead): the first two events
+    after it are rejected, the third makes them the majority of the last five and is accepted, and the clock
+    follows the input from there."""
+    clock = InputClock(LAG, AHEAD)
+    assert [clock.check(T0 + i * S) for i in range(5)] == [None] * 5
+    resumed = T0 + 3 * H
+    verdicts = [clock.check(resumed + i * S) for i in range(5)]
+    assert [(v or "")[:13] for v in verdicts] == ["too far ahead", "too far ahead", "", "", ""]
+    assert clock.clock == resumed + 2 * S
+
+
+def test_wall_clock_skew_rejects_events_ahead_of_now_when_streaming() -> None:
+    """Streaming (`now_ms` given): an event more than max_clock_skew after the wall clock is rejected, from the
+    very first line (before the input has a clock), and it does not count towards the clock; replaying a file
+    (no `now_ms`) never compares with the wall clock."""
+    now = T0
+    reader = LineReader(MAX_LINE_BYTES, LAG, skew_ms=SKEW)
+    with pytest.raises(BadEvent) as rejected:
+        reader.feed(jline(ts=now + SKEW + 1), now)
+    assert str(rejected.value) == (
+        "too far ahead: event time 2026-01-05T08:05:00.001Z is 300.001 s after the wall clock "
+        "(2026-01-05T08:00:00.000Z); the allowed skew is 300 s ([time] max_clock_skew)"
+    )
+    assert reader.feed(jline(ts=now + SKEW), now) is not None  # exactly the allowed skew: accepted
+    assert reader.clock.recent == [now + SKEW]  # the rejected event is not among the clock's events
+    assert reader.feed(jline(ts=now + 2 * H)) is not None  # no wall clock: not compared with it
+    later = now + H  # the wall clock moved on: the same lead over it is fine again
+    assert reader.feed(jline(ts=later + SKEW), later) is not None
+    assert InputClock(LAG, AHEAD).check(now + 10 * H, now) is None  # no max_clock_skew: no wall-clock check
+
+
+def test_line_reader_for_config_takes_the_time_bounds_from_the_config() -> None:
+    """`[time] out_of_orderness`, `max_ahead` and `max_clock_skew` reach the reader's clock."""
+    reader = LineReader.for_config(load_config())
+    with pytest.raises(BadEvent, match=r"allowed skew is 300 s \(\[time\] max_clock_skew\)$"):
+        reader.feed(jline(ts=T0 + SKEW + 1), T0)
+    for _ in range(5):
+        reader.feed(jline(ts=T0), T0)
+    with pytest.raises(BadEvent, match=r"allowed out-of-orderness is 30 s \(\[time\] out_of_orderness\)$"):
+        reader.feed(jline(ts=T0 - LAG - 1))
+    with pytest.raises(BadEvent, match=r"allowed lead is 3600 s \(\[time\] max_ahead\)$"):
+        reader.feed(jline(ts=T0 + AHEAD + 1))
 
 
 def test_line_reader_numbers_lines_skips_blanks_and_rejects_late_events() -> None:
     reader = LineReader(MAX_LINE_BYTES, 1_000)
     assert reader.feed(jline(ts=T0)) == AccessEvent(T0, "10.0.0.1", "GET", "/u/7", 200)
     assert reader.feed("  ") is None and reader.line_no == 2
+    for _ in range(4):
+        assert reader.feed(jline(ts=T0)) is not None  # the clock starts at the fifth event: T0
     with pytest.raises(BadEvent, match=r"^late: "):
         reader.feed(jline(ts=T0 - 1_001))
     with pytest.raises(BadEvent, match="not valid JSON"):
         reader.feed("{")
-    assert reader.line_no == 4
+    assert reader.line_no == 8
 
 
 # --- timestamps --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from detectors.events import format_ms, parse_timestamp
 from tests.conftest import comparable, reference
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -142,7 +143,7 @@ limits = [{ window = "10m", max_views = 20, action = "block" }]
     assert [(d["subject"], d["action"], d["reasons"]) for d in got] == [
         ("acme", "block", ["account_profile_views_10m"])
     ]
-    assert got[0]["evidence"]["profile_views_10m"] == 21
+    assert got[0]["evidence"]["profile_views_10m"] == 24  # a 10-minute window is counted per minute: at 1:55
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -203,3 +204,22 @@ def test_streaming_usage_errors_stop_before_any_job_with_one_line_and_exit_2(tmp
     assert proc.returncode == 2
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_one_event_far_in_the_future_is_rejected_alone_and_changes_no_decision(tmp_path, run_cli):
+    """Issue 11: a line stamped 21 hours after its neighbours (a skewed server) goes to dead-letter as too far
+    ahead, and does not move the input's clock: every later line is still accepted, the decisions are the same."""
+    case = Path(__file__).parent / "golden" / "new_account_crawler"
+    lines = (case / "input.jsonl").read_text().splitlines()
+    future = json.loads(lines[100])
+    future["ts"] = format_ms(parse_timestamp(future["ts"]) + 21 * 3_600_000)
+    hostile = tmp_path / "with-future.jsonl"
+    hostile.write_text("\n".join([*lines[:101], json.dumps(future), *lines[101:]]) + "\n")
+    run = run_cli([hostile])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"read {len(lines) + 1}, accepted {len(lines)}, rejected 1" in run.stdout
+    (dead,) = run.dead_letters
+    assert (dead["line"], dead["reason"][:14]) == (102, "too far ahead:")
+    assert comparable(run.decisions) == comparable(
+        [json.loads(x) for x in (case / "expected.jsonl").read_text().splitlines()]
+    )

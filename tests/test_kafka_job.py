@@ -48,10 +48,22 @@ def committed(bootstrap: str, topic: str, wait_ms: int = 4000) -> list:
 
 
 def decisions_of(messages: list) -> list[dict]:
-    """The decision values, after checking each message is keyed by its subject."""
-    values = [json.loads(m.value) for m in messages]
-    assert [m.key.decode() for m in messages] == [f"{d['subject_type']}:{d['subject']}" for d in values]
+    """The decision values (tombstones left out), after checking each message is keyed by its subject."""
+    values = [json.loads(m.value) for m in messages if m.value is not None]
+    assert [m.key.decode() for m in messages if m.value is not None] == [
+        f"{d['subject_type']}:{d['subject']}" for d in values
+    ]
     return values
+
+
+def tombstones_of(messages: list) -> list[str]:
+    """The keys of the tombstones (null values), each checked to follow a decision on its key."""
+    keys = []
+    for i, m in enumerate(messages):
+        if m.value is None:
+            assert any(x.key == m.key and x.value is not None for x in messages[:i]), m.key
+            keys.append(m.key.decode())
+    return keys
 
 
 def simulate(out: Path, *args: str) -> Path:
@@ -67,13 +79,15 @@ def produce(bootstrap: str, prefix: str, path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def events_with_bad_lines(tmp_path_factory) -> Path:
-    """An hour of simulated traffic with a malformed line and a line 10 minutes late in the middle."""
+    """An hour of simulated traffic with a malformed line, a line 10 minutes late and one 21 hours ahead (a
+    skewed clock) in the middle."""
     out = tmp_path_factory.mktemp("sim")
     lines = simulate(out, "--seed", "7", "--hours", "1").read_text().splitlines()
     middle = len(lines) // 2
-    late = json.loads(lines[middle])
+    late, future = json.loads(lines[middle]), json.loads(lines[middle])
     late["ts"] = format_ms(parse_timestamp(late["ts"]) - 600_000)
-    lines[middle:middle] = ['{"ts": "2026-01-05T08:00:00Z", "ip": "not-an-ip"', json.dumps(late)]
+    future["ts"] = format_ms(parse_timestamp(future["ts"]) + 21 * 3_600_000)
+    lines[middle:middle] = ['{"ts": "2026-01-05T08:00:00Z", "ip": "not-an-ip"', json.dumps(late), json.dumps(future)]
     path = out / "with-bad-lines.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -120,7 +134,14 @@ def test_streaming_job_commits_the_embedded_jobs_decisions(
     assert comparable(decisions) == comparable(embedded.decisions)
     dead = [json.loads(m.value) for m in committed(kafka_broker.bootstrap, topic_prefix + "dead-letter")]
     assert sorted(d["raw"] for d in dead) == sorted(d["raw"] for d in embedded.dead_letters)
-    assert len(dead) == 3 and sum(d["reason"].startswith("late: ") for d in dead) == 1
+    assert len(dead) == 4 and sum(d["reason"].startswith("late: ") for d in dead) == 1
+    assert sum(d["reason"].startswith("too far ahead: ") for d in dead) == 1
+    # Without the bad lines, the same decisions: the line far ahead did not move any partition's clock.
+    bad = {d["raw"] for d in embedded.dead_letters}
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(x + "\n" for x in events_with_bad_lines.read_text().splitlines() if x not in bad))
+    with_verdicts = run_cli([clean], "--verdicts", str(verdicts), name="clean")
+    assert comparable(decisions) == comparable(with_verdicts.decisions)
     for d in dead:
         topic = "verdicts" if "maybe" in d["raw"] else "access-logs"
         assert d["source"] == topic_prefix + topic and d["partition"] in range(4) and d["offset"] >= 0
@@ -161,6 +182,7 @@ def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafk
     close_event_time(kafka_broker.bootstrap, topic_prefix + "access-logs", events)
     checkpoints, topic = tmp_path / "chk", topic_prefix + "decisions"
     args = [sys.executable, "-m", "jobs.cli", *stream_args(kafka_broker.bootstrap, topic_prefix, checkpoints)]
+    args += ["--delivery", "exactly-once"]
     args.remove("--until-end")
 
     def committed_decisions(wait_ms: int = 4000) -> list[dict]:
@@ -182,9 +204,16 @@ def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafk
 
     run_until(lambda: len(committed_decisions(1000)) >= len(expected), "all decisions", "--restore", str(checkpoints))
 
-    after = committed_decisions()
+    messages = committed(kafka_broker.bootstrap, topic)
+    after = decisions_of(messages)
     assert len({d["decision_id"] for d in after}) == len(after)  # none twice
     assert comparable(after) == expected  # none lost, none added
+    # The closing event moved event time two hours on: every subject whose last decision lapsed by then got one
+    # tombstone, after that decision, so the compacted topic forgets it; blocks (48 h) are still in force.
+    closed = max(parse_timestamp(json.loads(line)["ts"]) for line in events.read_text().splitlines()) + 7_200_000
+    last = {f"{d['subject_type']}:{d['subject']}": d for d in after}
+    lapsed = {k for k, d in last.items() if parse_timestamp(d["expires_at"]) < closed - 31_000}
+    assert lapsed and sorted(tombstones_of(messages)) == sorted(lapsed)
 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test` (Debian package kcat)")

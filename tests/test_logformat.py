@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detectors.config import ConfigError, load_config
-from detectors.engine import detect
 from detectors.events import AccessEvent, BadEvent, LineReader, parse_line
 from detectors.logformat import UNKNOWN_IP, LogFormat, LogFormatError, is_nginx, nginx_to_apache
+from detectors.pipeline import detect
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
 NGINX = (

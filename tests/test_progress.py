@@ -30,7 +30,7 @@ def terminal(columns: int = 120) -> tuple[int, int]:
     return master, slave
 
 
-def drain(master: int, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> str:
+def drain(master: int, proc: subprocess.Popen | None = None, timeout: float = 600.0) -> str:
     """Everything written to the pty, until the process ends (or, without one, until nothing more comes)."""
     out, deadline = b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,7 +121,7 @@ def cli_on_terminal(*args: str, cwd: Path) -> tuple[int, str, str]:
     os.close(slave)
     shown = drain(master, proc)
     stdout = proc.stdout.read().decode() if proc.stdout else ""
-    return proc.wait(timeout=60), stdout, shown
+    return proc.wait(timeout=600), stdout, shown
 
 
 @pytest.mark.slow
@@ -155,3 +155,19 @@ def untimed(report: str) -> list[str]:
     """The report's lines without the seconds the evaluation took (end of its first line)."""
     first, *rest = report.split("\n")
     return [first.rsplit(";", 1)[0], *rest]
+
+
+@pytest.mark.flink
+def test_run_shows_the_lines_its_parse_stage_has_read_on_a_terminal(tmp_path):
+    """`run` on files: the bar follows the lines the job's parse stage reports (JVM and all), to 100 %, with the
+    input's event time; with --quiet there is none."""
+    case = ROOT / "tests/golden/new_account_crawler/input.jsonl"
+    lines = len(case.read_text().splitlines())
+    run = ["run", "--input", str(case), "--output", str(tmp_path / "decisions.jsonl")]
+    code, stdout, shown = cli_on_terminal(*run, cwd=tmp_path)
+    assert code == 0 and stdout.startswith("scrapeguard run: read ")
+    bars = [x for x in shown.replace("\r", "\n").splitlines() if x.startswith("run: ")]
+    assert bars[-1].startswith("run: 100%|") and f"{lines}/{lines} lines" in bars[-1]
+    assert "event time 2026-01-05 08:4" in bars[-1]  # the input's clock near its end (its last event: 08:43)
+    code, stdout, shown = cli_on_terminal(*run, "--quiet", cwd=tmp_path)
+    assert code == 0 and not [x for x in shown.replace("\r", "\n").splitlines() if x.startswith("run: ")]

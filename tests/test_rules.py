@@ -1,4 +1,4 @@
-"""Rules, decision policy, window features and the reference `engine.detect` run."""
+"""Rules, decision policy, window features and the reference run (`detectors.pipeline.detect`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.config import Config, load_config
-from detectors.engine import detect
 from detectors.events import AccessEvent, format_ms
 from detectors.features.profile_views import SubjectFeatures, account_age
+from detectors.pipeline import detect
 from detectors.policy import DecisionPolicy
 from detectors.rules import Hit, NewAccountRule, ProfileRateRule
 
@@ -91,14 +91,14 @@ def test_new_account_tiers(age_s: float, views: dict[str, int], reasons: list[st
 
 
 def test_new_account_hit_action_score_and_evidence() -> None:
-    (hit,) = NewAccountRule(TIERS).evaluate({**young(120, **{"24h": 800}), "account_created_at_source": "first_seen"})
+    (hit,) = NewAccountRule(TIERS).evaluate({**young(120, **{"24h": 800}), "account_created_at_source": "first_view"})
     assert (hit.action, hit.score) == ("block", 1.0)
     assert hit.evidence == {
         "profile_views_24h": 800,
         "limit_profile_views_first_24h": 400,
         "account_age_s": 120,
         "account_created_at": "2026-01-05T08:00:00.000Z",
-        "account_created_at_source": "first_seen",
+        "account_created_at_source": "first_view",
     }
 
 
@@ -120,10 +120,10 @@ def test_account_age_source() -> None:
         "account_created_at": format_ms(T0),
         "account_created_at_source": "account_created_at",
     }
-    assert account_age(T0 + 90 * S, None, T0 + 30 * S) == {
+    assert account_age(T0 + 90 * S, None, T0 + 30 * S) == {  # no created_at: from the first profile view
         "account_age_s": 60.0,
         "account_created_at": format_ms(T0 + 30 * S),
-        "account_created_at_source": "first_seen",
+        "account_created_at_source": "first_view",
     }
 
 
@@ -317,12 +317,16 @@ def test_new_account_crawler_is_challenged_after_exactly_n_plus_one_views() -> N
     assert d.evidence["account_age_s"] == N_NEW * NEW_STEP / S
 
 
-def test_without_created_at_the_first_event_of_the_account_stands_in() -> None:
+def test_without_created_at_the_first_profile_view_of_the_account_stands_in() -> None:
+    """The account's age counts from its first view of another profile: not from an earlier request of another
+    kind (the login) nor from a view of its own profile."""
     login = AccessEvent(T0 - 2 * M, IP, "POST", "/login", 200, account_id="acct-new")
-    (d,) = detect([login, *views(N_NEW + 1, account="acct-new", step=NEW_STEP)], CONFIG)
-    assert d.evidence["account_created_at_source"] == "first_seen"
-    assert d.evidence["account_created_at"] == format_ms(T0 - 2 * M)
-    assert d.evidence["account_age_s"] == 2 * 60 + N_NEW * NEW_STEP / S
+    own = AccessEvent(T0 - M, IP, "GET", "/u/acct-new", 200, account_id="acct-new")
+    (d,) = detect([login, own, *views(N_NEW + 1, account="acct-new", step=NEW_STEP)], CONFIG)
+    assert d.reasons == ["new_account_profile_views_2m"]
+    assert d.evidence["account_created_at_source"] == "first_view"
+    assert d.evidence["account_created_at"] == format_ms(T0)
+    assert d.evidence["account_age_s"] == N_NEW * NEW_STEP / S
 
 
 def test_an_old_account_is_not_new(rate_limits_only: Config) -> None:
@@ -394,3 +398,49 @@ def test_config_limits_are_respected(tmp_path: Path) -> None:
     )
     # the address's first minute has not closed yet, so there is no population to place it in
     assert top == [{"feature": "profile_views_1m", "value": 6, "percentile": None}]
+
+
+def ip_limits(tmp_path: Path, *limits: tuple[int, str]) -> Config:
+    """The default configuration with these 1-minute address limits (max views, action), in this order."""
+    path = tmp_path / "limits.toml"
+    entries = ", ".join(f"{{ window = '1m', max_views = {n}, action = '{a}' }}" for n, a in limits)
+    path.write_text(f"[rules.ip_profile_rate]\nlimits = [{entries}]\n", encoding="utf-8")
+    return load_config(path)
+
+
+def test_a_limit_hit_counts_up_to_the_highest_limit_passed(tmp_path: Path) -> None:
+    """Short-window evidence is the count at which the highest crossed limit was passed (that limit + 1), even
+    when more views fall in the window at that moment (here 9 at one instant)."""
+    (d,) = detect(views(9, step=0), ip_limits(tmp_path, (5, "block")))
+    assert (d.action, d.event_time) == ("block", T0)
+    assert {k: v for k, v in d.evidence.items() if k != "top_features"} == {
+        "profile_views_1m": 6,
+        "limit_profile_views_1m": 5,
+    }
+    assert d.score == 0.6  # over_limit_score(6, 5): the score follows the reported count
+    (d,) = detect(views(9, step=0), ip_limits(tmp_path, (7, "block"), (5, "throttle")))
+    assert (d.action, d.evidence["profile_views_1m"], d.evidence["limit_profile_views_1m"]) == ("block", 8, 7)
+
+
+def test_a_stronger_limit_on_the_same_window_decides_whatever_the_order_of_the_limits(tmp_path: Path) -> None:
+    config = ip_limits(tmp_path, (5, "throttle"), (7, "block"))
+    (d,) = detect(views(9, step=0), config)
+    assert (d.action, d.evidence["profile_views_1m"]) == ("block", 8)
+    assert [(x.action, x.event_time) for x in detect(views(9, step=S), config)] == [
+        ("throttle", T0 + 5 * S),
+        ("block", T0 + 7 * S),
+    ]
+
+
+def test_a_long_window_limit_is_counted_per_minute(tmp_path: Path) -> None:
+    """Windows of 10 minutes or more are counted per minute, in the subject's rolling state: the limit is found
+    when the minute in which it was passed closes, with that minute's last event time and its whole count (a
+    short window decides at the crossing request, see
+    test_a_limit_hit_counts_up_to_the_highest_limit_passed)."""
+    path = tmp_path / "hourly.toml"
+    path.write_text("[rules.ip_profile_rate]\nlimits = [{ window = '1h', max_views = 10, action = 'block' }]\n")
+    events = views(12, step=20 * S)  # 3 a minute; the 11th, at 3:20, passes the limit
+    (d,) = detect(events, load_config(path))
+    assert (d.action, d.reasons, d.event_time) == ("block", ["ip_profile_views_1h"], events[-1].ts)
+    assert (d.evidence["profile_views_1h"], d.evidence["limit_profile_views_1h"]) == (12, 10)
+    assert detect(events[:-2], load_config(path)) == []

@@ -12,7 +12,8 @@ def test_summary_counts_actions_reasons_and_subjects(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "2 decisions on 1 subjects"
     assert "  block      1" in out and "  challenge  1" in out
-    assert any(line.split() == ["ip_profile_views_1m", "2"] for line in out)
+    assert any(line.split() == ["ip_profile_views_1m", "1"] for line in out)
+    assert any(line.split() == ["ip_profile_views_1h", "1"] for line in out)
     assert any(line.split() == ["ip:192.0.2.66", "2"] for line in out)
 
 

@@ -123,7 +123,7 @@ class AccountBehaviour:
         self.hours = {h: v for h, v in self.hours.items() if h > m.minute - DAY_MS}
         rows = self.minutes
         ten = _since(rows, m.minute, 10 * MINUTE_MS)
-        totals = [sum(column) for column in zip(*(r[:_LO] for r in rows))]
+        totals = [sum(column) for column in zip(*(r[:_LO] for r in rows), strict=True)]
         views_1h, requests_1h, statics_1h = totals[_VIEWS], totals[_REQ], totals[_STAT]
         views_24h = sum(self.hours.values())
         lo, hi = _span(rows, _LO, _HI)
@@ -186,7 +186,7 @@ def _minute_cv(rows: list[tuple[Any, ...]], now: int) -> float:
     total = sum(r[_VIEWS] for r in active)
     mean = total / n
     var = (sum(r[_VIEWS] * r[_VIEWS] for r in active) / n) - mean * mean
-    return round(sqrt(max(var, 0.0)) / mean, 3)
+    return round(float(sqrt(max(var, 0.0)) / mean), 3)
 
 
 class AddressBehaviour:

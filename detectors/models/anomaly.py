@@ -85,7 +85,7 @@ class AnomalyModel(Layer):
                        quantile=quantile, min_views_1h=min_views_1h, action=action)  # fmt: skip
 
     def score(self, subject: str, ts: int, features: dict[str, Any]) -> float:
-        return round(self.model.score_one(scale(features)), 6)
+        return round(float(self.model.score_one(scale(features))), 6)
 
     def flagged(self, score: float, features: dict[str, Any], threshold: float | None = None) -> bool:
         """Whether a row with this score is an anomaly for the model as it is now (or with `threshold`)."""
@@ -100,8 +100,9 @@ class AnomalyModel(Layer):
     def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
         """Track the row's score in the threshold quantile; learn the row unless the model flags it."""
         score = self.calibrate(features)
-        if not self.flagged(score, features, self._previous):
-            self.model.learn_one(scale(features))
+        x = scale(features)
+        if x and not self.flagged(score, features, self._previous):
+            self.model.learn_one(x)
             self.learned += 1
 
     def calibrate(self, features: dict[str, Any]) -> float:

@@ -55,13 +55,15 @@ class NewAccountRule(Rule):
         age_ms = round(features["account_age_s"] * 1000)
         hits = []
         for (within_label, within, limit, action), (label, _) in zip(self.limits, self.tiers, strict=True):
-            n = features[f"profile_views_{label}"]
-            if 0 <= age_ms <= within and n > limit:
+            n = features.get(f"profile_views_{label}")
+            if n is not None and 0 <= age_ms <= within and n > limit:
                 bound = f"first_{label}" if label == within_label else f"{label}_younger_than_{within_label}"
                 evidence = {
                     f"profile_views_{label}": n,
                     f"limit_profile_views_{bound}": limit,
-                    **{k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")},
+                    **{
+                        k: features.get(k) for k in ("account_age_s", "account_created_at", "account_created_at_source")
+                    },
                 }
                 hits.append(Hit(f"new_account_profile_views_{label}", action, over_limit_score(n, limit), evidence))
         return hits

@@ -33,8 +33,8 @@ class ProfileRateRule(Rule):
     def evaluate(self, features: dict[str, Any]) -> list[Hit]:
         hits = []
         for label, _, limit, action in self.limits:
-            n = features[f"profile_views_{label}"]
-            if n > limit:
+            n = features.get(f"profile_views_{label}")
+            if n is not None and n > limit:
                 evidence = {f"profile_views_{label}": n, f"limit_profile_views_{label}": limit}
                 hits.append(
                     Hit(f"{self.subject_type}_profile_views_{label}", action, over_limit_score(n, limit), evidence)
