@@ -115,8 +115,9 @@ start() {
   configure
   for d in "${daemons[@]}"; do rm -f "$(pidfile "$d")"; done
   # The JVMs' working directory is the state directory, so nothing lands where `start` was run. Python operators
-  # run in thread mode, which embeds the `python3` first on PATH: the one of the venv.
-  (cd "$state" && export PATH="$(dirname "$python"):$PATH" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
+  # run in thread mode, which embeds the `python3` first on PATH: the one of the venv (and jobs/embedded's
+  # sitecustomize imports the compiled extensions once, at start).
+  (cd "$state" && export PATH="$(dirname "$python"):$PATH" PYTHONPATH="$repo/jobs/embedded${PYTHONPATH:+:$PYTHONPATH}" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
     >"$log_dir/start.out" 2>&1 || { say "the daemon scripts failed:"; tail -20 "$log_dir/start.out"; stop; exit 1; }
   local jm tm tms free
   jm=$(running_pid standalonesession) && tm=$(running_pid taskexecutor) \

@@ -58,6 +58,8 @@ from jobs.sql import accepted, limit_query, minute_query, parsed_schema, rejecte
 _DEAD = ""
 """The key of a dead letter among the decision rows the embedded job collects (decisions are keyed by subject)."""
 STATE_CACHE_KEYS = 200_000
+EMBEDDED = str(Path(__file__).resolve().parent / "embedded")
+"""On the PYTHONPATH of the JVM: the start-up of its embedded interpreter (`jobs/embedded/sitecustomize.py`)."""
 
 
 @dataclass
@@ -163,11 +165,14 @@ def flink_configuration() -> Configuration:
     per-record Beam round trip), with a large keyed-state cache, since each miss is a call into the JVM.
 
     Thread mode embeds the `python3` found on PATH (pemja), so this interpreter's directory goes first on PATH
-    before the JVM starts; `infra/flink-cluster.sh` does the same for its task managers.
+    before the JVM starts, and `jobs/embedded` first on its PYTHONPATH (its `sitecustomize` imports the compiled
+    extensions once, at start); `infra/flink-cluster.sh` does the same for its task managers.
     """
     bin_dir = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != EMBEDDED:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (EMBEDDED, os.environ.get("PYTHONPATH")) if p)
     conf = Configuration()
     conf.set_string("python.execution-mode", "thread")
     conf.set_string("python.state.cache-size", str(STATE_CACHE_KEYS))

@@ -19,7 +19,7 @@ from pyflink.table import DataTypes
 from pyflink.table.udf import UserDefinedFunction, udf
 
 from detectors.config import Config, parse_duration
-from detectors.events import BadEvent, InputClock, LineReader
+from detectors.events import BadEvent, InputClock, LineReader, format_ms
 from detectors.features.request import RequestFacts, facts
 from detectors.records import columns
 
@@ -76,7 +76,11 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
 
     Each partition has its own clock, checked against the wall clock too. A row's `clock` is the
     smallest clock of the partitions this reader has had a message from in the last `idle_ms`,
-    so the watermark waits for the slowest of them and an idle one stops holding it back.
+    so the watermark waits for the slowest of them and an idle one stops holding it back. For its
+    first `idle_ms` a reader has no clock (the watermark stays), so that every partition it reads
+    has delivered before the slowest is known. A message behind the reader's clock by more than
+    the out-of-orderness (a partition that was idle, or late to start) is rejected as late even if
+    its own partition's clock would take it: the windows downstream could no longer count it.
     """
     time_ = config.section("time")
     lag, ahead, skew = (parse_duration(time_[k]) for k in ("out_of_orderness", "max_ahead", "max_clock_skew"))
@@ -86,6 +90,7 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
     def parse(values: pd.Series, partitions: pd.Series, offsets: pd.Series) -> pd.DataFrame:
         clocks: dict[int, InputClock] = state.setdefault("clocks", {})
         seen: dict[int, float] = state.setdefault("seen", {})
+        started = state.setdefault("started", time.time())
         reader = LineReader(max_bytes, lag, config.log_format.parse if config.log_format else None)
         routes, rows = config.routes, []
         for value, partition, offset in zip(values, partitions, offsets, strict=True):
@@ -94,20 +99,28 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
             if clock is None:
                 clock = clocks[partition] = InputClock(lag, ahead, skew)
             seen[partition] = now
+            slowest = _slowest(clocks, seen, now, idle_ms) if now - started >= idle_ms / 1000 else None
+            floor = state.get("floor")
+            if slowest is not None and (floor is None or slowest > floor):
+                state["floor"] = floor = slowest
             try:
                 if not value or not value.strip():
                     raise BadEvent("empty message")
                 event = reader.parse(value, max_bytes)
                 off = clock.check(event.ts, int(now * 1000))
+                if not off and floor is not None and event.ts < floor - lag:
+                    off = (
+                        f"late: event time {format_ms(event.ts)} is behind the clock of this reader of "
+                        f"{source} ({format_ms(floor)}, the slowest of its partitions) by more than the allowed "
+                        f"out-of-orderness ([time] out_of_orderness); partition {int(partition)} was idle or late"
+                    )
                 if off:
                     raise BadEvent(off)
             except BadEvent as exc:
                 where = {"partition": int(partition), "offset": int(offset)}
-                rows.append(
-                    (*blank, _slowest(clocks, seen, now, idle_ms), dead_letter(source, where, str(exc), value or ""))
-                )
+                rows.append((*blank, slowest, dead_letter(source, where, str(exc), value or "")))
                 continue
-            rows.append((*facts(event, routes), _slowest(clocks, seen, now, idle_ms), None))
+            rows.append((*facts(event, routes), slowest, None))
         return _frame(rows)
 
     state: dict[str, Any] = {}

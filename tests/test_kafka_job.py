@@ -138,9 +138,11 @@ def test_streaming_job_commits_the_embedded_jobs_decisions(
     assert sum(d["reason"].startswith("too far ahead: ") for d in dead) == 1
     # Without the bad lines, the same decisions: the line far ahead did not move any partition's clock.
     bad = {d["raw"] for d in embedded.dead_letters}
-    clean = tmp_path / "clean.jsonl"
+    clean = tmp_path / "without-bad-lines.jsonl"
     clean.write_text("".join(x + "\n" for x in events_with_bad_lines.read_text().splitlines() if x not in bad))
     with_verdicts = run_cli([clean], "--verdicts", str(verdicts), name="clean")
+    assert with_verdicts.returncode == 0, with_verdicts.stderr[-3000:]
+    assert [d["source"] for d in with_verdicts.dead_letters] == [str(verdicts)]  # only the verdict that is none
     assert comparable(decisions) == comparable(with_verdicts.decisions)
     for d in dead:
         topic = "verdicts" if "maybe" in d["raw"] else "access-logs"
