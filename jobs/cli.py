@@ -147,7 +147,10 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
         + (f", restored from {restore}" if restore else ""),
         flush=True,
     )
-    run_stream(options, config)
+    try:
+        run_stream(options, config)
+    except ValueError as exc:  # the broker or the topic, before the job starts
+        raise UsageError(str(exc)) from None
     print("scrapeguard run: input ended; decisions committed")
     return 0
 

@@ -70,15 +70,16 @@ def file_parser(source: str, config: Config, progress: str | None = None) -> Use
     return udf(parse, result_type=PARSED, func_type="pandas")
 
 
-def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunction:
+def message_parser(source: str, config: Config, idle_ms: int, partitions: int, readers: int) -> UserDefinedFunction:
     """The parse UDF of the `access-logs` messages one source reader hands on: (value, partition, offset) in,
     `PARSED` rows out.
 
     Each partition has its own clock, checked against the wall clock too. A row's `clock` is the
     smallest clock of the partitions this reader has had a message from in the last `idle_ms`,
-    so the watermark waits for the slowest of them and an idle one stops holding it back. For its
-    first `idle_ms` a reader has no clock (the watermark stays), so that every partition it reads
-    has delivered before the slowest is known. A message behind the reader's clock by more than
+    so the watermark waits for the slowest of them and an idle one stops holding it back. A reader
+    has no clock (the watermark stays) until every partition it reads (`reader_partitions` of the
+    topic's `partitions` among the source's `readers`) has delivered, or for `idle_ms` after its
+    first message (a partition may be empty). A message behind the reader's clock by more than
     the out-of-orderness (a partition that was idle, or late to start) is rejected as late even if
     its own partition's clock would take it: the windows downstream could no longer count it.
     """
@@ -87,19 +88,22 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
     max_bytes = config.section("input", "max_line_bytes")
     blank = (None,) * len(FACTS)
 
-    def parse(values: pd.Series, partitions: pd.Series, offsets: pd.Series) -> pd.DataFrame:
+    def parse(values: pd.Series, partitions_: pd.Series, offsets: pd.Series) -> pd.DataFrame:
         clocks: dict[int, InputClock] = state.setdefault("clocks", {})
         seen: dict[int, float] = state.setdefault("seen", {})
         started = state.setdefault("started", time.time())
+        if "mine" not in state and len(partitions_):
+            state["mine"] = reader_partitions(source, partitions, readers, int(partitions_.iloc[0]))
         reader = LineReader(max_bytes, lag, config.log_format.parse if config.log_format else None)
         routes, rows = config.routes, []
-        for value, partition, offset in zip(values, partitions, offsets, strict=True):
+        for value, partition, offset in zip(values, partitions_, offsets, strict=True):
             now = time.time()
             clock = clocks.get(partition)
             if clock is None:
                 clock = clocks[partition] = InputClock(lag, ahead, skew)
             seen[partition] = now
-            slowest = _slowest(clocks, seen, now, idle_ms) if now - started >= idle_ms / 1000 else None
+            ready = state["mine"] <= seen.keys() or now - started >= idle_ms / 1000
+            slowest = _slowest(clocks, seen, now, idle_ms) if ready else None
             floor = state.get("floor")
             if slowest is not None and (floor is None or slowest > floor):
                 state["floor"] = floor = slowest
@@ -125,6 +129,27 @@ def message_parser(source: str, config: Config, idle_ms: int) -> UserDefinedFunc
 
     state: dict[str, Any] = {}
     return udf(parse, result_type=PARSED, func_type="pandas")
+
+
+def reader_partitions(topic: str, partitions: int, readers: int, partition: int) -> set[int]:
+    """The partitions of `topic` that the Kafka source reader which reads `partition` reads, as the connector's
+    enumerator assigns them (`KafkaSourceEnumerator.getSplitOwner`: round robin from a start index hashed from
+    the topic name).
+
+    >>> reader_partitions("access-logs", 4, 2, 1) | reader_partitions("access-logs", 4, 2, 0)
+    {0, 1, 2, 3}
+    >>> reader_partitions("access-logs", 4, 1, 3)
+    {0, 1, 2, 3}
+    """
+    h = 0
+    for ch in topic:  # Java's String.hashCode (UTF-16 code units; topic names are ASCII)
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    start = ((h * 31) & 0x7FFFFFFF) % readers
+
+    def owner(p: int) -> int:
+        return (start + p) % readers
+
+    return {p for p in range(partitions) if owner(p) == owner(partition)}
 
 
 def _slowest(clocks: dict[int, InputClock], seen: dict[int, float], now: float, idle_ms: int) -> int | None:

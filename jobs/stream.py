@@ -141,6 +141,25 @@ def sink_ddl(name: str, topic: str, options: StreamOptions, keyed: bool) -> str:
         )"""
 
 
+def partition_count(options: StreamOptions, topic: str) -> int:
+    """How many partitions `topic` has (the parse stage needs it to know when each reader has heard from all of
+    its partitions)."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=options.bootstrap_servers)
+        try:
+            found = consumer.partitions_for_topic(topic)
+        finally:
+            consumer.close()
+    except KafkaError as exc:
+        raise ValueError(f"--bootstrap-servers {options.bootstrap_servers}: {type(exc).__name__}: {exc}") from None
+    if not found:
+        raise ValueError(f"topic {topic} does not exist on {options.bootstrap_servers} (create it: infra/topics.py)")
+    return len(found)
+
+
 def run_stream(options: StreamOptions, config: Config) -> None:
     """Run the streaming job until the input ends (`until_end`) or forever; returns when the job finishes."""
     env = StreamExecutionEnvironment.get_execution_environment(stream_configuration(options))
@@ -154,8 +173,10 @@ def run_stream(options: StreamOptions, config: Config) -> None:
     t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
     t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
 
+    topic = options.topic("access-logs")
     t_env.create_temporary_function(
-        "parse_messages", message_parser(options.topic("access-logs"), config, options.idle_timeout_ms)
+        "parse_messages",
+        message_parser(topic, config, options.idle_timeout_ms, partition_count(options, topic), options.parallelism),
     )
     parsed = _rows(
         t_env, t_env.sql_query("SELECT parse_messages(`value`, `partition`, `offset`) AS r FROM access_logs")

@@ -83,8 +83,9 @@ def test_file_job_on_the_cluster_at_parallelism_two_gives_the_reference_decision
         (job_id, "scrapeguard-detect", "FINISHED")
     }
     vertices = {v["name"]: v["parallelism"] for v in cluster.get(f"/jobs/{job_id}")["vertices"]}
-    assert [p for name, p in vertices.items() if "decide" in name] == [2], vertices
-    assert [p for name, p in vertices.items() if "assess" in name] == [1], vertices  # the models see every row
+    assert [p for name, p in vertices.items() if "score-and-decide" in name] == [2], vertices
+    # every stage at the job's parallelism but the learner, which sees a sample of the rows on one key
+    assert {name: p for name, p in vertices.items() if p != 2} == {n: 1 for n in vertices if n.startswith("learn")}
 
 
 @pytest.mark.kafka
@@ -103,9 +104,9 @@ def test_streaming_job_on_the_cluster_at_parallelism_two_commits_the_reference_d
     assert comparable(decisions) == reference([events]) != []
     job_id = re.search(r"JobID ([0-9a-f]{32})", run.stdout).group(1)
     vertices = {v["name"]: v["parallelism"] for v in cluster.get(f"/jobs/{job_id}")["vertices"]}
-    assert {name: p for name, p in vertices.items() if p != 2} == {name: 1 for name in vertices if "assess" in name}, (
+    assert {name: p for name, p in vertices.items() if p != 2} == {n: 1 for n in vertices if n.startswith("learn")}, (
         vertices
-    )  # all at 2 but the assessor, which sees every row at parallelism 1
+    )  # all at 2 but the learner, which sees a sample of the rows on one key
 
 
 def test_stop_ends_exactly_the_recorded_jvms_and_status_then_exits_3(cluster):

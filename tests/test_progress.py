@@ -167,7 +167,7 @@ def test_run_shows_the_lines_its_parse_stage_has_read_on_a_terminal(tmp_path):
     code, stdout, shown = cli_on_terminal(*run, cwd=tmp_path)
     assert code == 0 and stdout.startswith("scrapeguard run: read ")
     bars = [x for x in shown.replace("\r", "\n").splitlines() if x.startswith("run: ")]
-    assert bars[-1].startswith("run: 100%|") and f"{lines}/{lines} lines" in bars[-1]
+    assert bars[-1].startswith("run: 100%|") and f"{lines / 1000:.2f}k/{lines / 1000:.2f}k lines" in bars[-1]
     assert "event time 2026-01-05 08:4" in bars[-1]  # the input's clock near its end (its last event: 08:43)
     code, stdout, shown = cli_on_terminal(*run, "--quiet", cwd=tmp_path)
     assert code == 0 and not [x for x in shown.replace("\r", "\n").splitlines() if x.startswith("run: ")]
