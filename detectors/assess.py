@@ -33,6 +33,7 @@ from detectors.models.supervised import VerdictModel
 from detectors.population import Population
 from detectors.rules import build_behaviour_rules
 from detectors.rules.base import Hit
+from detectors.verdicts import LABELS
 
 _RANK = {a: i for i, a in enumerate(ACTIONS)}
 LAYERS = {"limits", "behaviour", "anomaly", "verdicts", "coordination"}
@@ -126,8 +127,11 @@ class Assessor:
                     tagged = [(h, layer) for h, layer in tagged if layer != "anomaly"]
         return self._fuse(subject_type, subject, ts, features, tagged, match)
 
-    def verdict(self, subject_type: str, subject: str, ts: int, verdict: str) -> Assessment:
-        """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's last features."""
+    def verdict(self, subject_type: str, subject: str, ts: int, verdict: str) -> Assessment | None:
+        """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's last features.
+        An `escalate` is no label and asks for nothing: None."""
+        if verdict not in LABELS:
+            return None
         seen = self.last_features.get((subject_type, subject))
         if self.verdicts is not None and seen is not None and seen[1] is not None and subject_type == "account":
             self.verdicts.learn(seen[1], verdict == "confirm")

@@ -20,6 +20,10 @@ from typing import Any
 
 ACTIONS = ("profile_view", "search", "feed", "static", "auth", "other")
 
+PERSONAL_DATA_ACTIONS = frozenset({"profile_view"})
+"""Actions whose response discloses one person's data, the person being the route's `target`: what an incident
+report counts as people accessed (profile pages and profile APIs today). New such actions go here."""
+
 DEFAULT_ROUTES: tuple[tuple[str, str], ...] = (
     ("static", r"^/static/"),
     ("profile_view", r"^/(?:u|users|profile)/(?P<target>[^/]+)/?$"),
