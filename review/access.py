@@ -81,7 +81,11 @@ class LoginRequiredMiddleware:
                 return redirect(f"/login?next={request.path}")
             if role_of(request.user) is None:
                 return error(request, 403, "your account has no role; ask an admin (scrapeguard review user set-role)")
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 405 and is_api(request):
+            allowed = response.get("Allow", "")
+            return JsonResponse({"error": f"method {request.method} is not allowed here; use {allowed}"}, status=405)
+        return response
 
 
 class ContentSecurityPolicyMiddleware:
