@@ -82,7 +82,7 @@ def summary(members: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def explanations(decisions: list[DecisionRecord], limit: int = 6) -> list[dict[str, Any]]:
+def explanations(decisions: list[DecisionRecord], limit: int = 4) -> list[dict[str, Any]]:
     """The latest decisions (not the analysts' own) with their reason codes, each feature value beside the limit or
     condition it broke, and the features behind them with their population percentile (from the detector: the share
     of all subject-minutes seen with a value at most this one)."""
@@ -169,7 +169,7 @@ def per_minute(members: list[tuple[str, str]]) -> list[tuple[int, int, int]]:
     return [(m, counts[m], views[m]) for m in range(first, last + MINUTE_MS, MINUTE_MS)]
 
 
-def timeline_svg(series: list[tuple[int, int, int]], width: int = 900, height: int = 180) -> SafeString:
+def timeline_svg(series: list[tuple[int, int, int]], width: int = 1320, height: int = 170) -> SafeString:
     """Requests (grey bars) and profile views (red line) per minute, as inline SVG drawn on the server."""
     if not series:
         return mark_safe('<p class="muted">No stored requests for this case.</p>')
