@@ -30,8 +30,11 @@ def role_of(user: Any) -> str | None:
         return None
     if user.is_superuser:
         return "admin"
-    names = set(user.groups.values_list("name", flat=True))
-    return next((r for r in reversed(ROLES) if r in names), None)
+    cached = getattr(user, "_review_role", False)  # one query per request, not one per use
+    if cached is False:
+        names = set(user.groups.values_list("name", flat=True))
+        cached = user._review_role = next((r for r in reversed(ROLES) if r in names), None)
+    return cached
 
 
 def at_least(user: Any, role: str) -> bool:
