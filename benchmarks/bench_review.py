@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import json
 import os
 import random
 import socket
@@ -26,11 +27,30 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PASSWORD = "benchmark-passphrase"
-REASONS = ["account_profile_views_1m", "account_profile_views_1h", "new_account_profile_views_2m",
-           "ip_profile_views_1m", "sequential_targets", "automation_user_agent", "profiles_only",
-           "steady_profile_crawl", "address_rotation", "anomaly_score", "corroborated"]  # fmt: skip
-URLS = ["/", "/?action=block", "/?reason=steady_profile_crawl", "/?subject_type=ip", "/?kind=group",
-        "/?age_max=1d", "/?since=2026-01-05T12:00", "/?page=100", "/api/v1/cases"]  # fmt: skip
+REASONS = [
+    "account_profile_views_1m",
+    "account_profile_views_1h",
+    "new_account_profile_views_2m",
+    "ip_profile_views_1m",
+    "sequential_targets",
+    "automation_user_agent",
+    "profiles_only",
+    "steady_profile_crawl",
+    "address_rotation",
+    "anomaly_score",
+    "corroborated",
+]
+URLS = [
+    "/",
+    "/?action=block",
+    "/?reason=steady_profile_crawl",
+    "/?subject_type=ip",
+    "/?kind=group",
+    "/?age_max=1d",
+    "/?since=2026-01-05T12:00",
+    "/?page=100",
+    "/api/v1/cases",
+]
 
 
 def fill(cases: int, seed: int = 1) -> None:
@@ -44,28 +64,51 @@ def fill(cases: int, seed: int = 1) -> None:
     for i in range(cases):
         group = rng.random() < 0.05
         subject_type = "account" if group or rng.random() < 0.8 else "ip"
-        subject = "" if group else (f"acct{i}" if subject_type == "account" else f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+        address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        subject = "" if group else (f"acct{i}" if subject_type == "account" else address)
         action = rng.choice(list(rank))
         score = round(rng.uniform(0.5, 1.0), 3)
         reasons = sorted(set(rng.sample(REASONS, rng.randint(1, 3)) + (["coordinated_fleet"] if group else [])))
         when = t0 + timedelta(seconds=rng.uniform(0, 24 * 3600))
-        rows.append(Case(
-            kind="coordinated_fleet" if group else "subject", key=f"bench:{i}", label=f"fleet {i}" if group else subject,
-            subject_type=subject_type, subject=subject, action=action, score=score, risk=rank[action] + score,
-            reasons="|" + "".join(r + "|" for r in reasons), member_count=5 if group else 1,
-            decision_count=5 if group else 1, account_age_s=rng.choice([None, rng.uniform(60, 400 * 86400)]),
-            first_seen=when, last_seen=when,
-        ))  # fmt: skip
+        rows.append(
+            Case(
+                kind="coordinated_fleet" if group else "subject",
+                key=f"bench:{i}",
+                label=f"fleet {i}" if group else subject,
+                subject_type=subject_type,
+                subject=subject,
+                action=action,
+                score=score,
+                risk=rank[action] + score,
+                reasons="|" + "".join(r + "|" for r in reasons),
+                member_count=5 if group else 1,
+                decision_count=5 if group else 1,
+                account_age_s=rng.choice([None, rng.uniform(60, 400 * 86400)]),
+                first_seen=when,
+                last_seen=when,
+            )
+        )
     Case.objects.bulk_create(rows, batch_size=1000)
     for case in Case.objects.filter(key__startswith="bench:").only("pk", "kind", "subject", "subject_type", "action"):
         subjects = [f"{case.pk}-m{j}" for j in range(5)] if case.kind != "subject" else [case.subject]
         for j, s in enumerate(subjects):
             members.append(Member(case_id=case.pk, subject_type=case.subject_type, subject=s))
-            decisions.append(DecisionRecord(
-                decision_id=f"{case.pk:08d}-0000-5000-8000-{j:012d}", case_id=case.pk, subject_type=case.subject_type,
-                subject=s, action=case.action, score=0.7, reasons=["account_profile_views_1m"], evidence={},
-                event_time=t0, expires_at=t0 + timedelta(hours=1), emitted_at=t0, detector_version="bench",
-            ))  # fmt: skip
+            decisions.append(
+                DecisionRecord(
+                    decision_id=f"{case.pk:08d}-0000-5000-8000-{j:012d}",
+                    case_id=case.pk,
+                    subject_type=case.subject_type,
+                    subject=s,
+                    action=case.action,
+                    score=0.7,
+                    reasons=["account_profile_views_1m"],
+                    evidence={},
+                    event_time=t0,
+                    expires_at=t0 + timedelta(hours=1),
+                    emitted_at=t0,
+                    detector_version="bench",
+                )
+            )
     Member.objects.bulk_create(members, batch_size=2000)
     DecisionRecord.objects.bulk_create(decisions, batch_size=2000)
 
@@ -101,8 +144,20 @@ def main() -> int:
     print(f"filled {args.cases} open cases in {time.perf_counter() - started:.1f} s ({data})")
 
     port = free_port()
-    cmd = [sys.executable, "-m", "jobs.cli", "review", "serve", "--port", str(port), "--data", str(data),
-           "--verdicts", str(data / "verdicts.jsonl"), *(["--database", args.database] if args.database else [])]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.cli",
+        "review",
+        "serve",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--verdicts",
+        str(data / "verdicts.jsonl"),
+        *(["--database", args.database] if args.database else []),
+    ]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -113,8 +168,12 @@ def main() -> int:
             except OSError:
                 time.sleep(0.1)
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        login = urllib.request.Request(base + "/api/v1/login", method="POST", headers={"Content-Type": "application/json"},
-                                       data=b'{"username": "bench", "password": "%s"}' % PASSWORD.encode())  # fmt: skip
+        login = urllib.request.Request(
+            base + "/api/v1/login",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"username": "bench", "password": PASSWORD}).encode(),
+        )
         opener.open(login).read()
         print(f"{'url':40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  bytes")
         for url in URLS:
@@ -126,7 +185,8 @@ def main() -> int:
                     times.append((time.perf_counter() - t) * 1000)
             times.sort()
             p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-            print(f"{urllib.parse.unquote(url):40} {statistics.median(times):10.1f} {p95:8.1f} {times[-1]:8.1f}  {len(body)}")
+            median = statistics.median(times)
+            print(f"{urllib.parse.unquote(url):40} {median:10.1f} {p95:8.1f} {times[-1]:8.1f}  {len(body)}")
     finally:
         server.terminate()
         server.wait()

@@ -49,15 +49,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
         body = _json_body(request)
     except VerdictError as exc:
         return error(request, exc.status, str(exc))
-    if not isinstance(body, dict) or not isinstance(body.get("username"), str) or not isinstance(
-        body.get("password"), str
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("username"), str)
+        or not isinstance(body.get("password"), str)
     ):
-        return error(request, 400, "the body must be {\"username\": \"...\", \"password\": \"...\"}")
+        return error(request, 400, 'the body must be {"username": "...", "password": "..."}')
     status, message = attempt_login(request, body["username"], body["password"])
     if status != 200:
         return error(request, status, message)
-    return JsonResponse({"username": request.user.get_username(), "role": role_of(request.user),
-                         "csrf_token": get_token(request)})  # fmt: skip
+    return JsonResponse(
+        {"username": request.user.get_username(), "role": role_of(request.user), "csrf_token": get_token(request)}
+    )
 
 
 @require_http_methods(["POST"])
@@ -69,8 +72,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 @require_http_methods(["GET"])
 def me(request: HttpRequest) -> HttpResponse:
-    return JsonResponse({"username": request.user.get_username(), "role": role_of(request.user),
-                         "csrf_token": get_token(request)})  # fmt: skip
+    return JsonResponse(
+        {"username": request.user.get_username(), "role": role_of(request.user), "csrf_token": get_token(request)}
+    )
 
 
 @require_http_methods(["GET"])
@@ -81,10 +85,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
     except queue.FilterError as exc:
         return error(request, 400, str(exc))
     ids = cases.identifiers(request.user)
-    return JsonResponse({
-        "counts": result["counts"], "page": result["page"], "pages": result["pages"],
-        "cases": [cases.case_summary(c, ids) for c in result["cases"]],
-    })  # fmt: skip
+    return JsonResponse(
+        {
+            "counts": result["counts"],
+            "page": result["page"],
+            "pages": result["pages"],
+            "cases": [cases.case_summary(c, ids) for c in result["cases"]],
+        }
+    )
 
 
 @require_http_methods(["GET"])
@@ -115,7 +123,9 @@ def case_verdict(request: HttpRequest, pk: int) -> HttpResponse:
         return error(request, exc.status, str(exc))
     ids = cases.identifiers(request.user)
     case = Case.objects.get(pk=pk)
-    return JsonResponse({"case": cases.case_summary(case, ids), "verdicts": [cases.audit_json(e, ids) for e in entries]})
+    return JsonResponse(
+        {"case": cases.case_summary(case, ids), "verdicts": [cases.audit_json(e, ids) for e in entries]}
+    )
 
 
 @require_http_methods(["GET"])
@@ -153,14 +163,23 @@ def audit(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def allowlist(request: HttpRequest) -> HttpResponse:
     rows = AllowlistRequest.objects.order_by("-created_at", "-pk")
-    return JsonResponse({
-        "requests": [
-            {"subject_type": r.subject_type, "subject": r.subject, "analyst": r.analyst, "case": r.case_id,
-             "note": r.note, "verdict_id": r.verdict_id, "created_at": r.created_at.isoformat()}
-            for r in rows
-        ],
-        "toml": allowlist_toml(),
-    })  # fmt: skip
+    return JsonResponse(
+        {
+            "requests": [
+                {
+                    "subject_type": r.subject_type,
+                    "subject": r.subject,
+                    "analyst": r.analyst,
+                    "case": r.case_id,
+                    "note": r.note,
+                    "verdict_id": r.verdict_id,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ],
+            "toml": allowlist_toml(),
+        }
+    )
 
 
 def allowlist_toml() -> str:
@@ -170,8 +189,10 @@ def allowlist_toml() -> str:
     from detectors.config import load_config
 
     section = load_config(settings.REVIEW_DETECTOR_CONFIG).section("allowlist")
-    accounts = sorted(set(section["accounts"]) | set(
-        AllowlistRequest.objects.filter(subject_type="account").values_list("subject", flat=True)))  # fmt: skip
+    accounts = sorted(
+        set(section["accounts"])
+        | set(AllowlistRequest.objects.filter(subject_type="account").values_list("subject", flat=True))
+    )
     ips = AllowlistRequest.objects.filter(subject_type="ip").values_list("subject", flat=True)
     cidrs = sorted(set(section["cidrs"]) | {ip + ("/128" if ":" in ip else "/32") for ip in ips})
     return (

@@ -82,8 +82,7 @@ def detail(case: Case, ids: Identifiers) -> dict[str, Any]:
     return {
         "case": case_summary(case, ids),
         "members": [
-            {"subject_type": t, "subject": ids.subject(t, s), "verdict": verdict_of.get((t, s), "")}
-            for t, s in members
+            {"subject_type": t, "subject": ids.subject(t, s), "verdict": verdict_of.get((t, s), "")} for t, s in members
         ],
         "summary": {
             "requests": summary["requests"],
@@ -116,10 +115,12 @@ def detail(case: Case, ids: Identifiers) -> dict[str, Any]:
         ],
         "population": evidence.population(members, _ms(last) or 0),
         "linked": {
-            kind: [{"account": ids.show("account", r["account"]), "requests": r["requests"], "case": r["case"]}
-                   for r in rows]
+            kind: [
+                {"account": ids.show("account", r["account"]), "requests": r["requests"], "case": r["case"]}
+                for r in rows
+            ]
             for kind, rows in linked.items()
-        },  # fmt: skip
+        },
         "decisions": [decision_json(d, ids) for d in decisions],
         "audit": [audit_json(a, ids) for a in AuditEntry.objects.filter(case=case).order_by("at", "pk")],
     }
@@ -187,9 +188,21 @@ def report_csv(data: dict[str, Any]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["section", "name", "value", "detail"])
-    for key in ("case", "label", "status", "pseudonymised", "since", "until", "people_accessed",
-                "people_requested_not_served", "requests", "served_requests", "personal_data_requests",
-                "first_seen", "last_seen"):  # fmt: skip
+    for key in (
+        "case",
+        "label",
+        "status",
+        "pseudonymised",
+        "since",
+        "until",
+        "people_accessed",
+        "people_requested_not_served",
+        "requests",
+        "served_requests",
+        "personal_data_requests",
+        "first_seen",
+        "last_seen",
+    ):
         w.writerow(["summary", key, _cell(data[key]), ""])
     for s in data["subjects"]:
         w.writerow(["subject", s["subject_type"], _cell(s["subject"]), ""])

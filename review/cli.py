@@ -14,6 +14,7 @@ Every command takes --data DIR (SQLite database and keys, default ./review-data)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import gzip
 import os
@@ -73,7 +74,7 @@ def _setup(args: argparse.Namespace) -> None:
         raise UsageError(f"database {args.database or args.data}: {exc}".splitlines()[0]) from None
 
 
-def _routes(args: argparse.Namespace):  # noqa: ANN202
+def _routes(args: argparse.Namespace):
     from detectors.config import load_config
 
     return load_config(getattr(args, "config", None)).routes
@@ -102,10 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
         follow_in_background(args.bootstrap_servers, args.topic_prefix, _routes(args))
     where = f"Kafka {args.bootstrap_servers} ({args.topic_prefix}verdicts)" if args.bootstrap_servers else args.verdicts
     print(f"scrapeguard review: serving http://{args.host}:{server.effective_port}/ ; verdicts to {where}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -221,8 +220,12 @@ def _lines(path: Path) -> Iterator[tuple[str, str]]:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", default=os.environ.get("SCRAPEGUARD_REVIEW_DATA", "review-data"), metavar="DIR",
-                        help="SQLite database and generated keys (default ./review-data)")  # fmt: skip
+    common.add_argument(
+        "--data",
+        default=os.environ.get("SCRAPEGUARD_REVIEW_DATA", "review-data"),
+        metavar="DIR",
+        help="SQLite database and generated keys (default ./review-data)",
+    )
     common.add_argument("--database", metavar="URL", help="postgresql://USER:PASSWORD@HOST:PORT/NAME instead of SQLite")
     common.add_argument("--config", metavar="TOML", help="the detector's configuration (routes, allowlist)")
     kafka = argparse.ArgumentParser(add_help=False)
@@ -234,11 +237,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
-    serve.add_argument("--bootstrap-servers", metavar="HOST:PORT",
-                       help="follow the decisions and access-logs topics; send verdicts to the verdicts topic")  # fmt: skip
+    serve.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT",
+        help="follow the decisions and access-logs topics; send verdicts to the verdicts topic",
+    )
     serve.add_argument("--verdicts", metavar="PATH", help="embedded mode: append verdicts to this JSON Lines file")
-    serve.add_argument("--clock", choices=("event", "wall"), default="event",
-                       help="event time of a verdict: the newest event time read (default), or the wall clock")  # fmt: skip
+    serve.add_argument(
+        "--clock",
+        choices=("event", "wall"),
+        default="event",
+        help="event time of a verdict: the newest event time read (default), or the wall clock",
+    )
     serve.set_defaults(handler=_serve)
 
     ingest = commands.add_parser("ingest", parents=[common], help="embedded mode: read decision and event files")

@@ -96,8 +96,11 @@ def explanations(decisions: list[DecisionRecord], limit: int = 4) -> list[dict[s
             for k, v in sorted(evidence.items())
             if not k.startswith("limit_")
         ]
-        rows += [{"name": k, "value": None, "limit": v} for k, v in sorted(evidence.items())
-                 if k.startswith("limit_") and k[6:] not in evidence]  # fmt: skip
+        rows += [
+            {"name": k, "value": None, "limit": v}
+            for k, v in sorted(evidence.items())
+            if k.startswith("limit_") and k[6:] not in evidence
+        ]
         features = [f for f in d.evidence.get("top_features", []) if isinstance(f, dict)]
         out.append({"decision": d, "reasons": d.reasons, "evidence": rows, "features": features})
     return out
@@ -117,10 +120,7 @@ def population(members: list[tuple[str, str]], until: int) -> dict[str, Any]:
     subject_type = members[0][0] if members else "account"
     key = "account_id" if subject_type == "account" else "ip"
     window = Event.objects.filter(ts__gt=until - HOUR_MS, ts__lte=until)
-    if subject_type == "ip":
-        window = window.filter(account_id__isnull=True)
-    else:
-        window = window.filter(account_id__isnull=False)
+    window = window.filter(account_id__isnull=subject_type == "ip")  # logged-out requests are an address's
     per = (
         window.values(key)
         .annotate(
@@ -134,19 +134,21 @@ def population(members: list[tuple[str, str]], until: int) -> dict[str, Any]:
     rows = {r[0]: r[1:] for r in per}
     mine = {s for _, s in members}
     out = []
-    for i, (metric, label) in enumerate(POPULATION_METRICS):
+    for i, (_, label) in enumerate(POPULATION_METRICS):
         values = sorted(v[i] for v in rows.values())
         member_values = [rows[s][i] for s in mine if s in rows]
         if not values:
             continue
         value = max(member_values) if member_values else 0
-        out.append({
-            "metric": label,
-            "value": value,
-            "median": _quantile(values, 0.5),
-            "p99": _quantile(values, 0.99),
-            "percentile": round(100.0 * sum(v <= value for v in values) / len(values), 1),
-        })  # fmt: skip
+        out.append(
+            {
+                "metric": label,
+                "value": value,
+                "median": _quantile(values, 0.5),
+                "p99": _quantile(values, 0.99),
+                "percentile": round(100.0 * sum(v <= value for v in values) / len(values), 1),
+            }
+        )
     return {"subjects": len(rows), "since": format_ms(until - HOUR_MS), "until": format_ms(until), "rows": out}
 
 
@@ -228,9 +230,7 @@ def linked(members: list[tuple[str, str]], limit: int = 15) -> dict[str, list[di
     others = Event.objects.filter(account_id__isnull=False).exclude(account_id__in=own)
 
     def accounts(q: Q) -> list[dict[str, Any]]:
-        rows = list(
-            others.filter(q).values("account_id").annotate(n=Count("id")).order_by("-n", "account_id")[:limit]
-        )
+        rows = list(others.filter(q).values("account_id").annotate(n=Count("id")).order_by("-n", "account_id")[:limit])
         cases = dict(
             Member.objects.filter(
                 subject_type="account",

@@ -5,7 +5,8 @@ group, as one case. Each grouper looks at a v1 decision and returns `(kind, key,
 the first that answers wins. A new kind of group (e.g. fleets of addresses with a group id in the
 evidence) is one more function in `GROUPERS`.
 
->>> d = {"reasons": ["coordinated_fleet"], "evidence": {"fleet_user_agent": "bot/1", "fleet_created_hour": "2026-01-05T07:00Z"}}
+>>> d = {"reasons": ["coordinated_fleet"],
+...      "evidence": {"fleet_user_agent": "bot/1", "fleet_created_hour": "2026-01-05T07:00Z"}}
 >>> group_of(d)
 ('coordinated_fleet', 'bot/1|2026-01-05T07:00Z', 'user agent bot/1, accounts created 2026-01-05T07:00Z')
 >>> group_of({"reasons": ["account_profile_views_1m"], "evidence": {}}) is None

@@ -26,10 +26,18 @@ RANK = {"throttle": 0, "challenge": 1, "block": 2}
 ANALYST_REASONS = frozenset({"analyst_confirmed", "analyst_dismissed"})
 """Reasons of the decisions that follow a verdict: they join the subject's latest case and open none."""
 _DECISION_FIELDS = {
-    "decision_id": str, "subject_type": str, "subject": str, "action": str, "score": (int, float),
-    "reasons": list, "evidence": dict, "event_time": str, "emitted_at": str, "expires_at": str,
+    "decision_id": str,
+    "subject_type": str,
+    "subject": str,
+    "action": str,
+    "score": (int, float),
+    "reasons": list,
+    "evidence": dict,
+    "event_time": str,
+    "emitted_at": str,
+    "expires_at": str,
     "detector_version": str,
-}  # fmt: skip
+}
 
 
 class InputError(ValueError):
@@ -119,10 +127,19 @@ def add_decision(d: dict[str, Any]) -> bool:
             case = open_case or _new_case("subject", f"{st}:{subject}", f"{st} {subject}", st, subject, d)
         Member.objects.get_or_create(case=case, subject_type=st, subject=subject)
     DecisionRecord.objects.create(
-        decision_id=d["decision_id"], case=case, subject_type=st, subject=subject, action=d["action"],
-        score=float(d["score"]), reasons=d["reasons"], evidence=d["evidence"], event_time=_dt(d["event_time"]),
-        expires_at=_dt(d["expires_at"]), emitted_at=_dt(d["emitted_at"]), detector_version=d["detector_version"],
-    )  # fmt: skip
+        decision_id=d["decision_id"],
+        case=case,
+        subject_type=st,
+        subject=subject,
+        action=d["action"],
+        score=float(d["score"]),
+        reasons=d["reasons"],
+        evidence=d["evidence"],
+        event_time=_dt(d["event_time"]),
+        expires_at=_dt(d["expires_at"]),
+        emitted_at=_dt(d["emitted_at"]),
+        detector_version=d["detector_version"],
+    )
     if case is not None:
         recompute(case)
     return True
@@ -153,10 +170,9 @@ def refresh_account_ages() -> None:
     `account_created_at` (decisions carry the age only for the new-account rules)."""
     for case in Case.objects.filter(status__in=IN_QUEUE, subject_type="account", account_age_s__isnull=True):
         members = list(case.members.values_list("subject", flat=True)[:1000])
-        created = (
-            Event.objects.filter(account_id__in=members, account_created_at__isnull=False)
-            .aggregate(latest=Max("account_created_at"))["latest"]
-        )
+        created = Event.objects.filter(account_id__in=members, account_created_at__isnull=False).aggregate(
+            latest=Max("account_created_at")
+        )["latest"]
         if created is not None:
             case.account_age_s = max(0.0, (case.first_seen.timestamp() * 1000 - created) / 1000)
             case.save(update_fields=["account_age_s"])
@@ -166,7 +182,7 @@ def ingest_event_lines(lines: Iterable[tuple[str, str | bytes]], routes: RouteTa
     """(place, raw line) pairs of access events (v1 JSON or combined log) into the evidence store."""
     summary, rows = Summary(), []
     for place, line in lines:
-        if not (line.strip() if isinstance(line, str) else line.strip()):
+        if not line.strip():
             continue
         summary.read += 1
         try:
@@ -178,12 +194,25 @@ def ingest_event_lines(lines: Iterable[tuple[str, str | bytes]], routes: RouteTa
             continue
         action, target = routes.classify(event.path)
         ua = event.user_agent
-        rows.append(Event(
-            uid=place, ts=event.ts, ip=event.ip, network=network_of(event.ip), account_id=event.account_id,
-            account_created_at=event.account_created_at, method=event.method[:16], path=event.path, status=event.status,
-            user_agent=ua, ua_hash=ua_hash(ua), referer=event.referer, bytes=event.bytes, action=action,
-            target=target,
-        ))  # fmt: skip
+        rows.append(
+            Event(
+                uid=place,
+                ts=event.ts,
+                ip=event.ip,
+                network=network_of(event.ip),
+                account_id=event.account_id,
+                account_created_at=event.account_created_at,
+                method=event.method[:16],
+                path=event.path,
+                status=event.status,
+                user_agent=ua,
+                ua_hash=ua_hash(ua),
+                referer=event.referer,
+                bytes=event.bytes,
+                action=action,
+                target=target,
+            )
+        )
         if len(rows) >= batch:
             _store(rows, summary)
             rows = []
@@ -235,9 +264,15 @@ def _group_case(group: tuple[str, str, str], subject_type: str, d: dict[str, Any
 def _new_case(kind: str, key: str, label: str, subject_type: str, subject: str, d: dict[str, Any]) -> Case:
     when = _dt(d["event_time"])
     return Case.objects.create(
-        kind=kind, key=key, label=label, subject_type=subject_type, subject=subject, action=d["action"],
-        first_seen=when, last_seen=when,
-    )  # fmt: skip
+        kind=kind,
+        key=key,
+        label=label,
+        subject_type=subject_type,
+        subject=subject,
+        action=d["action"],
+        first_seen=when,
+        last_seen=when,
+    )
 
 
 def _merge(source: Case, target: Case) -> None:

@@ -38,7 +38,7 @@ def database(url: str) -> dict[str, object]:
     if parts.scheme == "sqlite":
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": unquote(parts.path),
+            "NAME": unquote(parts.path[1:]),  # sqlite:///relative.db, sqlite:////absolute.db
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     if parts.scheme in ("postgres", "postgresql"):
@@ -83,7 +83,9 @@ TEMPLATES = [
         "OPTIONS": {"context_processors": ["django.template.context_processors.request", "review.access.role"]},
     }
 ]
-DATABASES = {"default": database(os.environ.get("SCRAPEGUARD_REVIEW_DATABASE") or f"sqlite:///{DATA / 'review.sqlite3'}")}
+DATABASES = {
+    "default": database(os.environ.get("SCRAPEGUARD_REVIEW_DATABASE") or f"sqlite:///{DATA / 'review.sqlite3'}")
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

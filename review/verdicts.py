@@ -214,24 +214,45 @@ def judge(case_id: int, request: Request, user: Any) -> list[AuditEntry]:
                 .first()
             )
             message = {
-                "ts": ts, "subject_type": subject_type, "subject": subject, "verdict": request.verdict,
-                "verdict_id": str(uuid.uuid4()), "analyst": analyst, "role": role, "note": request.note,
-                "case_id": str(case.pk), "at": format_ms(int(datetime.now(UTC).timestamp() * 1000)),
-                **({"decision_id": latest} if latest else {}), **({"group": case.key} if case.is_group else {}),
+                "ts": ts,
+                "subject_type": subject_type,
+                "subject": subject,
+                "verdict": request.verdict,
+                "verdict_id": str(uuid.uuid4()),
+                "analyst": analyst,
+                "role": role,
+                "note": request.note,
+                "case_id": str(case.pk),
+                "at": format_ms(int(datetime.now(UTC).timestamp() * 1000)),
+                **({"decision_id": latest} if latest else {}),
+                **({"group": case.key} if case.is_group else {}),
                 **({"allowlist": True} if request.allowlist else {}),
-            }  # fmt: skip
+            }
             messages.append(message)
-            entries.append(AuditEntry.objects.create(
-                analyst=analyst, role=role, case=case, verdict=request.verdict, subject_type=subject_type,
-                subject=subject, ts=ts, note=request.note, allowlist=request.allowlist,
-                verdict_id=message["verdict_id"], destination=destination.destination, message=message,
-            ))  # fmt: skip
-            Member.objects.filter(case=case, subject_type=subject_type, subject=subject).update(
-                verdict=request.verdict
+            entries.append(
+                AuditEntry.objects.create(
+                    analyst=analyst,
+                    role=role,
+                    case=case,
+                    verdict=request.verdict,
+                    subject_type=subject_type,
+                    subject=subject,
+                    ts=ts,
+                    note=request.note,
+                    allowlist=request.allowlist,
+                    verdict_id=message["verdict_id"],
+                    destination=destination.destination,
+                    message=message,
+                )
             )
+            Member.objects.filter(case=case, subject_type=subject_type, subject=subject).update(verdict=request.verdict)
             if request.allowlist:
                 AllowlistRequest.objects.create(
-                    analyst=analyst, case=case, subject_type=subject_type, subject=subject, note=request.note,
+                    analyst=analyst,
+                    case=case,
+                    subject_type=subject_type,
+                    subject=subject,
+                    note=request.note,
                     verdict_id=message["verdict_id"],
                 )
         _close_if_judged(case, request.verdict)

@@ -49,12 +49,21 @@ def queue_page(request: HttpRequest) -> HttpResponse:
     ids = cases.identifiers(request.user)
     rows = [cases.case_summary(c, ids) for c in result["cases"]]
     params = filters.as_params()
-    return render(request, "review/queue.html", {
-        "rows": rows, "counts": result["counts"], "page": result["page"], "pages": result["pages"],
-        "filters": filters, "reasons": queue.reason_codes(), "params": params,
-        "query": urlencode(params),
-        "actions": queue.ACTIONS,
-    })  # fmt: skip
+    return render(
+        request,
+        "review/queue.html",
+        {
+            "rows": rows,
+            "counts": result["counts"],
+            "page": result["page"],
+            "pages": result["pages"],
+            "filters": filters,
+            "reasons": queue.reason_codes(),
+            "params": params,
+            "query": urlencode(params),
+            "actions": queue.ACTIONS,
+        },
+    )
 
 
 @require_http_methods(["GET"])
@@ -65,12 +74,19 @@ def case_page(request: HttpRequest, pk: int) -> HttpResponse:
     ids = cases.identifiers(request.user)
     data = cases.detail(case, ids)
     members = evidence.members_of(case)
-    return render(request, "review/case.html", {
-        "c": data, "case": case, "timeline": evidence.timeline_svg(evidence.per_minute(members)),
-        "sample": cases.sample_json(case, ids), "judgeable": case.status in ("open", "escalated"),
-        "merged": list(case.merged.values_list("pk", flat=True)),
-        "message": request.GET.get("message", "")[:300],
-    })  # fmt: skip
+    return render(
+        request,
+        "review/case.html",
+        {
+            "c": data,
+            "case": case,
+            "timeline": evidence.timeline_svg(evidence.per_minute(members)),
+            "sample": cases.sample_json(case, ids),
+            "judgeable": case.status in ("open", "escalated"),
+            "merged": list(case.merged.values_list("pk", flat=True)),
+            "message": request.GET.get("message", "")[:300],
+        },
+    )
 
 
 @requires("analyst")

@@ -18,7 +18,7 @@ def test_escalate_parses_and_changes_no_decision():
     plain = detect(events, config)
     assert plain and plain[-1].subject == "c1"
     at = plain[-1].event_time + 1000
-    escalate = parse_verdict('{"ts": %d, "subject_type": "account", "subject": "c1", "verdict": "escalate"}' % at)
+    escalate = parse_verdict(f'{{"ts": {at}, "subject_type": "account", "subject": "c1", "verdict": "escalate"}}')
     assert escalate == Verdict(at, "account", "c1", "escalate")
     assert detect(events, config, [escalate]) == plain
     dismissed = detect(events, config, [Verdict(at, "account", "c1", "dismiss")])

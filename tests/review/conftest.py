@@ -36,10 +36,11 @@ VERDICTS_FILE = _DATA / "verdicts.jsonl"
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> scenario.Scenario:
     """The scenario, ingested (committed) once for the session, with one user per role."""
+    import orjson
+
+    from detectors.config import load_config
     from review.cli import _lines
     from review.ingest import ingest_decisions, ingest_event_lines
-    from detectors.config import load_config
-    import orjson
 
     made = scenario.make(tmp_path_factory.mktemp("review-sim"))
     events = ingest_event_lines(_lines(made.events), load_config().routes)

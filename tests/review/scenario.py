@@ -26,8 +26,14 @@ class Scenario:
 
 def crafted_crawler(start_ms: int) -> list[dict]:
     """An aged account viewing a profile every 2 s for 5 minutes, with HTML in its user agent and one path."""
-    base = {"ip": "10.250.0.7", "method": "GET", "status": 200, "account_id": XSS_ACCOUNT, "user_agent": XSS_UA,
-            "account_created_at": format_ms(start_ms - 40 * 86_400_000)}  # fmt: skip
+    base = {
+        "ip": "10.250.0.7",
+        "method": "GET",
+        "status": 200,
+        "account_id": XSS_ACCOUNT,
+        "user_agent": XSS_UA,
+        "account_created_at": format_ms(start_ms - 40 * 86_400_000),
+    }
     events = [{**base, "ts": format_ms(start_ms + 2000 * i), "path": f"/u/{9000 + i}"} for i in range(150)]
     events.insert(0, {**base, "ts": format_ms(start_ms - 500), "path": XSS_PATH})  # first: always in the sample
     return events

@@ -66,11 +66,18 @@ def state() -> tuple:
 
 def a_decision(subject: str = "api-fed", decision_id: str = "00000000-0000-5000-8000-000000000001") -> dict:
     return {
-        "decision_id": decision_id, "subject_type": "account", "subject": subject, "action": "challenge",
-        "score": 0.6, "reasons": ["account_profile_views_1m"], "evidence": {"profile_views_1m": 24},
-        "event_time": "2026-01-05T08:40:00.000Z", "emitted_at": "2026-01-05T08:40:01.000Z",
-        "expires_at": "2026-01-05T09:40:00.000Z", "detector_version": "0.1.0+test",
-    }  # fmt: skip
+        "decision_id": decision_id,
+        "subject_type": "account",
+        "subject": subject,
+        "action": "challenge",
+        "score": 0.6,
+        "reasons": ["account_profile_views_1m"],
+        "evidence": {"profile_views_1m": 24},
+        "event_time": "2026-01-05T08:40:00.000Z",
+        "emitted_at": "2026-01-05T08:40:01.000Z",
+        "expires_at": "2026-01-05T09:40:00.000Z",
+        "detector_version": "0.1.0+test",
+    }
 
 
 # (method, path template, body, the weakest role allowed)
@@ -174,24 +181,44 @@ MALFORMED = [
     ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "confirm"}, "'note' is required"),
     ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "confirm", "note": " "}, "'note' is required"),
     ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "confirm", "note": "x" * 2001}, "over the limit of 2000"),
-    ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "confirm", "note": "x", "allowlist": True}, "only for a dismiss"),
+    (
+        "POST",
+        "/api/v1/cases/{pk}/verdict",
+        {"verdict": "confirm", "note": "x", "allowlist": True},
+        "only for a dismiss",
+    ),
     ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "dismiss", "note": "x", "members": []}, "non-empty list"),
-    ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "dismiss", "note": "x", "members": ["account:nobody"]},
-     "not in case"),
-    ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "dismiss", "note": "x", "members": ["user:a1"]},
-     "is not 'account:<id>'"),
+    (
+        "POST",
+        "/api/v1/cases/{pk}/verdict",
+        {"verdict": "dismiss", "note": "x", "members": ["account:nobody"]},
+        "not in case",
+    ),
+    (
+        "POST",
+        "/api/v1/cases/{pk}/verdict",
+        {"verdict": "dismiss", "note": "x", "members": ["user:a1"]},
+        "is not 'account:<id>'",
+    ),
     ("POST", "/api/v1/cases/{pk}/verdict", {"verdict": "dismiss", "note": "x", "why": "y"}, "unknown field(s): why"),
     ("POST", "/api/v1/cases/{pk}/verdict", ["confirm"], "must be a JSON object"),
     ("POST", "/api/v1/cases/{pk}/verdict", "{not json", "not valid JSON"),
     ("POST", "/api/v1/decisions", {"decision_id": "x"}, "non-empty JSON array"),
-    ("POST", "/api/v1/decisions", [a_decision(), {**a_decision("b", "x"), "action": "ban"}], "decision 1: field 'action'"),
+    (
+        "POST",
+        "/api/v1/decisions",
+        [a_decision(), {**a_decision("b", "x"), "action": "ban"}],
+        "decision 1: field 'action'",
+    ),
     ("POST", "/api/v1/decisions", [{**a_decision(), "score": 7}], "decision 0: field 'score' is not in [0, 1]"),
     ("POST", "/api/v1/decisions", [{**a_decision(), "event_time": "soon"}], "decision 0: field 'event_time'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("method, path, body, message", MALFORMED)
-def test_malformed_input_gets_400_naming_the_problem_and_changes_nothing(method, path, body, message, as_role, xss_case):
+def test_malformed_input_gets_400_naming_the_problem_and_changes_nothing(
+    method, path, body, message, as_role, xss_case
+):
     c = as_role("admin")
     before = state()
     if isinstance(body, str):
@@ -209,8 +236,7 @@ def test_other_refusals_say_what_is_wrong(as_role, xss_case):
     before = state()
     response = c.get("/api/v1/cases/999999")
     assert response.status_code == 404 and "case 999999 does not exist" in response.json()["error"]
-    response = c.post(f"/api/v1/cases/{xss_case}/verdict", data="verdict=confirm", content_type="text/plain",
-                      **csrf(c))  # fmt: skip
+    response = c.post(f"/api/v1/cases/{xss_case}/verdict", data="verdict=confirm", content_type="text/plain", **csrf(c))
     assert response.status_code == 400 and "must be JSON" in response.json()["error"]
     response = c.delete(f"/api/v1/cases/{xss_case}", **csrf(c))
     assert response.status_code == 405 and "not allowed" in response.json()["error"]
@@ -237,8 +263,12 @@ def test_every_endpoint_answers_as_described(as_role, xss_case, group_case):
     csv = admin.get(f"/api/v1/cases/{xss_case}/report?format=csv")
     assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
     assert "summary,people_accessed,150," in csv.content.decode()
-    verdict = admin.post(f"/api/v1/cases/{xss_case}/verdict", data={"verdict": "dismiss", "note": "a test probe",
-                         "allowlist": True}, content_type="application/json", **csrf(admin))  # fmt: skip
+    verdict = admin.post(
+        f"/api/v1/cases/{xss_case}/verdict",
+        data={"verdict": "dismiss", "note": "a test probe", "allowlist": True},
+        content_type="application/json",
+        **csrf(admin),
+    )
     result = conforms(verdict, "/api/v1/cases/{pk}/verdict", "POST")
     assert result["case"]["status"] == "dismissed" and result["verdicts"][0]["subject"] == XSS_ACCOUNT
     entries = conforms(admin.get("/api/v1/audit"), "/api/v1/audit", "GET")["entries"]
@@ -261,16 +291,27 @@ def test_login_checks_the_password_and_limits_failed_attempts(db):
     assert User.objects.get(username="analyst").password.startswith("pbkdf2_sha256$")  # Django's hasher
     other = Client()
     for _ in range(5):
-        wrong = other.post("/api/v1/login", data={"username": "viewer", "password": "guess-guess-guess"},
-                           content_type="application/json")  # fmt: skip
-        assert wrong.status_code == 401 and "wrong user name or password" in conforms(wrong, "/api/v1/login", "POST")["error"]
-    blocked = other.post("/api/v1/login", data={"username": "viewer", "password": PASSWORD},
-                         content_type="application/json")  # fmt: skip
-    assert blocked.status_code == 429 and "too many failed logins" in conforms(blocked, "/api/v1/login", "POST")["error"]
+        wrong = other.post(
+            "/api/v1/login",
+            data={"username": "viewer", "password": "guess-guess-guess"},
+            content_type="application/json",
+        )
+        assert (
+            wrong.status_code == 401
+            and "wrong user name or password" in conforms(wrong, "/api/v1/login", "POST")["error"]
+        )
+    blocked = other.post(
+        "/api/v1/login", data={"username": "viewer", "password": PASSWORD}, content_type="application/json"
+    )
+    assert (
+        blocked.status_code == 429 and "too many failed logins" in conforms(blocked, "/api/v1/login", "POST")["error"]
+    )
     assert other.get("/api/v1/me").status_code == 401
     bad = other.post("/api/v1/login", data="[]", content_type="application/json")
     assert bad.status_code == 400 and "username" in bad.json()["error"]
-    norole = Client().post("/api/v1/login", data={"username": "norole", "password": "x"}, content_type="application/json")
+    norole = Client().post(
+        "/api/v1/login", data={"username": "norole", "password": "x"}, content_type="application/json"
+    )
     assert norole.status_code == 401
 
 
@@ -280,9 +321,12 @@ def test_failed_logins_from_one_address_are_limited_across_user_names(db):
         c.post("/api/v1/login", data={"username": f"u{i}", "password": "x"}, content_type="application/json")
     refused = c.post("/api/v1/login", data={"username": "admin", "password": PASSWORD}, content_type="application/json")
     assert refused.status_code == 429 and "from this address" in refused.json()["error"]
-    assert Client(REMOTE_ADDR="192.0.2.51").post(
-        "/api/v1/login", data={"username": "admin", "password": PASSWORD}, content_type="application/json"
-    ).status_code == 200
+    assert (
+        Client(REMOTE_ADDR="192.0.2.51")
+        .post("/api/v1/login", data={"username": "admin", "password": PASSWORD}, content_type="application/json")
+        .status_code
+        == 200
+    )
 
 
 # --- identifiers -------------------------------------------------------------------------------------------
@@ -295,8 +339,15 @@ def test_viewers_see_pseudonyms_and_analysts_can_export_them(as_role, xss_case):
 
     viewer, analyst = as_role("viewer"), as_role("analyst")
     alias = pseudonym(settings.PSEUDONYM_KEY, "account", XSS_ACCOUNT)
-    for path in ("/api/v1/cases", f"/api/v1/cases/{xss_case}", f"/api/v1/cases/{xss_case}/requests",
-                 f"/api/v1/cases/{xss_case}/report", f"/cases/{xss_case}", f"/cases/{xss_case}/report", "/"):  # fmt: skip
+    for path in (
+        "/api/v1/cases",
+        f"/api/v1/cases/{xss_case}",
+        f"/api/v1/cases/{xss_case}/requests",
+        f"/api/v1/cases/{xss_case}/report",
+        f"/cases/{xss_case}",
+        f"/cases/{xss_case}/report",
+        "/",
+    ):
         shown = viewer.get(path).content.decode()
         assert alias in shown and XSS_ACCOUNT not in shown and "10.250.0.7" not in shown, path
         assert XSS_ACCOUNT in analyst.get(path).content.decode(), path
@@ -333,7 +384,10 @@ def test_a_verdict_goes_to_the_verdicts_file_and_the_audit_log(as_role, xss_case
     schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "verdict.v1.json").read_text())
     Draft202012Validator(schema).validate(sent)
     assert (sent["subject_type"], sent["subject"], sent["analyst"], sent["note"]) == (
-        "account", XSS_ACCOUNT, "analyst", "walks /u/9000.. every 2 s"
+        "account",
+        XSS_ACCOUNT,
+        "analyst",
+        "walks /u/9000.. every 2 s",
     )
     latest = DecisionRecord.objects.filter(subject=XSS_ACCOUNT).order_by("-event_time").first()
     assert sent["decision_id"] == latest.decision_id
@@ -352,7 +406,10 @@ def test_escalate_keeps_the_case_in_the_queue_until_a_final_verdict(as_role, xss
     queue = c.get("/api/v1/cases?status=escalated").json()
     assert [x["id"] for x in queue["cases"]] == [xss_case] and queue["counts"]["escalated"] == 1
     assert verdict(c, xss_case, verdict="dismiss", note="a partner's test").json()["case"]["status"] == "dismissed"
-    assert list(AuditEntry.objects.filter(case_id=xss_case).values_list("verdict", flat=True)) == ["escalate", "dismiss"]
+    assert list(AuditEntry.objects.filter(case_id=xss_case).values_list("verdict", flat=True)) == [
+        "escalate",
+        "dismiss",
+    ]
 
 
 def test_a_bulk_verdict_covers_the_chosen_members_of_a_group(as_role, group_case):

@@ -33,8 +33,13 @@ pytestmark = [
 
 
 def review(data: Path, *args: str, stdin: str = "") -> str:
-    done = subprocess.run([sys.executable, "-m", "jobs.cli", "review", *args, "--data", str(data)], input=stdin,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "review", *args, "--data", str(data)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -50,10 +55,23 @@ def console(tmp_path_factory):
     port = free_port()
     verdicts = data / "verdicts.jsonl"
     server = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "review", "serve", "--port", str(port), "--data", str(data),
-         "--verdicts", str(verdicts)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "review",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--verdicts",
+            str(verdicts),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -76,9 +94,17 @@ def browser():
     profile = tempfile.mkdtemp(prefix="chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                "--window-size=1400,1000"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(10)  # find_element waits for the next page's elements
@@ -183,7 +209,7 @@ def test_an_analyst_reviews_judges_and_reports(console, browser):
     assert d.find_element(By.ID, "case-status").text == "open"
     assert "dismiss recorded for 1 subject" in judge(d, "dismiss", "crawls nothing in order")
     assert d.find_element(By.ID, "case-status").text == "confirmed"
-    assert [v["verdict"] for v in sent(console)[-len(members):]] == ["confirm"] * (len(members) - 1) + ["dismiss"]
+    assert [v["verdict"] for v in sent(console)[-len(members) :]] == ["confirm"] * (len(members) - 1) + ["dismiss"]
 
     # incident report of the confirmed fleet
     click_and_wait(d, d.find_element(By.ID, "report"))

@@ -34,7 +34,10 @@ class Api:
     def call(self, method: str, path: str, body=None):
         import urllib.request
 
-        headers = {"Content-Type": "application/json", **({"X-CSRFToken": self.token} if hasattr(self, "token") else {})}
+        headers = {
+            "Content-Type": "application/json",
+            **({"X-CSRFToken": self.token} if hasattr(self, "token") else {}),
+        }
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         with self.opener.open(request, timeout=60) as response:
@@ -47,20 +50,54 @@ def test_a_dismissal_in_the_console_unblocks_through_the_streaming_detector(kafk
     produce(bootstrap, topic_prefix, events)
     lines = len(events.read_text().splitlines())
     job = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "run", "--bootstrap-servers", bootstrap, "--topic-prefix", topic_prefix,
-         "--checkpoint-interval", "2s", "--checkpoint-dir", str(tmp_path / "chk"), "--idle-timeout", "5s"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "run",
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic-prefix",
+            topic_prefix,
+            "--checkpoint-interval",
+            "2s",
+            "--checkpoint-dir",
+            str(tmp_path / "chk"),
+            "--idle-timeout",
+            "5s",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     data, port = tmp_path / "console", free_port()
     review = [sys.executable, "-m", "jobs.cli", "review"]
-    added = subprocess.run([*review, "user", "add", "analyst", "--role", "analyst", "--password-stdin", "--data",
-                            str(data)], input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)  # fmt: skip
+    added = subprocess.run(
+        [*review, "user", "add", "analyst", "--role", "analyst", "--password-stdin", "--data", str(data)],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert added.returncode == 0, added.stderr
     console = subprocess.Popen(
-        [*review, "serve", "--port", str(port), "--data", str(data), "--bootstrap-servers", bootstrap,
-         "--topic-prefix", topic_prefix],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            *review,
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic-prefix",
+            topic_prefix,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         database = data / "review.sqlite3"
 
@@ -77,8 +114,11 @@ def test_a_dismissal_in_the_console_unblocks_through_the_streaming_detector(kafk
         api = Api(f"http://127.0.0.1:{port}")
         [case] = api.call("GET", "/api/v1/cases?subject_type=ip&action=block")["cases"]
         subject = case["subject"]
-        result = api.call("POST", f"/api/v1/cases/{case['id']}/verdict",
-                          {"verdict": "dismiss", "note": "a university's NAT, not a scraper"})  # fmt: skip
+        result = api.call(
+            "POST",
+            f"/api/v1/cases/{case['id']}/verdict",
+            {"verdict": "dismiss", "note": "a university's NAT, not a scraper"},
+        )
         assert result["case"]["status"] == "dismissed"
         close_event_time(bootstrap, topic_prefix + "access-logs", events)  # moves the detector's watermark on
 
@@ -88,12 +128,18 @@ def test_a_dismissal_in_the_console_unblocks_through_the_streaming_detector(kafk
 
         wait_for(lambda: unblocks(), 180, "an unblock on the decisions topic")
         [unblock] = unblocks()
-        assert (unblock["subject_type"], unblock["subject"], unblock["reasons"]) == ("ip", subject, ["analyst_dismissed"])
+        assert (unblock["subject_type"], unblock["subject"], unblock["reasons"]) == (
+            "ip",
+            subject,
+            ["analyst_dismissed"],
+        )
         [message] = committed(bootstrap, topic_prefix + "verdicts")
         verdict = json.loads(message.value)
         assert message.key.decode() == f"ip:{subject}"
         assert (verdict["verdict"], verdict["analyst"], verdict["note"]) == (
-            "dismiss", "analyst", "a university's NAT, not a scraper"
+            "dismiss",
+            "analyst",
+            "a university's NAT, not a scraper",
         )
         assert verdict["verdict_id"] == result["verdicts"][0]["verdict_id"]
 

@@ -39,8 +39,16 @@ def case_of(label_kind: str, world) -> Case:
     return member.case
 
 
-@pytest.mark.parametrize("kind", ["scraper_new_account_crawler", "scraper_enumerator_logged_out", "scraper_botnet",
-                                  "scraper_search_harvester", "scraper_crafted_probe"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "scraper_new_account_crawler",
+        "scraper_enumerator_logged_out",
+        "scraper_botnet",
+        "scraper_search_harvester",
+        "scraper_crafted_probe",
+    ],
+)
 def test_people_accessed_is_the_exact_count(kind, world, as_role):
     case = case_of(kind, world)
     members = set(case.members.values_list("subject_type", "subject"))

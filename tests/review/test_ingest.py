@@ -16,11 +16,17 @@ from review.models import Case, DecisionRecord
 def decision(subject: str, minute: int, action: str = "challenge", reasons=("account_profile_views_1m",), **evidence):
     return {
         "decision_id": f"00000000-0000-5000-8000-{subject.encode().hex()[:8]:0>8}{minute:04d}",
-        "subject_type": "account", "subject": subject, "action": action, "score": 0.6, "reasons": list(reasons),
-        "evidence": evidence, "event_time": f"2026-01-06T10:{minute:02d}:00.000Z",
-        "emitted_at": "2026-01-06T11:00:00.000Z", "expires_at": "2026-01-06T12:00:00.000Z",
+        "subject_type": "account",
+        "subject": subject,
+        "action": action,
+        "score": 0.6,
+        "reasons": list(reasons),
+        "evidence": evidence,
+        "event_time": f"2026-01-06T10:{minute:02d}:00.000Z",
+        "emitted_at": "2026-01-06T11:00:00.000Z",
+        "expires_at": "2026-01-06T12:00:00.000Z",
         "detector_version": "0.1.0+test",
-    }  # fmt: skip
+    }
 
 
 def feed(*decisions):
@@ -81,20 +87,29 @@ def test_a_new_kind_of_group_is_one_function(db, monkeypatch):
 def test_invalid_decisions_are_counted_with_the_reason(db):
     summary = ingest_decisions([("file.jsonl:3", {**decision("x", 1), "reasons": "many"}), ("file.jsonl:4", [1])])
     assert summary.rejected == 2 and summary.added == 0
-    assert summary.reasons == ["file.jsonl:3: field 'reasons' has the wrong type (str)", "file.jsonl:4: not a JSON object"]
+    assert summary.reasons == [
+        "file.jsonl:3: field 'reasons' has the wrong type (str)",
+        "file.jsonl:4: not a JSON object",
+    ]
 
 
 # --- the commands -------------------------------------------------------------------------------------------
 
 
 def review(*args, stdin: str = "", data=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jobs.cli", "review", *args, *(["--data", str(data)] if data else [])],
-                          input=stdin, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "review", *args, *(["--data", str(data)] if data else [])],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_user_commands_add_change_and_disable_accounts(tmp_path):
-    added = review("user", "add", "ana", "--role", "viewer", "--password-stdin", stdin="a long passphrase\n",
-                   data=tmp_path)  # fmt: skip
+    added = review(
+        "user", "add", "ana", "--role", "viewer", "--password-stdin", stdin="a long passphrase\n", data=tmp_path
+    )
     assert added.returncode == 0 and "added ana (viewer)" in added.stdout, added.stderr
     assert review("user", "set-role", "ana", "admin", data=tmp_path).stdout.strip().endswith("ana is now admin")
     disabled = review("user", "disable", "ana", data=tmp_path)
@@ -123,6 +138,7 @@ def test_usage_errors_name_the_input(tmp_path):
 
 
 def test_the_cli_help_stays_fast_and_lists_the_console():
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "jobs.cli", "--help"], capture_output=True,
-                         text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "jobs.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert "review" in out.stdout and "django" not in out.stderr  # stderr: every module -X importtime saw

@@ -33,9 +33,12 @@ def test_the_api_test_passes_on_postgresql():
         url = (state / "url").read_text().strip()
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/review/test_api.py"],
-            env={**os.environ, "SCRAPEGUARD_REVIEW_DATABASE": url}, cwd=ROOT, capture_output=True, text=True,
+            env={**os.environ, "SCRAPEGUARD_REVIEW_DATABASE": url},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             timeout=900,
-        )  # fmt: skip
+        )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         assert " passed" in run.stdout and "failed" not in run.stdout
     finally:
