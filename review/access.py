@@ -138,6 +138,7 @@ def attempt_login(request: HttpRequest, username: str, password: str) -> tuple[i
     if refusal:
         return 429, refusal
     user = authenticate(request, username=username, password=password)
+    LoginAttempt.objects.filter(at__lt=timezone.now() - 4 * LOGIN_WINDOW).delete()  # only recent ones count
     LoginAttempt.objects.create(username=username[:150], ip=address, success=user is not None)
     if user is None:
         return 401, "wrong user name or password (or the account is disabled)"

@@ -119,12 +119,15 @@ class KafkaSink:
 
 
 _sink: FileSink | KafkaSink | None = None
+_sink_lock = threading.Lock()
 
 
 def sink() -> FileSink | KafkaSink:
-    """Where verdicts go, as configured (`--bootstrap-servers` or `--verdicts`)."""
+    """Where verdicts go, as configured (`--bootstrap-servers` or `--verdicts`); one per process."""
     global _sink
-    if _sink is None:
+    with _sink_lock:
+        if _sink is not None:
+            return _sink
         if settings.REVIEW_BOOTSTRAP:
             _sink = KafkaSink(settings.REVIEW_BOOTSTRAP, settings.REVIEW_TOPIC_PREFIX)
         elif settings.REVIEW_VERDICTS_FILE:
