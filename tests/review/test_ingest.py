@@ -106,35 +106,70 @@ def review(*args, stdin: str = "", data=None) -> subprocess.CompletedProcess:
     )
 
 
-def test_user_commands_add_change_and_disable_accounts(tmp_path):
-    added = review(
-        "user", "add", "ana", "--role", "viewer", "--password-stdin", stdin="a long passphrase\n", data=tmp_path
+def user(*argv: str, stdin: str = "") -> str:
+    """`scrapeguard review user ...` in this process (on the test database); the UsageError's text if refused."""
+    import contextlib
+    import io
+
+    from review.cli import UsageError, _parser
+
+    args = _parser().parse_args(["user", *argv])
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
+            mp.setattr(sys, "stdin", io.StringIO(stdin))
+            args.handler(args)
+    except UsageError as exc:
+        return f"refused: {exc}"
+    return out.getvalue()
+
+
+def test_user_commands_add_change_and_disable_accounts(db):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from review.access import role_of
+
+    assert "added ana (viewer)" in user(
+        "add", "ana", "--role", "viewer", "--password-stdin", stdin="a long passphrase\n"
     )
-    assert added.returncode == 0 and "added ana (viewer)" in added.stdout, added.stderr
-    assert review("user", "set-role", "ana", "admin", data=tmp_path).stdout.strip().endswith("ana is now admin")
-    disabled = review("user", "disable", "ana", data=tmp_path)
-    assert disabled.returncode == 0 and "ana disabled" in disabled.stdout
-    for args, stdin, message in [
-        (("user", "add", "ana", "--role", "viewer", "--password-stdin"), "another passphrase\n", "user 'ana' exists"),
-        (("user", "add", "bo", "--role", "viewer", "--password-stdin"), "short\n", "too short"),
-        (("user", "add", "bo", "--role", "viewer"), "", "pipe it in with --password-stdin"),
-        (("user", "set-role", "nobody", "analyst"), "", "no user 'nobody'"),
+    ana = User.objects.get(username="ana")
+    assert (
+        role_of(ana) == "viewer"
+        and ana.password.startswith("pbkdf2_sha256$")
+        and ana.check_password("a long passphrase")
+    )
+    assert "ana is now admin" in user("set-role", "ana", "admin")
+    assert role_of(User.objects.get(username="ana")) == "admin"
+    browser = Client()
+    browser.force_login(ana)
+    assert browser.get("/api/v1/me").status_code == 200
+    assert "ana disabled (1 session ended)" in user("disable", "ana")
+    assert browser.get("/api/v1/me").status_code == 401 and not User.objects.get(username="ana").is_active
+    for argv, stdin, message in [
+        (("add", "ana", "--role", "viewer", "--password-stdin"), "another passphrase\n", "user 'ana' exists"),
+        (("add", "bo", "--role", "viewer", "--password-stdin"), "short\n", "too short"),
+        (("add", "bo", "--role", "viewer", "--password-stdin"), "12345678901234\n", "entirely numeric"),
+        (("add", "bo", "--role", "viewer"), "", "pipe it in with --password-stdin"),
+        (("set-role", "nobody", "analyst"), "", "no user 'nobody'"),
     ]:
-        refused = review(*args, stdin=stdin, data=tmp_path)
-        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
-        assert len(refused.stderr.strip().splitlines()) == 1
+        assert message in user(*argv, stdin=stdin)
+    assert not User.objects.filter(username="bo").exists()
 
 
-def test_usage_errors_name_the_input(tmp_path):
+def test_usage_errors_name_the_input_in_one_line_and_exit_2(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"decision_id": 1}\nnot json\n')
-    missing = review("ingest", "--decisions", str(tmp_path / "none.jsonl"), data=tmp_path)
-    assert missing.returncode == 2 and "none.jsonl: file not found" in missing.stderr
+    for args, message in [
+        (("ingest", "--decisions", str(tmp_path / "none.jsonl")), "none.jsonl: file not found"),
+        (("serve", "--port", "8999"), "give --bootstrap-servers"),
+        (("serve", "--verdicts", "v.jsonl", "--database", "mysql://x/y"), "the scheme must be sqlite or postgresql"),
+        (("user", "add", "bo", "--role", "viewer", "--password-stdin"), "too short"),
+    ]:
+        refused = review(*args, stdin="short\n", data=tmp_path)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and refused.stderr.startswith("scrapeguard review ")
     bad = review("ingest", "--decisions", str(tmp_path / "bad.jsonl"), data=tmp_path)
     assert bad.returncode == 0 and "rejected 2; first rejected:" in bad.stdout and "bad.jsonl:1:" in bad.stdout
-    serve = review("serve", "--port", "8999", data=tmp_path)
-    assert serve.returncode == 2 and "give --bootstrap-servers" in serve.stderr
-    db = review("serve", "--verdicts", str(tmp_path / "v.jsonl"), "--database", "mysql://x/y", data=tmp_path)
-    assert db.returncode == 2 and "the scheme must be sqlite or postgresql" in db.stderr
 
 
 def test_the_cli_help_stays_fast_and_lists_the_console():
