@@ -10,10 +10,10 @@ KCAT   := 1.7.1-2
 CHROMIUM   := 156.0.8078.108-1~deb12u1
 POSTGRESQL := 15.20-0+deb12u1
 
-.PHONY: help demo stream-demo test test-fast bench bench-review quality quality-heldout clean kcat chromium postgresql
+.PHONY: help demo stream-demo test test-fast bench bench-review quality quality-heldout quality-heldout-3 clean kcat chromium postgresql
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH"; exit 2; }
@@ -69,6 +69,10 @@ quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside
 quality-heldout: $(STAMP)  ## the same on a scenario whose scraper and benign parameters were never tuned on
 	$(BIN)/python benchmarks/bench_quality.py --scenario benchmarks/scenarios/heldout-2.json --seeds 21 22 23 \
 	  --out out/heldout-2
+
+quality-heldout-3: $(STAMP)  ## the same on the scenario written before tuning on spread crawls, heavy users and look-ups
+	$(BIN)/python benchmarks/bench_quality.py --scenario benchmarks/scenarios/heldout-3.json --seeds 31 32 33 \
+	  --out out/heldout-3
 
 clean:  ## remove the venv and outputs
 	rm -rf $(VENV) out

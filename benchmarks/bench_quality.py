@@ -63,6 +63,7 @@ def table(results: list[dict]) -> str:
         ("benign flag rate", lambda e: 100 * e["overall"]["benign_flag_rate"], "{:.3f}%"),
         ("benign actors blocked", lambda e: e["overall"]["benign_blocked"], "{:.1f}"),
         ("leak ratio", lambda e: e["overall"]["leak_ratio"], "{:.3f}"),
+        ("leak ratio, profile views only", lambda e: e["overall"]["leak_ratio_profile_views"], "{:.3f}"),
     ]
     rows += [(f"recall {k}", lambda e, k=k: e["kinds"][k]["recall"], "{:.2f}") for k in kinds]
     rows += [

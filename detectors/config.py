@@ -16,14 +16,17 @@ import operator
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from detectors.routes import RouteError, RouteTable
+
+if TYPE_CHECKING:
+    from detectors.logformat import LogFormat
 
 ACTIONS = ("throttle", "challenge", "block")
 """Enforcement actions, weakest first (`unblock` is an analyst's release, not a rule's)."""
@@ -49,7 +52,7 @@ def parse_condition(text: Any) -> tuple[str, float]:
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _SHAPE: dict[str, Any] = {
-    "input": {"max_line_bytes": int},
+    "input": {"max_line_bytes": int, "log_format": "format", "actor": "format"},
     "time": {"out_of_orderness": "duration"},
     "routes": list,
     "rules": {
@@ -120,15 +123,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """The merged, checked configuration."""
+    """The merged, checked configuration, and the warm-start model file's hash when there is one."""
 
     raw: dict[str, Any]
     routes: RouteTable
+    model: str | None = None
+    """Short hash of the bytes of the model file the River models warm-start from (`--model`), if any."""
+    log_format: LogFormat | None = None  # `[input] log_format`, compiled; None: v1 JSON and combined log lines
 
     @property
     def fingerprint(self) -> str:
-        """Short hash of the effective configuration (reported in decisions' detector_version)."""
-        return hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+        """Short hash of the effective configuration, then `.m<model hash>` with a warm-start model (reported in
+        decisions' detector_version: runs that can decide differently never share it)."""
+        config = hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+        return config if self.model is None else f"{config}.m{self.model}"
+
+    def with_model(self, path: str | Path) -> Config:
+        """This configuration for models warm-started from the file at `path` (its bytes are hashed)."""
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return replace(self, model=digest.hexdigest()[:8])
 
     def section(self, *keys: str) -> Any:
         """The value at a key path, e.g. `section("rules", "ip_profile_rate")`."""
@@ -164,11 +180,40 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"config {name}: not valid TOML ({exc})") from None
         raw = _merge(raw, user)
     _check(raw, _SHAPE, name, "")
+    _check_rule_features(raw["rules"].get("behaviour", []), name)
     try:
         routes = RouteTable.from_config(raw["routes"]) if "routes" in raw else RouteTable.default()
     except RouteError as exc:
         raise ConfigError(f"config {name}: {exc}") from None
-    return Config(raw=raw, routes=routes)
+    return Config(raw=raw, routes=routes, log_format=_log_format(raw["input"], name))
+
+
+def _log_format(section: dict[str, Any], name: str) -> LogFormat | None:
+    """The compiled `[input] log_format`, if set."""
+    from detectors.logformat import LogFormat, LogFormatError
+
+    if "log_format" not in section:
+        if "actor" in section:
+            raise ConfigError(f"config {name}: input.actor needs input.log_format (the format it is a field of)")
+        return None
+    try:
+        return LogFormat(section["log_format"], section.get("actor"))
+    except LogFormatError as exc:
+        raise ConfigError(f"config {name}: input.log_format {section['log_format']!r}: {exc}") from None
+
+
+def _check_rule_features(rules: list[dict[str, Any]], name: str) -> None:
+    """Every feature a behaviour rule names is one its subject's feature family computes (a typo would never fire)."""
+    from detectors.features.behaviour import RULE_FEATURES  # here: the features package imports this module
+
+    for i, rule in enumerate(rules):
+        known = RULE_FEATURES[rule["subject"]]
+        for feature in rule["when"]:
+            if feature not in known:
+                raise ConfigError(
+                    f"config {name}: rules.behaviour[{i}] ({rule['name']!r}): when.{feature} is not an "
+                    f"{rule['subject']} feature (known: {', '.join(known)})"
+                )
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -228,6 +273,9 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
                 parse_condition(text)
             except ValueError as exc:
                 raise ConfigError(f"{place}.{feature}: {exc}") from None
+    elif shape == "format":
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{place} must be a non-empty string")
     elif shape == "seed":
         if type(value) is not int or value < 0:
             raise ConfigError(f"{place}: {value!r} is not a non-negative integer")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -35,7 +36,7 @@ _COMBINED = re.compile(
 )
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _UNESCAPE = re.compile(r"\\([\\\"])")
-_OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id")
+_OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id", "account_tier")
 
 
 class BadEvent(ValueError):
@@ -57,14 +58,18 @@ class AccessEvent(NamedTuple):
     bytes: int | None = None
     session_id: str | None = None
     request_id: str | None = None
+    account_tier: str | None = None  # the platform's trust tier of the account ("verified", "partner", ...)
 
     def sort_key(self) -> tuple[int, str]:
         """Event-time order with a content tie-break, so equal timestamps sort the same everywhere."""
         return (self.ts, self.fingerprint())
 
     def fingerprint(self) -> str:
-        """A stable hash of the event's content (used in sort order and decision ids)."""
-        return hashlib.blake2b(orjson.dumps(tuple(self)), digest_size=8).hexdigest()
+        """A stable hash of the event's content (used in sort order and decision ids).
+
+        An event without `account_tier` hashes as it did before that field existed."""
+        content = tuple(self) if self.account_tier is not None else tuple(self)[:-1]
+        return hashlib.blake2b(orjson.dumps(content), digest_size=8).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         """The event as a v1 JSON object (times as epoch milliseconds, absent fields left out)."""
@@ -255,16 +260,21 @@ class LineReader:
     (None, 1)
     """
 
-    def __init__(self, max_bytes: int, lag_ms: int) -> None:
+    def __init__(
+        self, max_bytes: int, lag_ms: int, parse: Callable[[str | bytes, int], AccessEvent] | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self.guard = LatenessGuard(lag_ms)
         self.line_no = 0
+        self.parse = parse or parse_line  # `parse_line`, or the configured log format's parser
 
     @classmethod
     def for_config(cls, config: Config) -> LineReader:
-        """A reader with the configured size limit and out-of-orderness."""
+        """A reader with the configured size limit, out-of-orderness and log format (`[input] log_format`)."""
         return cls(
-            config.section("input", "max_line_bytes"), parse_duration(config.section("time", "out_of_orderness"))
+            config.section("input", "max_line_bytes"),
+            parse_duration(config.section("time", "out_of_orderness")),
+            config.log_format.parse if config.log_format is not None else None,
         )
 
     def feed(self, line: str) -> AccessEvent | None:
@@ -272,7 +282,7 @@ class LineReader:
         self.line_no += 1
         if not line.strip():
             return None
-        event = parse_line(line, self.max_bytes)
+        event = self.parse(line, self.max_bytes)
         late = self.guard.check(event.ts)
         if late:
             raise BadEvent(late)

@@ -27,11 +27,14 @@ time anything reaches it; it is blocked if a `block` reaches it. The anchors' ac
 follow the same rules (static limit: IP throttle in force 60 s; leaky bucket: 4 h ban).
 
 **Scores** (`evaluation.metrics`). Per kind: actors, flagged, blocked and, for
-scrapers, the profile views served (profile_view route, status < 400) at or before the
-first action (median and p95 over the kind's actors, and the total). Overall: macro
-recall over scraper kinds, benign flag rate (overall and per benign kind), blocked
-benign actors, and the leak ratio (scraper views served before detection / all
-scraper views served).
+scrapers, the profile views served (profile_view route, status < 400) and the
+personal-data records disclosed (every route the route table marks as personal data:
+a profile or an answered look-up is one record, a search page or contact import its
+event's `records`, else one) at or before the first action (median and p95 over the
+kind's actors, and the total). Overall: macro recall over scraper kinds, benign flag
+rate (overall and per benign kind), blocked benign actors, and the leak ratio
+(scraper records disclosed before detection / all records disclosed to scrapers; the
+profile-view-only ratio of earlier versions is `leak_ratio_profile_views`).
 
 Public API: `evaluate(events, labels, decisions) -> Evaluation` (with `.detector`,
 `.static`, `.leaky` scores, `.tuning` and `.to_json()`), the text reports in

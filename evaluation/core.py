@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from detectors.events import format_ms
+from detectors.routes import RouteTable
 from evaluation.attribution import LOOKBACK_MS, Action, resolve
 from evaluation.decisions import FLAG_ACTIONS, Decision, load_decisions
-from evaluation.labels import canonical_ip, load_labels
+from evaluation.labels import InputError, canonical_ip, load_labels
 from evaluation.leaky_bucket import BAN_MS, BLACKHOLE_MS, CAPACITY, LEAK_MS, LIFETIME_MS
 from evaluation.metrics import Score, score
 from evaluation.static_limit import GRID, IP_THROTTLE_MS, Tuning, tune
-from evaluation.traffic import Traffic, scan
+from evaluation.traffic import Tick, Traffic, scan
 
 DETECTOR, STATIC, LEAKY = "detector", "static_rate_limit", "leaky_bucket"
 
@@ -78,12 +79,32 @@ def decision_actions(decisions: Iterable[Decision]) -> tuple[dict[str, list[Acti
     return accounts, ips
 
 
-def evaluate(events: Path, labels_path: Path, decisions_path: Path, grid: tuple[int, int, int] = GRID) -> Evaluation:
-    """Score the decisions and both anchors on labeled events (see the package docstring)."""
+def evaluate(
+    events: Path,
+    labels_path: Path,
+    decisions_path: Path,
+    grid: tuple[int, int, int] = GRID,
+    tick: Tick | None = None,
+    routes: RouteTable | None = None,
+) -> Evaluation:
+    """Score the decisions and both anchors on labeled events (see the package docstring); `tick` follows the pass
+    over the events (`evaluation.traffic.scan`); `routes` (default: the built-in
+    table) say which requests disclose personal data.
+
+    Events with no valid line, or none sent by a labeled actor, are an `InputError`: there is nothing to score,
+    and every rate would be that of actors that were never seen."""
     started = time.perf_counter()
     labels = load_labels(labels_path)
     decisions = load_decisions(decisions_path)
-    traffic = scan(events, labels, counter_cap=grid[1] + 1)
+    traffic = scan(events, labels, counter_cap=grid[1] + 1, routes=routes, tick=tick)
+    if not traffic.events:
+        why = f" (first rejected: {traffic.first_reason})" if traffic.first_reason else ""
+        raise InputError(f"events {events}: no valid event in {traffic.lines} lines{why}; nothing to score")
+    if not any(actor.requests for actor in traffic.actors.values()):
+        raise InputError(
+            f"events {events}: none of its {traffic.events} events comes from an actor of labels {labels_path}; "
+            "are they from the same simulation?"
+        )
 
     account_actions, ip_actions = decision_actions(decisions)
     presence = traffic.presence

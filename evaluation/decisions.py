@@ -21,6 +21,7 @@ import orjson
 
 from detectors.events import BadEvent, parse_timestamp
 from evaluation.labels import InputError, actor_key
+from jobs.inputs import Source
 
 FLAG_ACTIONS = ("throttle", "challenge", "block")
 """Actions that count as flagging their subject."""
@@ -71,10 +72,10 @@ def parse_decision(obj: Any, line_no: int, source: str = "decisions") -> Decisio
 
 
 def load_decisions(path: Path) -> list[Decision]:
-    """All decisions of a v1 JSON Lines file (blank lines skipped), in event-time order."""
+    """All decisions of a v1 JSON Lines file or `-` (blank lines skipped), in event-time order."""
     out = []
-    with open(path, "rb") as f:
-        for line_no, line in enumerate(f, 1):
+    with Source(path) as source:
+        for line_no, line in enumerate(source.lines(), 1):
             if not line.strip():
                 continue
             try:

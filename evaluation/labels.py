@@ -17,6 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from jobs.inputs import Source
+
 BENIGN_PREFIX = "benign_"
 SCRAPER_PREFIX = "scraper_"
 
@@ -49,9 +51,12 @@ def actor_key(subject_type: str, subject: str) -> str:
 
 
 def load_labels(path: Path) -> dict[str, str]:
-    """Actor key -> kind, checked: every key is `account:`/`ip:` and every kind `benign_`/`scraper_`."""
+    """Actor key -> kind from a file (or `-`), checked: every key is `account:`/`ip:`, every kind `benign_`/`scraper_`,
+    and there is at least one."""
+    with Source(path) as source:
+        data = source.stream.read()
     try:
-        obj = orjson.loads(path.read_bytes())
+        obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"labels {path}: not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
@@ -66,4 +71,6 @@ def load_labels(path: Path) -> dict[str, str]:
                 f"labels {path}: {key}: kind {kind!r} starts with neither {BENIGN_PREFIX!r} nor {SCRAPER_PREFIX!r}"
             )
         labels[actor_key(subject_type, subject)] = kind
+    if not labels:
+        raise InputError(f"labels {path}: no labeled actor; nothing to score")
     return labels

@@ -2,16 +2,21 @@
 
 Per actor kind: actors (labeled), flagged (any throttle/challenge/block reached it),
 blocked (a block reached it). For scraper kinds also the profile views *served*
-(profile_view route, status < 400) before the first action: a view counts as before
-when its event time is at or before the first action's time (the triggering request
-was already answered when the action was taken); an actor never acted on leaked all
-of its views. Median and p95 are over the actors of the kind (linear interpolation,
-numpy's default).
+(profile_view route, status < 400) before the first action, and the personal-data
+*records disclosed* before it (every route that discloses personal data: a profile
+view or an answered look-up is one record, a search page or a contact import the
+`records` its event carries, else one; `evaluation.traffic.records_of`). A request
+counts as before when its event time is at or before the first action's time (the
+triggering request was already answered when the action was taken); an actor never
+acted on leaked all of it. Median and p95 are over the actors of the kind (linear
+interpolation, numpy's default).
 
 Overall: macro recall (mean over scraper kinds of flagged / actors), benign flag rate
 (flagged benign actors / benign actors, overall and per benign kind), blocked benign
-actors, and the leak ratio (scraper views served before their actor's first action /
-all scraper views served).
+actors, and the leak ratio: scraper personal-data records disclosed before their
+actor's first action / all records scrapers were given. (Before look-ups, contact
+import and search pages counted, it was profile views alone; that figure stays as
+`leak_ratio_profile_views`.)
 
 >>> percentile([1, 2, 3, 4], 50), percentile([0, 10], 95), percentile([], 50) is None
 (2.5, 9.5, True)
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from evaluation.attribution import NOT_FLAGGED, Outcome
@@ -50,6 +55,8 @@ class KindScore:
     blocked: int
     views_served: int
     views_before: list[int]  # per actor (scrapers only; empty for benign kinds)
+    records_disclosed: int = 0
+    records_before: list[int] = field(default_factory=list)  # per actor (scrapers only)
 
     @property
     def flag_rate(self) -> float | None:
@@ -70,6 +77,12 @@ class KindScore:
                 "median": percentile(self.views_before, 50),
                 "p95": percentile(self.views_before, 95),
                 "total": sum(self.views_before),
+            }
+            out["records_disclosed"] = self.records_disclosed
+            out["records_before_first_action"] = {
+                "median": percentile(self.records_before, 50),
+                "p95": percentile(self.records_before, 95),
+                "total": sum(self.records_before),
             }
         return out
 
@@ -120,7 +133,13 @@ class Score:
 
     @property
     def leak_ratio(self) -> float | None:
-        """Scraper views served before detection / all scraper views served."""
+        """Scraper personal-data records disclosed before detection / all records disclosed to scrapers."""
+        disclosed = sum(k.records_disclosed for k in self.scraper_kinds)
+        return sum(sum(k.records_before) for k in self.scraper_kinds) / disclosed if disclosed else None
+
+    @property
+    def leak_ratio_profile_views(self) -> float | None:
+        """Scraper profile views served before detection / all scraper views served (profile views only)."""
         served = sum(k.views_served for k in self.scraper_kinds)
         return sum(sum(k.views_before) for k in self.scraper_kinds) / served if served else None
 
@@ -138,7 +157,10 @@ class Score:
                 "benign_flag_rate_by_kind": {k.kind: k.flag_rate for k in self.benign_kinds},
                 "scraper_views_served": sum(k.views_served for k in scrapers),
                 "scraper_views_before_first_action": sum(sum(k.views_before) for k in scrapers),
+                "scraper_records_disclosed": sum(k.records_disclosed for k in scrapers),
+                "scraper_records_before_first_action": sum(sum(k.records_before) for k in scrapers),
                 "leak_ratio": self.leak_ratio,
+                "leak_ratio_profile_views": self.leak_ratio_profile_views,
             },
             "kinds": {name: k.to_json() for name, k in sorted(self.kinds.items())},
         }
@@ -165,9 +187,11 @@ def score(
         if traffic is None:
             continue
         k.views_served += traffic.views_served
+        k.records_disclosed += traffic.records
         if traffic.view_times is not None:
             if outcome.first is None:
                 k.views_before.append(traffic.views_served)
             else:
                 k.views_before.append(bisect_right(traffic.view_times, outcome.first))
+            k.records_before.append(traffic.records_until(outcome.first))
     return Score(name, kinds, parameters or {})

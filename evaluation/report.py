@@ -38,8 +38,8 @@ def headline(ev: Evaluation) -> str:
 def overall(s: Score) -> list[str]:
     """The overall figures of one engine."""
     return [
-        f"macro recall {pct(s.macro_recall)}; leak ratio {pct(s.leak_ratio)} of scraper profile views served "
-        "before detection",
+        f"macro recall {pct(s.macro_recall)}; leak ratio {pct(s.leak_ratio)} of the personal-data records "
+        f"scrapers were given before detection ({pct(s.leak_ratio_profile_views)} of their profile views)",
         f"benign flag rate {pct(s.benign_flag_rate, 3)} ({s.benign_flagged:,} of {s.benign_actors:,}; "
         f"blocked {s.benign_blocked:,}): " + ", ".join(f"{k.kind} {pct(k.flag_rate, 3)}" for k in s.benign_kinds),
     ]
@@ -49,15 +49,17 @@ def kind_table(s: Score) -> list[str]:
     """Per-kind table of one engine."""
     head = (
         f"{'kind':<32} {'actors':>7} {'flagged':>8} {'blocked':>8} {'rate':>7}   "
-        f"{'views served before 1st action: median':>38} {'p95':>7} {'total':>8} {'of served':>10}"
+        f"{'views served before 1st action: median':>38} {'p95':>7} {'total':>8} {'of served':>10}   "
+        f"{'records before 1st action: median':>33} {'total':>8} {'of disclosed':>12}"
     )
     rows = [head]
     for k in s.benign_kinds + s.scraper_kinds:
         row = f"{k.kind:<32} {k.actors:>7,} {k.flagged:>8,} {k.blocked:>8,} {pct(k.flag_rate):>7}"
-        if k.views_before:
+        if k.views_before or k.records_before:
             row += (
                 f"   {views(percentile(k.views_before, 50)):>38} {views(percentile(k.views_before, 95)):>7} "
-                f"{sum(k.views_before):>8,} {k.views_served:>10,}"
+                f"{sum(k.views_before):>8,} {k.views_served:>10,}   "
+                f"{views(percentile(k.records_before, 50)):>33} {sum(k.records_before):>8,} {k.records_disclosed:>12,}"
             )
         rows.append(row)
     return rows
@@ -83,12 +85,20 @@ def anchors_report(ev: Evaluation) -> str:
     rows.append(("macro recall", [pct(e.macro_recall) for e in ev.engines]))
     rows.append(("benign flag rate", [pct(e.benign_flag_rate, 3) for e in ev.engines]))
     rows.append(("blocked benign", [f"{e.benign_blocked:,}" for e in ev.engines]))
-    rows.append(("leak ratio", [pct(e.leak_ratio) for e in ev.engines]))
+    rows.append(("leak ratio (personal-data records)", [pct(e.leak_ratio) for e in ev.engines]))
+    rows.append(("leak ratio (profile views only)", [pct(e.leak_ratio_profile_views) for e in ev.engines]))
     for kind in scrapers:
         rows.append(
             (
                 f"median views before 1st action {kind}",
                 [views(percentile(e.kinds[kind].views_before, 50)) for e in ev.engines],
+            )
+        )
+    for kind in scrapers:
+        rows.append(
+            (
+                f"records before 1st action {kind}",
+                [f"{sum(e.kinds[kind].records_before):,} of {e.kinds[kind].records_disclosed:,}" for e in ev.engines],
             )
         )
     width = max(len(label) for label, _ in rows)

@@ -12,7 +12,7 @@ prefix=demo-$(date +%s).
 
 "$here/kafka.sh" start
 trap '"$here/kafka.sh" stop' EXIT
-"$bin/python" "$here/topics.py" --bootstrap-servers "$bootstrap" --prefix "$prefix" --replay
+"$bin/python" "$here/topics.py" --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" --replay
 "$bin/scrapeguard" simulate --out out/demo --scenario small --seed 7
 "$bin/scrapeguard" produce --input out/demo/events.jsonl --bootstrap-servers "$bootstrap" --topic-prefix "$prefix"
 "$bin/scrapeguard" run --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" --until-end \

@@ -1,17 +1,24 @@
 """The `scrapeguard` command: thin argument handling that launches jobs.
 
 Every input is checked before a job starts; a mistake prints one line naming the
-input and the reason, and exits with status 2.
+input and the reason, and exits with status 2. `-` reads an input from standard input.
+Heavy modules (PyFlink, River, Kafka, matplotlib) are imported inside the handlers that
+need them, so `--help` and `--version` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from detectors import __version__
 from detectors.config import Config, ConfigError, load_config, parse_duration
-from detectors.engine import build_detectors
+from jobs.inputs import STDIN, copy_stdin, is_stdin
 
 USAGE_ERROR = 2
 
@@ -43,26 +50,41 @@ def _run(args: argparse.Namespace) -> int:
         return _run_stream(args, config)
     if args.output is None:
         raise UsageError("--output is required with --input")
-    inputs = [_existing_file(p) for p in args.input]
+    _stdin_once({"--input": args.input, "--verdicts": [args.verdicts] if args.verdicts else []})
+    inputs = [_input("--input", p) for p in args.input]
+    _no_repeats("--input", inputs)
     output = Path(args.output)
+    if output.is_dir():
+        raise UsageError(f"--output {output}: is a directory; give a file name")
     dead_letter = Path(args.dead_letter) if args.dead_letter else output.with_name(output.stem + ".dead-letter.jsonl")
-    for option, path in (("--output", output), ("--dead-letter", dead_letter)):
-        if any(path.resolve() == p.resolve() for p in inputs):
-            raise UsageError(f"{option} {path} is also an input; it would be overwritten")
-    verdicts = _existing_file(args.verdicts) if args.verdicts else None
-    model = str(_model_file(args.model)) if args.model else None
+    verdicts = _input("--verdicts", args.verdicts) if args.verdicts else None
+    model = _model_file(args.model) if args.model else None
+    model_out = Path(args.model_out) if args.model_out else None
+    reads = [("--input", p) for p in inputs] + _given(
+        ("--verdicts", verdicts), ("--config", Path(args.config) if args.config else None), ("--model", model)
+    )
+    _no_clashes(reads, [("--output", output), ("--dead-letter", dead_letter), *_given(("--model-out", model_out))])
+    if model is not None:
+        config = config.with_model(model)
+    for option, path in (("--output", output), ("--dead-letter", dead_letter), *_given(("--model-out", model_out))):
+        _make_parent(option, path)
     from jobs.detect import run_files  # imported late: starting PyFlink is not free
 
-    summary = run_files(
-        inputs,
-        output,
-        dead_letter,
-        config,
-        args.parallelism,
-        verdicts,
-        model,
-        str(Path(args.model_out).resolve()) if args.model_out else None,
-    )
+    with tempfile.TemporaryDirectory(prefix="scrapeguard-stdin-") as tmp:
+        # the Flink file source reads paths, so standard input is copied to a file first
+        inputs = [copy_stdin(Path(tmp)) if is_stdin(p) else p for p in inputs]
+        if verdicts is not None and is_stdin(verdicts):
+            verdicts = copy_stdin(Path(tmp))
+        summary = run_files(
+            inputs,
+            output,
+            dead_letter,
+            config,
+            args.parallelism,
+            verdicts,
+            str(model) if model else None,
+            str(model_out.resolve()) if model_out else None,
+        )
     print(f"scrapeguard run: {summary.line()}")
     print(f"decisions: {output}")
     print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
@@ -86,6 +108,8 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"--{option.replace('_', '-')} is for --input; the streaming job writes to Kafka topics")
     if args.verdicts:
         raise UsageError("--verdicts is for --input; the streaming job reads analyst verdicts from the verdicts topic")
+    from detectors.engine import build_detectors
+
     windows = max(ms for detector in build_detectors(config) for ms in detector.windows.values())
     ttl = parse_duration(args.state_ttl, "--state-ttl")
     if ttl < windows:
@@ -96,6 +120,9 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
             "(FLINK-31006, Kafka connector 5.0.0-2.2)"
         )
     restore = _checkpoint(args.restore) if args.restore else None
+    model = _model_file(args.model) if args.model else None
+    if model is not None:
+        config = config.with_model(model)
     from jobs.stream import StreamOptions, run_stream
 
     options = StreamOptions(
@@ -110,7 +137,7 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
         idle_timeout_ms=parse_duration(args.idle_timeout, "--idle-timeout"),
         starting_offsets=args.starting_offsets,
         restore=restore,
-        model=str(_model_file(args.model)) if args.model else None,
+        model=str(model) if model else None,
         until_end=args.until_end,
         parallelism=args.parallelism,
     )
@@ -126,10 +153,20 @@ def _run_stream(args: argparse.Namespace, config: Config) -> int:
 
 def _produce(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    inputs = [_existing_file(p) for p in args.input]
-    from jobs.produce import produce
+    _stdin_once({"--input": args.input})
+    inputs = [_input("--input", p) for p in args.input]
+    _no_repeats("--input", inputs)
+    timeout = parse_duration(args.connect_timeout, "--connect-timeout")
+    from jobs.produce import ProduceError, produce
+    from jobs.progress import progress
 
-    sent = produce(inputs, args.bootstrap_servers, args.topic_prefix + "access-logs", config)
+    try:
+        with progress(None, "lines", desc="produce", quiet=args.quiet) as bar:
+            sent = produce(
+                inputs, args.bootstrap_servers, args.topic_prefix + "access-logs", config, timeout, tick=bar.tick
+            )
+    except ProduceError as exc:
+        raise UsageError(str(exc)) from None
     print(
         f"scrapeguard produce: {sent.messages} messages ({sent.unparsed} unparsed, sent without key) "
         f"to {args.topic_prefix}access-logs in {sent.seconds:.1f} s"
@@ -156,45 +193,57 @@ def _checkpoint(location: str) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from jobs.progress import progress
     from simulator import generate
 
     try:
-        summary = generate(
-            args.out,
-            seed=args.seed,
-            hours=args.hours,
-            accounts=args.accounts,
-            scenario=args.scenario,
-            gzip_output=args.gzip,
-            max_events=args.max_events,
-        )
+        with progress(None, "events", desc="simulate", quiet=args.quiet) as bar:
+            summary = generate(
+                args.out,
+                seed=args.seed,
+                hours=args.hours,
+                accounts=args.accounts,
+                scenario=args.scenario,
+                gzip_output=args.gzip,
+                max_events=args.max_events,
+                tick=bar.tick,
+            )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # --out cannot be made or written, a scenario path that is no file
+        raise UsageError(f"cannot write {exc.filename} ({exc.strerror})") from None
     print(f"scrapeguard simulate: {summary['events']} events -> {summary['path']}")
     print("actors: " + ", ".join(f"{kind} {n}" for kind, n in sorted(summary["actors"].items())))
     return 0
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from jobs.summary import summarize
+    from jobs.summary import InvalidDecisions, summarize
 
-    print(summarize(_existing_file(args.decisions)))
+    try:
+        print(summarize(_input("--decisions", args.decisions)))
+    except InvalidDecisions as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    events, labels, decisions = (_existing_file(p) for p in (args.events, args.labels, args.decisions))
+    names = {"--events": args.events, "--labels": args.labels, "--decisions": args.decisions}
+    _stdin_once({option: [name] for option, name in names.items()})
+    events, labels, decisions = (_input(option, name) for option, name in names.items())
     plot = Path(args.plot) if args.plot else None
     if plot is not None:
         if not plot.parent.is_dir():
             raise UsageError(f"--plot {plot}: directory {plot.parent} does not exist")
-        if any(plot.resolve() == p.resolve() for p in (events, labels, decisions)):
-            raise UsageError(f"--plot {plot} is also an input; it would be overwritten")
+        _no_clashes([("--events", events), ("--labels", labels), ("--decisions", decisions)], [("--plot", plot)])
     from evaluation import InputError, evaluate
     from evaluation.report import render
+    from jobs.progress import progress
 
+    routes = load_config(args.config).routes if args.config else None
     try:
-        result = evaluate(events, labels, decisions)
+        with progress(None, "lines", desc="evaluate", quiet=args.quiet) as bar:
+            result = evaluate(events, labels, decisions, tick=bar.tick, routes=routes)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     print(render(result, as_json=args.json, anchors=args.anchors))
@@ -207,35 +256,153 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _existing_file(name: str) -> Path:
+def _enforce(args: argparse.Namespace) -> int:
+    if not (args.print or args.until_end or args.snapshot):
+        raise UsageError("nothing to show: give --print, --until-end or --snapshot")
+    timeout = parse_duration(args.connect_timeout, "--connect-timeout")
+    from jobs.enforce import ConsumeError, consume  # imported late: only this command needs a broker
+
+    try:
+        enforcer = consume(
+            args.bootstrap_servers,
+            args.topic_prefix,
+            show=args.print,
+            until_end=args.until_end,
+            snapshot=args.snapshot,
+            clock=args.clock,
+            group=args.group_id,
+            connect_timeout_ms=timeout,
+        )
+    except ConsumeError as exc:
+        raise UsageError(str(exc)) from None
+    # With --snapshot, stdout carries only JSON Lines.
+    print(f"scrapeguard enforce: {enforcer.summary()}", file=sys.stderr if args.snapshot else sys.stdout)
+    return 0
+
+
+# -- inputs and outputs ----------------------------------------------------------------
+
+
+def _input(option: str, name: str) -> Path:
+    """An input file that exists and can be read, or `-` for standard input (which must not be a terminal)."""
+    if is_stdin(name):
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError(f"{option} -: standard input is a terminal; pipe the input in (... | scrapeguard ...)")
+        return Path(STDIN)
     path = Path(name)
     if not path.exists():
-        raise UsageError(f"input {name}: file not found")
+        raise UsageError(f"{option} {name}: file not found")
     if not path.is_file():
-        raise UsageError(f"input {name}: not a regular file")
+        raise UsageError(f"{option} {name}: not a regular file")
     try:
         with open(path, "rb"):
             pass
     except OSError as exc:
-        raise UsageError(f"input {name}: cannot be read ({exc.strerror})") from None
+        raise UsageError(f"{option} {name}: cannot be read ({exc.strerror})") from None
     return path
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scrapeguard", description="Streaming anti-scraping detector.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _make_parent(option: str, path: Path) -> None:
+    """The directory of an output, created now, so a path that cannot be written stops before the job starts."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create directory {path.parent} ({exc.strerror})") from None
 
-    run = commands.add_parser("run", help="detect: files in the embedded Flink mini-cluster, or Kafka to Kafka")
+
+def _stdin_once(names: dict[str, list[str]]) -> None:
+    """Standard input can be read once: `-` may stand for one input only."""
+    given = [option for option, values in names.items() for value in values if is_stdin(value)]
+    if len(given) > 1:
+        raise UsageError(f"standard input (-) is given {len(given)} times ({', '.join(given)}); it can be read once")
+
+
+def _no_repeats(option: str, paths: list[Path]) -> None:
+    """The same file given twice would be read twice (each event counted twice)."""
+    for i, path in enumerate(paths):
+        if any(_same(path, earlier) for earlier in paths[:i]):
+            raise UsageError(f"{option} {path} is given twice; each event would be counted twice")
+
+
+def _given(*pairs: tuple[str, Path | None]) -> list[tuple[str, Path]]:
+    return [(option, path) for option, path in pairs if path is not None]
+
+
+def _no_clashes(reads: Iterable[tuple[str, Path]], writes: list[tuple[str, Path]]) -> None:
+    """No output is a directory or also an input, and no two outputs are the same file."""
+    reads = list(reads)
+    for i, (option, path) in enumerate(writes):
+        if path.is_dir():
+            raise UsageError(f"{option} {path}: is a directory; give a file name")
+        for read_option, read in reads:
+            if _same(path, read):
+                raise UsageError(f"{option} {path} is also an input ({read_option}); it would be overwritten")
+        for other_option, other in writes[:i]:
+            if _same(path, other):
+                raise UsageError(f"{option} and {other_option} are the same file ({path}); each needs its own")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (symbolic and hard links included); `-` is no file."""
+    if is_stdin(a) or is_stdin(b):
+        return False
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+# -- the parser ------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, where it has one worth showing (not None, False or '')."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == "":
+            return action.help
+        return super()._get_help_string(action)
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: still accepted, hidden from the help, with a note on standard error."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        print(f"{parser.prog}: {option} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scrapeguard", description="Streaming anti-scraping detector.", formatter_class=HelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"scrapeguard {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormatter)
+
+    run = command("run", "detect: files in the embedded Flink mini-cluster, or Kafka to Kafka")
     source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", nargs="+", metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed")
+    source.add_argument(
+        "--input", nargs="+", metavar="PATH", help="v1 JSON Lines or combined log files, .gz allowed; - reads stdin"
+    )
     source.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="stream from and to Kafka instead")
     run.add_argument("--output", metavar="PATH", help="with --input: decisions, v1 JSON Lines")
     run.add_argument(
         "--dead-letter", metavar="PATH", help="with --input: rejected lines (default: <output>.dead-letter.jsonl)"
     )
     run.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
-    run.add_argument("--parallelism", type=int, default=1, help="parallelism of the job (default 1)")
-    run.add_argument("--verdicts", metavar="PATH", help="with --input: analyst verdicts, v1 JSON Lines")
+    run.add_argument("--parallelism", type=int, default=1, metavar="N", help="parallelism of the job")
+    run.add_argument("--verdicts", metavar="PATH", help="with --input: analyst verdicts, v1 JSON Lines; - reads stdin")
     run.add_argument("--model", metavar="PATH", help="warm-start the River models from this file (--model-out)")
     run.add_argument("--model-out", metavar="PATH", help="with --input: write the learned models here at the end")
     kafka = run.add_argument_group("streaming (with --bootstrap-servers)")
@@ -251,7 +418,7 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint-interval",
         default="30s",
         metavar="DURATION",
-        help="decisions become visible to read_committed consumers at each checkpoint (default 30s)",
+        help="decisions become visible to read_committed consumers at each checkpoint",
     )
     kafka.add_argument("--checkpoint-dir", default="checkpoints", metavar="PATH|URI", help="retained checkpoints")
     kafka.add_argument(
@@ -264,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
         "--state-ttl",
         default="7d",
         metavar="DURATION",
-        help="forget a subject's state after this long without updates (default 7d)",
+        help="forget a subject's state after this long without updates",
     )
     kafka.add_argument(
         "--idle-timeout",
@@ -276,7 +443,7 @@ def _parser() -> argparse.ArgumentParser:
         "--starting-offsets",
         choices=("earliest", "latest"),
         default="earliest",
-        help="where a start without --restore reads from (default earliest: rebuilds state)",
+        help="where a start without --restore reads from (earliest rebuilds state)",
     )
     kafka.add_argument(
         "--restore", metavar="PATH|URI", help="resume from this checkpoint, or the newest one under this directory"
@@ -286,76 +453,79 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
-    produce = commands.add_parser("produce", help="send access-log files to the access-logs topic, keyed and timed")
-    produce.add_argument("--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined logs")
-    produce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
-    produce.add_argument("--topic-prefix", default="", metavar="PREFIX")
+    produce = command("produce", "send access-log files to the access-logs topic, keyed and timed")
+    produce.add_argument(
+        "--input", nargs="+", required=True, metavar="PATH", help="v1 JSON Lines or combined logs, .gz; - reads stdin"
+    )
+    produce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT", help="the Kafka broker(s)")
+    produce.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before the topic name, e.g. staging.")
     produce.add_argument("--config", metavar="TOML", help="configuration merged over the defaults")
+    produce.add_argument(
+        "--connect-timeout",
+        default="10s",
+        metavar="DURATION",
+        help="give up when the broker does not answer (or accept messages) for this long",
+    )
+    produce.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless on a terminal)")
     produce.set_defaults(handler=_produce)
 
-    sim = commands.add_parser("simulate", help="write labeled synthetic traffic")
-    sim.add_argument("--out", required=True, metavar="DIR")
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--hours", type=float, help="simulated hours (default: the scenario's)")
-    sim.add_argument("--accounts", type=int, help="number of accounts (default: the scenario's)")
-    sim.add_argument("--scenario", default="small", metavar="NAME|FILE")
+    sim = command("simulate", "write labeled synthetic traffic")
+    sim.add_argument("--out", required=True, metavar="DIR", help="directory for events.jsonl[.gz] and labels.json")
+    sim.add_argument("--seed", type=int, default=1, metavar="N", help="random seed: the same seed gives the same bytes")
+    sim.add_argument("--hours", type=float, metavar="H", help="simulated hours (default: the scenario's)")
+    sim.add_argument("--accounts", type=int, metavar="N", help="number of accounts (default: the scenario's)")
+    sim.add_argument("--scenario", default="small", metavar="NAME|FILE", help="small, default, large or a JSON file")
     sim.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     sim.add_argument("--gzip", action="store_true", help="write events.jsonl.gz")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless on a terminal)")
     sim.set_defaults(handler=_simulate)
 
-    summary = commands.add_parser("summary", help="summarise a decisions file: actions, reasons, subjects")
-    summary.add_argument("--decisions", required=True, metavar="PATH")
+    summary = command("summary", "summarise a decisions file: actions, reasons, subjects")
+    summary.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines; - reads stdin")
     summary.set_defaults(handler=_summary)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="score decisions against simulator labels, beside a static rate limit and a CrowdSec bucket"
+    evaluate = command(
+        "evaluate", "score decisions against simulator labels, beside a static rate limit and a CrowdSec bucket"
     )
-    evaluate.add_argument("--events", required=True, metavar="PATH", help="v1 JSON Lines sorted by ts, .gz allowed")
-    evaluate.add_argument("--labels", required=True, metavar="PATH", help="labels.json of `scrapeguard simulate`")
-    evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines")
+    evaluate.add_argument(
+        "--events", required=True, metavar="PATH", help="v1 JSON Lines sorted by ts, .gz allowed; - reads stdin"
+    )
+    evaluate.add_argument(
+        "--labels", required=True, metavar="PATH", help="labels.json of `scrapeguard simulate`; - reads stdin"
+    )
+    evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines; - reads stdin")
+    evaluate.add_argument(
+        "--config", metavar="TOML", help="the platform's configuration: its routes say what discloses personal data"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object with every figure (and no table)")
     evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")
     evaluate.add_argument("--plot", metavar="PNG", help="bar chart of profile views served before detection")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar (there is none unless on a terminal)")
     evaluate.set_defaults(handler=_evaluate)
 
-    enforce = commands.add_parser(
-        "enforce", help="reference enforcement consumer: rebuild the decisions in force from the decisions topic"
+    enforce = command(
+        "enforce", "reference enforcement consumer: rebuild the decisions in force from the decisions topic"
     )
-    enforce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
+    enforce.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT", help="the Kafka broker(s)")
     enforce.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before the topic name, e.g. staging.")
     enforce.add_argument("--print", action="store_true", help="print each change in force, one line each")
     enforce.add_argument("--until-end", action="store_true", help="stop at the end offsets seen at start; summarise")
     enforce.add_argument("--snapshot", action="store_true", help="print the decisions in force as JSON Lines, at end")
     enforce.add_argument("--clock", choices=("wall", "event"), default="wall", help="now = wall clock or newest event")
-    enforce.add_argument("--group", metavar="ID", help="commit offsets under this group (lag monitoring only)")
+    enforce.add_argument("--group-id", metavar="ID", help="commit offsets under this group (lag monitoring only)")
+    enforce.add_argument("--group", dest="group_id", metavar="ID", action=DeprecatedAlias, new="--group-id")
+    enforce.add_argument(
+        "--connect-timeout",
+        default="10s",
+        metavar="DURATION",
+        help="give up when the broker does not answer for this long",
+    )
     enforce.set_defaults(handler=_enforce)
 
     commands.add_parser(
         "review", add_help=False, help="analyst review console: serve, ingest, feed, user (scrapeguard review --help)"
     )
     return parser
-
-
-def _enforce(args: argparse.Namespace) -> int:
-    if not (args.print or args.until_end or args.snapshot):
-        raise UsageError("nothing to show: give --print, --until-end or --snapshot")
-    from jobs.enforce import ConsumeError, consume  # imported late: only this command needs a broker
-
-    try:
-        enforcer = consume(
-            args.bootstrap_servers,
-            args.topic_prefix,
-            show=args.print,
-            until_end=args.until_end,
-            snapshot=args.snapshot,
-            clock=args.clock,
-            group=args.group,
-        )
-    except ConsumeError as exc:
-        raise UsageError(str(exc)) from None
-    # With --snapshot, stdout carries only JSON Lines.
-    print(f"scrapeguard enforce: {enforcer.summary()}", file=sys.stderr if args.snapshot else sys.stdout)
-    return 0
 
 
 if __name__ == "__main__":

@@ -336,6 +336,7 @@ def consume(
     stall_timeout_s: float = 60.0,
     poll_ms: int = 500,
     stop: Callable[[], bool] = lambda: False,
+    connect_timeout_ms: int = 10_000,
 ) -> Enforcer:
     """Rebuild the decisions in force from the start of `<prefix>decisions` (read_committed), then follow it.
 
@@ -343,7 +344,8 @@ def consume(
     stable offset: an open transaction is not waited for). Otherwise it follows until `stop()`
     or Ctrl-C. `show` prints each change in force; `snapshot` prints the decisions in force as
     JSON Lines at the end. `group`, if given, commits the offsets read under that consumer
-    group, for lag monitoring only: the state is always rebuilt from the beginning.
+    group, for lag monitoring only: the state is always rebuilt from the beginning. A broker
+    that does not answer within `connect_timeout_ms` is a `ConsumeError`.
     """
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
@@ -363,6 +365,7 @@ def consume(
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             allow_auto_create_topics=False,
+            bootstrap_timeout_ms=connect_timeout_ms,
         )
     except KafkaError as exc:
         raise ConsumeError(f"--bootstrap-servers {bootstrap}: no Kafka broker answers ({exc})") from None

@@ -1,8 +1,9 @@
 """Creates scrapeguard's Kafka topics if they are missing (idempotent), and checks the ones that exist.
 
-    python infra/topics.py --bootstrap-servers 127.0.0.1:19092 [--partitions 4] [--prefix staging.]
+    python infra/topics.py --bootstrap-servers 127.0.0.1:19092 [--partitions 4] [--topic-prefix staging.]
 
-Exits 1, naming the topic and setting, if an existing topic differs from what is declared here.
+Exits 1, naming the topic and setting, if an existing topic differs from what is declared here; 2, in one line,
+if the broker does not answer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
-from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 DAY_MS = 86_400_000
 
@@ -104,18 +105,33 @@ def ensure_topics(bootstrap: str, partitions: int = 4, prefix: str = "", replay:
         admin.close()
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of `infra/topics.py` (flags spelled as in `scrapeguard`)."""
+    from jobs.cli import DeprecatedAlias, HelpFormatter
+
+    p = argparse.ArgumentParser(
+        prog="infra/topics.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    p.add_argument("--bootstrap-servers", default="127.0.0.1:19092", metavar="HOST:PORT", help="the Kafka broker(s)")
+    p.add_argument("--partitions", type=int, default=4, metavar="N", help="of access-logs, decisions, verdicts")
+    p.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before every topic name, e.g. staging.")
+    p.add_argument("--prefix", dest="topic_prefix", metavar="PREFIX", action=DeprecatedAlias, new="--topic-prefix")
+    p.add_argument("--replay", action="store_true", help="keep access-logs regardless of event time (old logs)")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:19092")
-    parser.add_argument("--partitions", type=int, default=4, help="partitions of access-logs, decisions, verdicts")
-    parser.add_argument("--prefix", default="", help="put before every topic name, e.g. staging.")
-    parser.add_argument("--replay", action="store_true", help="keep access-logs regardless of event time (old logs)")
-    args = parser.parse_args(argv)
-    problems = ensure_topics(args.bootstrap_servers, args.partitions, args.prefix, args.replay)
+    args = parser().parse_args(argv)
+    prefix = args.topic_prefix
+    try:
+        problems = ensure_topics(args.bootstrap_servers, args.partitions, prefix, args.replay)
+    except KafkaError as exc:
+        print(f"topics: --bootstrap-servers {args.bootstrap_servers}: {exc}", file=sys.stderr)
+        return 2
     for problem in problems:
         print(f"topics: {problem}", file=sys.stderr)
     if not problems:
-        print(f"topics: {', '.join(args.prefix + name for name in TOPICS)} present with the declared settings")
+        print(f"topics: {', '.join(prefix + name for name in TOPICS)} present with the declared settings")
     return 1 if problems else 0
 
 

@@ -2,9 +2,12 @@
 
 The figure that decides whether a breach must be notified is the number of distinct people whose
 data was disclosed: the distinct targets of requests whose action discloses personal data
-(`detectors.routes.PERSONAL_DATA_ACTIONS`: profile pages and profile APIs) that were served
+(`detectors.routes.PERSONAL_DATA_ACTIONS`) and names the person (the route's `target`: a profile id for
+profile pages and profile APIs, the phone number or e-mail address as sent for look-ups) that were served
 (status below 400, as `scrapeguard evaluate` counts served views), not counting an account's view
-of its own profile. Targets requested but refused or not found are reported apart.
+of its own profile. Targets requested but refused or not found are reported apart. Search results and
+contact imports disclose people's data too but name no one in the request, so they appear among the
+categories (requests, served), not in the count of people.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from detectors.routes import PERSONAL_DATA_ACTIONS
 
 CATEGORIES = {
     "profile_view": "personal data: profile",
-    "search": "search results",
+    "lookup": "personal data: look-up by phone or e-mail",
+    "contact_import": "personal data: contact import",
+    "search": "personal data: search results",
     "feed": "feed",
     "auth": "authentication",
     "static": "static assets",

@@ -16,7 +16,20 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from .clock import DAY_MS, HOUR_MS
-from .events import Actor, Client, Event, Stream, before, login, profile_hit, session_id, statics
+from .events import (
+    Actor,
+    Client,
+    Event,
+    Stream,
+    before,
+    email_address,
+    login,
+    lookup_hit,
+    phone_number,
+    profile_hit,
+    session_id,
+    statics,
+)
 from .world import (
     APP_UAS,
     CRAWLER_UA,
@@ -39,6 +52,7 @@ _by_time = itemgetter(0)
 _MAX_THINK_MS = 600_000
 _ONBOARDING_MS = 570_000  # suggested profiles are all viewed within 9.5 min of sign-up
 _GOOGLE = "https://www.google.com/"
+RESULTS = 10  # people listed on a search page (`World.search_results`): the records it discloses
 # Images a browser fetches with each kind of page.
 _IMAGES = {"feed": 6, "search": 4, "profile": 3, "messages": 1, "login": 0}
 
@@ -211,15 +225,31 @@ def _account_client(w: World, rng: Random, a: Actor, t: int) -> Client:
     account = a.account_id()
     kind = a.kind
     tie = a.tie
-    if kind == "benign_recruiter":
+    if kind in ("benign_recruiter", "benign_power_recruiter"):
         return Client(
-            w.ipv4(a.slot), account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False
+            w.ipv4(a.slot),
+            account,
+            created,
+            DESKTOP_UAS[h % len(DESKTOP_UAS)],
+            sid,
+            tier=a.tier,
+            tie=tie,
+            browser=True,
+            api=False,
         )
     if kind == "benign_nat_user":
         ip, carrier = w.nat_gateway(a.member)
         if not carrier:
             return Client(
-                ip, account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False
+                ip,
+                account,
+                created,
+                DESKTOP_UAS[h % len(DESKTOP_UAS)],
+                sid,
+                tier=a.tier,
+                tie=tie,
+                browser=True,
+                api=False,
             )
         mobile = True
     elif kind == "benign_mobile_user":
@@ -228,11 +258,23 @@ def _account_client(w: World, rng: Random, a: Actor, t: int) -> Client:
         mobile = rng.random() < p["mobile_share"]
         ip = w.ipv6(a.slot) if mobile else w.ipv4(a.slot)
     if not mobile:
-        return Client(ip, account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tie=tie, browser=True, api=False)
+        return Client(
+            ip, account, created, DESKTOP_UAS[h % len(DESKTOP_UAS)], sid, tier=a.tier, tie=tie, browser=True, api=False
+        )
     if rng.random() < p["app_share_of_mobile"]:
-        c = Client(ip, account, created, APP_UAS[h % len(APP_UAS)], sid, tie=tie, browser=False, api=True)
+        c = Client(ip, account, created, APP_UAS[h % len(APP_UAS)], sid, tier=a.tier, tie=tie, browser=False, api=True)
     else:
-        c = Client(ip, account, created, MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)], sid, tie=tie, browser=True, api=False)
+        c = Client(
+            ip,
+            account,
+            created,
+            MOBILE_WEB_UAS[h % len(MOBILE_WEB_UAS)],
+            sid,
+            tier=a.tier,
+            tie=tie,
+            browser=True,
+            api=False,
+        )
     if kind == "benign_mobile_user":
         _roaming(w, rng, a, c, t)
     return c
@@ -269,14 +311,18 @@ def recruiter_start(w: World, a: Actor, rng: Random) -> int:
 
 def _on_shift(w: World, a: Actor, t: int, rng: Random) -> int:
     """t if it lies in the actor's shift, else soon after the next shift start."""
-    p = w.params
-    lo, hi = p["recruiter_shift_start_utc"]
-    u = (mix64(a.tie ^ w.salt ^ 0x5F1) >> 11) / 2.0**53  # the recruiter's own start of day
-    begin = int((lo + (hi - lo) * u) * HOUR_MS)
-    since = (w.t0 + t - begin) % DAY_MS  # time since the shift (last) began
-    if since < p["recruiter_shift_hours"] * HOUR_MS:
+    since = _since_shift(w, a, t)
+    if since < w.params["recruiter_shift_hours"] * HOUR_MS:
         return t
     return t + DAY_MS - since + int(rng.random() * 30 * 60_000)
+
+
+def _since_shift(w: World, a: Actor, t: int) -> int:
+    """Time since the actor's shift (last) began, at t."""
+    lo, hi = w.params["recruiter_shift_start_utc"]
+    u = (mix64(a.tie ^ w.salt ^ 0x5F1) >> 11) / 2.0**53  # the recruiter's own start of day
+    begin = int((lo + (hi - lo) * u) * HOUR_MS)
+    return int((w.t0 + t - begin) % DAY_MS)
 
 
 def _recruiter_session(w: World, a: Actor, t: int, k: int, stop: int) -> Generator[Event, None, int]:
@@ -306,7 +352,7 @@ def _recruiter_session(w: World, a: Actor, t: int, k: int, stop: int) -> Generat
         while views < quota and t < stop:
             yield from _hand_over(out, t, tie, stop)
             path = f"/search?q={query}" if page == 1 else f"/search?q={query}&page={page}"
-            out.append((t, tie, c.line("GET", path, 200, 30_000 + int(rng.random() * 15_000), prev)))
+            out.append((t, tie, c.line("GET", path, 200, 30_000 + int(rng.random() * 15_000), prev, RESULTS)))
             statics(c, rng, t, path, first, 4, out)
             first = False
             last = t
@@ -340,6 +386,162 @@ def _recruiter_session(w: World, a: Actor, t: int, k: int, stop: int) -> Generat
         yield before(out, stop)
     brk = math.exp(math.log(p["recruiter_break_min"] * 60_000.0) + 0.5 * rng.gauss(0.0, 1.0))
     return _on_shift(w, a, max(t, last) + int(brk), rng)
+
+
+def benign_power_recruiter(w: World, a: Actor) -> Stream:
+    """A heavy, legitimate user (a recruiter or sourcer) at 241-390 profiles an hour while working: search, open
+    several results at once in tabs, read them, next page or query; every page with its assets and the search
+    page as referer. Sessions of an hour or two with short breaks, over a working day."""
+    return _sessions(w, a, a.start, 1, w.end, _power_session)
+
+
+def _unit(w: World, a: Actor, salt: int) -> float:
+    """A number in [0, 1) fixed for the actor (the same in every session)."""
+    return (mix64(a.tie ^ w.salt ^ salt) >> 11) / 2.0**53
+
+
+def _between(pair: list[float], u: float) -> float:
+    lo, hi = pair
+    return lo + (hi - lo) * u
+
+
+def _power_session(w: World, a: Actor, t: int, k: int, stop: int) -> Generator[Event, None, int]:
+    """One working session at the recruiter's own pace; returns the next session's start."""
+    rng = w.rng(a.tie, k)
+    p = w.params
+    c = _account_client(w, rng, a, t)
+    tie = c.tie
+    out: list[Event] = []
+    prev = None
+    if rng.random() < 0.1:
+        t = login(c, rng, t, out) + 1_500 + int(rng.random() * 2_000)
+        prev = SITE + "/login"
+    per_view = HOUR_MS / _between(p["power_recruiter_views_per_hour"], _unit(w, a, 0x9E1))  # ms per profile
+    shift_end = t - _since_shift(w, a, t) + int(p["recruiter_shift_hours"] * HOUR_MS)
+    end = min(stop, shift_end, t + int(_between(p["power_recruiter_session_min"], rng.random()) * 60_000))
+    last = t
+    first = True
+    while t < end:
+        query = ROLES[int(rng.random() * len(ROLES))]
+        if rng.random() < 0.8:
+            query += "+" + PLACES[int(rng.random() * len(PLACES))]
+        page = 1
+        while t < end:
+            yield from _hand_over(out, t, tie, stop)
+            path = f"/search?q={query}" if page == 1 else f"/search?q={query}&page={page}"
+            out.append((t, tie, c.line("GET", path, 200, 30_000 + int(rng.random() * 15_000), prev, RESULTS)))
+            statics(c, rng, t, path, first, 4, out)
+            first = False
+            results = w.search_results(query, page)
+            picks = sorted(rng.sample(range(10), 3 + int(rng.random() * 8)))  # opened in tabs
+            budget = int(len(picks) * per_view * (0.85 + 0.3 * rng.random()))  # to read them all
+            opened = t + 2_000 + int(rng.random() * 4_000)  # skims the list
+            for i in picks:
+                yield from _hand_over(out, opened, tie, stop)
+                ppath, status, nbytes = profile_hit(w, c, rng, results[i])
+                out.append((opened, tie, c.line("GET", ppath, status, nbytes, SITE + path)))
+                statics(c, rng, opened, ppath, False, 2 + int(rng.random() * 2), out)
+                if rng.random() < 0.05:  # writes to the candidate while reading the tabs
+                    msg = opened + int(rng.random() * budget)
+                    out.append(
+                        (msg, tie, c.line("POST", "/messages", 201, 350 + int(rng.random() * 150), SITE + ppath))
+                    )
+                last = opened
+                opened += 800 + int(rng.random() * 2_500)
+            t += max(budget, opened - t + 1_000)
+            prev = SITE + path
+            if rng.random() < 0.35:
+                break  # a new query
+            page += 1
+    out.sort(key=_by_time)
+    if out and out[0][0] < stop:
+        yield before(out, stop)
+    brk = _between(p["power_recruiter_break_min"], rng.random()) * 60_000
+    return _on_shift(w, a, max(t, last) + int(brk), rng)
+
+
+# -- look-ups and contact import ----------------------------------------------------------
+
+
+def benign_friend_finder(w: World, a: Actor) -> Stream:
+    """An established account that looks a few people up by phone number or e-mail address (1-8, typed one by
+    one), opens the profiles it finds, browses on; later sessions as `benign_user`."""
+    yield a.start, a.tie, None
+    out, nxt = _friend_lookups(w, a)
+    if out:
+        yield out
+    del out
+    yield from _sessions(w, a, nxt, 2, w.end)
+
+
+def _friend_lookups(w: World, a: Actor) -> tuple[list[Event], int]:
+    rng = w.rng(a.tie, 1)
+    p = w.params
+    c = _account_client(w, rng, a, a.start)
+    tie = c.tie
+    out: list[Event] = []
+    t = a.start
+    out.append((t, tie, c.line("GET", "/feed", 200, 40_000 + int(rng.random() * 20_000), None)))
+    if c.browser:
+        statics(c, rng, t, "/feed", True, 4, out)
+    lo, hi = (int(x) for x in p["friend_lookups"])
+    found_share = _between(p["friend_lookup_found_share"], rng.random())
+    ref = SITE + "/feed" if c.browser else None
+    for j in range(lo + int(rng.random() * (hi - lo + 1))):
+        t += 8_000 + int(rng.random() * 50_000)  # types the number or address
+        email = rng.random() < 0.5
+        ident = email_address(rng) if email else phone_number(rng.getrandbits(27))
+        path, status, nbytes = lookup_hit(c, rng, ident, email, rng.random() < found_share)
+        out.append((t, tie, c.line("GET", path, status, nbytes, ref)))
+        if c.browser:
+            statics(c, rng, t, path, False, 1, out)
+        if status == 200:  # opens the profile found
+            t += 2_000 + int(rng.random() * 4_000)
+            ppath, pstatus, pbytes = profile_hit(w, c, rng, w.friend(a.account, j))  # type: ignore[arg-type]
+            out.append((t, tie, c.line("GET", ppath, pstatus, pbytes, SITE + path if c.browser else None)))
+            if c.browser:
+                statics(c, rng, t, ppath, False, 2, out)
+            t += _think(w, rng)
+    _drain(browse(w, rng, c, t + _think(w, rng), _pages(w, rng), account=a.account, first="feed"), out)
+    out = _in_window(out, w.end)
+    return out, _next_session(w, rng, a.start, max([e[0] for e in out], default=a.start))
+
+
+def benign_contact_importer(w: World, a: Actor) -> Stream:
+    """An account that uploads its address book once (`contacts/import`: the people on the platform among its
+    contacts come back, `contact_import_matches` records), opens a few of them, browses on."""
+    yield a.start, a.tie, None
+    out, nxt = _contact_import(w, a)
+    if out:
+        yield out
+    del out
+    yield from _sessions(w, a, nxt, 2, w.end)
+
+
+def _contact_import(w: World, a: Actor) -> tuple[list[Event], int]:
+    rng = w.rng(a.tie, 1)
+    c = _account_client(w, rng, a, a.start)
+    tie = c.tie
+    out: list[Event] = []
+    t = a.start
+    lo, hi = (int(x) for x in w.params["contact_import_matches"])
+    matches = lo + int(rng.random() * (hi - lo + 1))
+    path = "/api/v1/contacts/import" if c.api else "/contacts/import"
+    if c.browser:
+        out.append((t, tie, c.line("GET", "/contacts", 200, 12_000 + int(rng.random() * 3_000), SITE + "/feed")))
+        statics(c, rng, t, "/contacts", True, 1, out)
+        t += 10_000 + int(rng.random() * 30_000)  # chooses the address book to upload
+    out.append((t, tie, c.line("POST", path, 200, 400 + 350 * matches, SITE + "/contacts" if c.browser else None,
+                               matches)))  # fmt: skip
+    for j in range(2 + int(rng.random() * 7)):  # opens some of the people found
+        t += 3_000 + _think(w, rng)
+        ppath, status, nbytes = profile_hit(w, c, rng, w.friend(a.account, j))  # type: ignore[arg-type]
+        out.append((t, tie, c.line("GET", ppath, status, nbytes, SITE + "/contacts" if c.browser else None)))
+        if c.browser:
+            statics(c, rng, t, ppath, False, 2, out)
+    _drain(browse(w, rng, c, t + _think(w, rng), _pages(w, rng), account=a.account, first="feed"), out)
+    out = _in_window(out, w.end)
+    return out, _next_session(w, rng, a.start, max([e[0] for e in out], default=a.start))
 
 
 # -- logged out -----------------------------------------------------------------------
@@ -377,7 +579,15 @@ def benign_partner_api(w: World, a: Actor) -> Stream:
     base, _ = PARTNER_NET
     clients = [
         Client(
-            dotted(base + 1 + i), a.account_id(), created, PARTNER_UA, session_id(rng), tie=tie, browser=False, api=True
+            dotted(base + 1 + i),
+            a.account_id(),
+            created,
+            PARTNER_UA,
+            session_id(rng),
+            tier=a.tier,
+            tie=tie,
+            browser=False,
+            api=True,
         )
         for i in range(int(p["partner_ips"]))
     ]
@@ -517,7 +727,7 @@ def browse(
             path, status, nbytes = "/messages", 200, 18_000 + int(rng.random() * 8_000)
         else:  # login page, logged out
             path, status, nbytes = "/login", 200, 9_000 + int(rng.random() * 400)
-        out.append((t, tie, c.line("GET", path, status, nbytes, ref)))
+        out.append((t, tie, c.line("GET", path, status, nbytes, ref, RESULTS if kind == "search" else None)))
         if c.browser:
             base = _IMAGES[kind]
             statics(c, rng, t, path, i == 0, base // 2 + int(rng.random() * (base + 1)), out)

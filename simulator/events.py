@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .clock import iso_ms
-from .world import SITE, mix64
+from .world import LAST_NAMES, MAIL_DOMAINS, SEARCH_WORDS, SITE, mix64
 
 if TYPE_CHECKING:
     from .world import World
@@ -52,6 +52,23 @@ class Fleet:
 
 
 @dataclass(slots=True)
+class Group:
+    """What the members of one scraping group share: a distributed crawl's operation (its members are
+    addresses), an account fleet or an account pool (members are accounts)."""
+
+    start: int  # offset (ms) at which the group starts
+    stop: int  # ... and stops
+    size: int  # members
+    user_agents: tuple[str, ...]  # members use these (each member one of them)
+    addresses: tuple[str, ...] = ()  # a crawl's member addresses, a pool's shared addresses
+    first_id: int = 0  # a crawl's block of ids starts here
+    slow: bool = False  # a crawl at a few requests an hour per address
+    harvested: bool = False  # a crawl that knows which ids exist (no 404s) rather than walking them
+    per_hour: float = 0.0  # a slow crawl's requests an hour per address
+    turn: int = 0  # an account pool: ms each account holds the pool's turn
+
+
+@dataclass(slots=True)
 class Actor:
     """One labelled actor: its kind, when it wakes up and who it is."""
 
@@ -68,6 +85,8 @@ class Actor:
     switch: int | None = None  # hijacked account: offset (ms) at which the attacker takes over
     member: int = 0  # position in its group (botnet member, NAT gateway index, crawler address)
     fleet: Fleet | None = None  # botnet members: what the fleet shares
+    group: Group | None = None  # distributed crawl, account fleet and account pool members
+    tier: str | None = None  # the account's trust tier ("verified", "partner"), None for most
 
     def ip(self, w: World) -> str:
         """The actor's main address."""
@@ -126,11 +145,14 @@ class Client:
         tie: int,
         browser: bool,
         api: bool,
+        tier: str | None = None,
     ):
         self.tie = tie  # the actor's roster position, carried into its events
         self.pre = '"ip":' + _js(ip) + ',"method":"'
         if account_id:
             who = f'"account_id":{_js(account_id)},"account_created_at":{_js(created_at or "")}'
+            if tier:
+                who += ',"account_tier":' + _js(tier)
         else:
             who = '"account_id":null'
         self.ident = "," + who + ',"user_agent":' + _js(user_agent)
@@ -144,17 +166,48 @@ class Client:
         """Send the following events from another address (same session)."""
         self.pre = '"ip":' + _js(ip) + ',"method":"'
 
-    def line(self, method: str, path: str, status: int, nbytes: int, referer: str | None = None) -> bytes:
-        """The body of one event (paths and referers are built from URL-safe parts)."""
+    def line(
+        self, method: str, path: str, status: int, nbytes: int, referer: str | None = None, records: int | None = None
+    ) -> bytes:
+        """The body of one event (paths and referers are built from URL-safe parts); `records`: the people a
+        search page lists or a contact import matched."""
         ref = ',"referer":"' + referer + '"' if referer else ""
+        rec = "" if records is None else f',"records":{records}'
         return (
-            f'{self.pre}{method}","path":"{path}","status":{status}{self.ident}{ref},"bytes":{nbytes}{self.tail}'
+            f'{self.pre}{method}","path":"{path}","status":{status}{self.ident}{ref},"bytes":{nbytes}{rec}{self.tail}'
         ).encode()
 
 
 def session_id(rng: Random) -> str:
     """A 16-hex-digit session id."""
     return f"{rng.getrandbits(64):016x}"
+
+
+def lookup_hit(c: Client, rng: Random, identifier: str, email: bool, found: bool) -> tuple[str, int, int]:
+    """(path, status, bytes) of looking a person up by phone number or e-mail address (URL-safe, as sent):
+    the app and scripts use the API, a browser the web page."""
+    field = "email" if email else "phone"
+    base = "/api/v1/users/lookup" if c.api or not c.browser else "/lookup"
+    if found:
+        return f"{base}?{field}={identifier}", 200, (900 + int(rng.random() * 600) if base != "/lookup" else 14_000)
+    return f"{base}?{field}={identifier}", 404, 70
+
+
+def phone_number(n: int) -> str:
+    """A mobile number in international form, percent-encoded as a query value.
+
+    >>> phone_number(12345678)
+    '%2B4915112345678'
+    """
+    return f"%2B491{5_100_000_000 + n % 100_000_000:010d}"
+
+
+def email_address(rng: Random) -> str:
+    """An e-mail address of the kind found in leaked lists, percent-encoded as a query value."""
+    first = SEARCH_WORDS[int(rng.random() * 24)]  # the first names
+    last = LAST_NAMES[int(rng.random() * len(LAST_NAMES))]
+    sep = "." if rng.random() < 0.6 else "_"
+    return f"{first}{sep}{last}{int(rng.random() * 100)}%40{MAIL_DOMAINS[int(rng.random() * len(MAIL_DOMAINS))]}"
 
 
 def profile_hit(w: World, c: Client, rng: Random, uid: int) -> tuple[str, int, int]:

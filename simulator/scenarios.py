@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from random import Random
 from typing import Any
+
+from .world import DESKTOP_UAS, MOBILE_WEB_UAS
 
 KINDS = (
     "benign_user",
@@ -15,6 +18,9 @@ KINDS = (
     "benign_logged_out",
     "benign_partner_api",
     "benign_search_crawler",
+    "benign_power_recruiter",
+    "benign_friend_finder",
+    "benign_contact_importer",
     "scraper_new_account_crawler",
     "scraper_enumerator_logged_out",
     "scraper_low_and_slow",
@@ -23,12 +29,23 @@ KINDS = (
     "scraper_headless_browser",
     "scraper_search_harvester",
     "scraper_hijacked_account",
+    "scraper_distributed_crawl",
+    "scraper_account_fleet",
+    "scraper_lookup",
+    "scraper_account_pool",
 )
 
-# Kinds whose actors are accounts; the others are logged out (labelled by address).
-ACCOUNT_KINDS = tuple(
-    k for k in KINDS if k not in ("benign_logged_out", "benign_search_crawler", "scraper_enumerator_logged_out")
+LOGGED_OUT_KINDS = (
+    "benign_logged_out",
+    "benign_search_crawler",
+    "scraper_enumerator_logged_out",
+    "scraper_distributed_crawl",
 )
+# Kinds whose actors are accounts; the others are logged out (labelled by address).
+ACCOUNT_KINDS = tuple(k for k in KINDS if k not in LOGGED_OUT_KINDS)
+
+HELD_OUT_KINDS = ("scraper_account_pool",)
+"""Kinds that no built-in scenario has (their count is 0 there): they are for held-out scenarios only."""
 
 # Every parameter, with its default (the `default` scenario). A scenario file overrides any
 # of them; an unknown key is an error. [low, high] pairs are ranges drawn from uniformly.
@@ -117,6 +134,53 @@ _DEFAULT: dict[str, Any] = {
     # -- scraper_hijacked_account
     "hijack_switch_at": [0.4, 0.6],  # when the attacker takes over, as a fraction of the window
     "hijack_interval_s": [1.0, 4.0],  # seconds between the attacker's profile views
+    # -- trust tiers: the platform's own `account_tier` in the events
+    "verified_share": 0.05,  # share of established benign accounts that are "verified" (the partner is "partner")
+    "scraper_verified_share": 0.1,  # share of scrapers' aged accounts that are "verified" (bought or taken over)
+    # -- benign_power_recruiter: heavy, legitimate, through search, over a working day (recruiter_shift_*)
+    "power_recruiter_share": 0.002,  # share of accounts
+    "power_recruiter_views_per_hour": [241.0, 390.0],  # each one's pace while working: profiles an hour
+    "power_recruiter_session_min": [60.0, 120.0],  # length of a working session
+    "power_recruiter_break_min": [5.0, 20.0],  # break between sessions
+    "power_recruiter_verified_share": 0.5,  # share with the "verified" tier
+    # -- benign_friend_finder: looks a few people up by phone number or e-mail address, then browses
+    "friend_finder_share": 0.01,
+    "friend_lookups": [1, 8],  # look-ups in one sitting
+    "friend_lookup_found_share": [0.5, 0.9],  # share of them that find someone
+    # -- benign_contact_importer: uploads an address book once, then views some of the matches
+    "contact_importer_share": 0.005,
+    "contact_import_matches": [5, 80],  # people on the platform found among the contacts (records disclosed)
+    # -- scraper_distributed_crawl: logged out, over many residential addresses, each unremarkable
+    "distributed_operations": 3,  # operations (crawls) in the window
+    "distributed_addresses": [150, 300],  # addresses per operation
+    "distributed_requests_per_address": [20, 60],  # profile requests each address makes (at most)
+    "distributed_minutes": [60.0, 240.0],  # how long a (fast) operation runs
+    "distributed_slow_share": 0.34,  # share of operations at a few requests an hour per address, all window long
+    "distributed_slow_per_hour": [1.0, 2.0],  # requests an hour per address of a slow operation
+    "distributed_subnets": [4, 12],  # residential /24s per operation
+    "distributed_v6_share": [0.1, 0.3],  # share of an operation's addresses on IPv6
+    "distributed_v6_nets": [1, 4],  # IPv6 /48s per operation
+    "distributed_harvested_share": 0.5,  # share of operations that request only existing ids (else walk, 404s)
+    "distributed_user_agents": [1, 6],  # ordinary browser user agents per operation (each address one)
+    # -- scraper_account_fleet: accounts on home addresses, random targets, a little feed noise
+    "account_fleets": 1,
+    "account_fleet_size": [10, 16],  # accounts per fleet
+    "account_fleet_per_hour": [20.0, 45.0],  # each account's mean profile views an hour
+    "account_fleet_feed_share": [0.02, 0.08],  # share of its requests that are feed pages
+    "account_fleet_age_days": [5.0, 60.0],  # accounts created this long before the window, spread out
+    # -- scraper_lookup: mass look-ups of people by phone number (ranges) or e-mail address (lists)
+    "lookup_scraper_share": 0.0004,
+    "lookup_interval_s": [0.5, 3.0],  # seconds between look-ups
+    "lookup_minutes": [30.0, 180.0],  # how long it runs
+    "lookup_found_share": [0.1, 0.4],  # share of the identifiers tried that belong to a member
+    "lookup_email_share": 0.3,  # share of them that use e-mail lists rather than phone number ranges
+    "lookup_account_age_days": [1.0, 30.0],
+    # -- scraper_account_pool (held-out only): many aged accounts taking turns on a few addresses
+    "account_pools": 0,
+    "account_pool_size": [30, 60],  # accounts per pool
+    "account_pool_addresses": [1, 4],  # addresses the pool shares
+    "account_pool_views_per_turn": [8, 25],  # profiles an account views in its turn
+    "account_pool_interval_s": [2.0, 8.0],  # seconds between views
     # -- the platform
     "missing_id_share": 0.3,  # share of ids below the population that are deleted (404)
     "zipf_exponent": 1.1,  # popularity of profiles: Zipf-like with this exponent
@@ -136,6 +200,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "botnet_size": 10,
         "search_crawler_ips": 3,
         "search_crawler_rate_per_s": 0.5,
+        "power_recruiter_share": 0.008,
+        "friend_finder_share": 0.02,
+        "contact_importer_share": 0.02,
+        "distributed_operations": 2,
+        "distributed_slow_share": 0.5,
+        "account_fleet_size": [6, 8],
     },
     # A working day's morning, 5k accounts, every kind: ~1M events.
     "default": dict(_DEFAULT),
@@ -164,6 +234,20 @@ _INTS = {
     "recruiter_profiles_per_session",
     "proxy_requests_per_ip",
     "harvester_pages_per_term",
+    "friend_lookups",
+    "contact_import_matches",
+    "distributed_operations",
+    "distributed_addresses",
+    "distributed_requests_per_address",
+    "distributed_subnets",
+    "distributed_v6_nets",
+    "distributed_user_agents",
+    "account_fleets",
+    "account_fleet_size",
+    "account_pools",
+    "account_pool_size",
+    "account_pool_addresses",
+    "account_pool_views_per_turn",
 }
 _POSITIVE = (
     "hours",
@@ -200,6 +284,27 @@ _POSITIVE_HIGH = (
     "proxy_minutes",
     "harvester_minutes",
     "enumerator_minutes",
+    "power_recruiter_views_per_hour",
+    "power_recruiter_session_min",
+    "power_recruiter_break_min",
+    "distributed_minutes",
+    "distributed_slow_per_hour",
+    "account_fleet_per_hour",
+    "lookup_interval_s",
+    "lookup_minutes",
+    "account_pool_interval_s",
+)
+_AT_LEAST_ONE = (
+    "friend_lookups",
+    "distributed_addresses",
+    "distributed_requests_per_address",
+    "distributed_subnets",
+    "distributed_v6_nets",
+    "distributed_user_agents",
+    "account_fleet_size",
+    "account_pool_size",
+    "account_pool_addresses",
+    "account_pool_views_per_turn",
 )
 _AT_MOST = {
     "partner_ips": 14,
@@ -210,6 +315,14 @@ _AT_MOST = {
     "recruiter_shift_hours": 24.0,
     "diurnal_amplitude": 1.0,
     "diurnal_peak_utc_hour": 24.0,
+    "distributed_subnets": 250,
+    "distributed_v6_nets": 250,
+    "distributed_user_agents": len(DESKTOP_UAS) + len(MOBILE_WEB_UAS),
+    "account_pool_addresses": 64,
+    "distributed_v6_share": 1.0,
+    "friend_lookup_found_share": 1.0,
+    "lookup_found_share": 1.0,
+    "account_fleet_feed_share": 1.0,
 }
 
 
@@ -278,6 +391,9 @@ def check(params: dict[str, Any], source: str) -> None:
             raise ValueError(f"scenario {source}: {key!r} must allow a positive value, got {params[key]!r}")
     if params["proxy_requests_per_ip"][0] < 1:
         raise ValueError(f"scenario {source}: 'proxy_requests_per_ip' must start at 1 or more")
+    for key in _AT_LEAST_ONE:
+        if params[key][0] < 1:
+            raise ValueError(f"scenario {source}: {key!r} must start at 1 or more, got {params[key]!r}")
     if params["botnet_subnets"] > params["botnet_size"]:
         raise ValueError(f"scenario {source}: 'botnet_subnets' must not exceed 'botnet_size'")
 
@@ -286,11 +402,35 @@ def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
-    """How many actors of each kind a run with `accounts` accounts has.
+def group_sizes(params: dict[str, Any], seed: int) -> dict[str, list[int]]:
+    """Members of each scraping group, drawn from the scenario's ranges for a seed: addresses per
+    distributed crawl operation, accounts per account fleet and per account pool.
+
+    >>> sizes = group_sizes(SCENARIOS["default"], 1)
+    >>> len(sizes["scraper_distributed_crawl"]), all(150 <= n <= 300 for n in sizes["scraper_distributed_crawl"])
+    (3, True)
+    >>> sizes == group_sizes(SCENARIOS["default"], 1) != group_sizes(SCENARIOS["default"], 2)
+    True
+    """
+    rng = Random(seed * 1_000_003 + 0x6A0B5)
+
+    def draw(key: str, count: str) -> list[int]:
+        lo, hi = (int(x) for x in params[key])
+        return [lo + int(rng.random() * (hi - lo + 1)) for _ in range(int(params[count]))]
+
+    return {
+        "scraper_distributed_crawl": draw("distributed_addresses", "distributed_operations"),
+        "scraper_account_fleet": draw("account_fleet_size", "account_fleets"),
+        "scraper_account_pool": draw("account_pool_size", "account_pools"),
+    }
+
+
+def actor_counts(params: dict[str, Any], accounts: int, seed: int = 1) -> dict[str, int]:
+    """How many actors of each kind a run with `accounts` accounts (and `seed`, for the group sizes) has.
 
     Every kind with a non-zero share has at least one actor, every scraper kind at least
-    `min_per_scraper_kind` (the botnet: accounts). benign_user takes the remaining accounts.
+    `min_per_scraper_kind` (the botnet: accounts), except the group kinds whose number of
+    groups is 0 and the `HELD_OUT_KINDS` when off. benign_user takes the remaining accounts.
 
     >>> actor_counts(SCENARIOS["small"], 200)["scraper_low_and_slow"]
     1
@@ -298,6 +438,7 @@ def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
     20
     """
     floor = int(params["min_per_scraper_kind"])
+    groups = group_sizes(params, seed)
 
     def share(key: str, least: int = 1) -> int:
         return max(least if params[key] > 0 else 0, round(accounts * params[key]))
@@ -315,6 +456,12 @@ def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
         "scraper_headless_browser": max(floor, share("headless_share")),
         "scraper_search_harvester": max(floor, share("harvester_share")),
         "scraper_hijacked_account": max(floor, share("hijacked_share")),
+        "benign_power_recruiter": share("power_recruiter_share"),
+        "benign_friend_finder": share("friend_finder_share"),
+        "benign_contact_importer": share("contact_importer_share"),
+        "scraper_account_fleet": sum(groups["scraper_account_fleet"]),
+        "scraper_lookup": max(floor, share("lookup_scraper_share")) if params["lookup_scraper_share"] > 0 else 0,
+        "scraper_account_pool": sum(groups["scraper_account_pool"]),
     }
     benign = accounts - sum(counts.values())
     if benign < 0:
@@ -325,4 +472,5 @@ def actor_counts(params: dict[str, Any], accounts: int) -> dict[str, int]:
     counts["benign_logged_out"] = round(accounts * params["logged_out_per_account"])
     counts["benign_search_crawler"] = int(params["search_crawler_ips"])
     counts["scraper_enumerator_logged_out"] = max(floor, round(accounts * params["enumerators_per_account"]))
+    counts["scraper_distributed_crawl"] = sum(groups["scraper_distributed_crawl"])
     return {k: counts[k] for k in KINDS}

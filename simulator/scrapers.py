@@ -1,17 +1,33 @@
 """Scrapers, one function per strategy: new-account crawler, logged-out id enumerator,
 low-and-slow aged account, coordinated botnet, residential-proxy rotation, headless
-browser, search-result harvester, hijacked account."""
+browser, search-result harvester, hijacked account, logged-out crawl spread over many
+residential addresses, fleet of accounts on home addresses, mass look-ups by phone
+number or e-mail address, and a pool of accounts taking turns on a few addresses."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from random import Random
 from typing import TYPE_CHECKING
 
-from .benign import _sessions
+from .benign import RESULTS, _sessions
 from .clock import DAY_MS, HOUR_MS
-from .events import Actor, Client, Event, Stream, before, login, profile_hit, session_id, statics
-from .world import CRAWLER_UA, DESKTOP_UAS, HEADLESS_UA, PYTHON_UA, SCRIPT_UAS, SEARCH_WORDS, SITE
+from .events import (
+    Actor,
+    Client,
+    Event,
+    Stream,
+    before,
+    email_address,
+    login,
+    lookup_hit,
+    phone_number,
+    profile_hit,
+    session_id,
+    statics,
+)
+from .world import APP_UAS, CRAWLER_UA, DESKTOP_UAS, HEADLESS_UA, PYTHON_UA, SCRIPT_UAS, SEARCH_WORDS, SITE, mix64
 
 if TYPE_CHECKING:
     from .world import World
@@ -34,6 +50,7 @@ def new_account_crawler(w: World, a: Actor) -> Stream:
         a.created_at(w),
         ua,
         session_id(rng),
+        tier=a.tier,
         tie=a.tie,
         browser=not script,
         api=script,
@@ -128,6 +145,7 @@ def low_and_slow(w: World, a: Actor) -> Stream:
         a.created_at(w),
         DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))],
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=True,
         api=False,
@@ -154,7 +172,7 @@ def low_and_slow(w: World, a: Actor) -> Stream:
         t += int(mean * (0.5 + rng.random()))
         if rng.random() < cover:  # cover traffic, not a profile view
             path = "/feed" if rng.random() < 0.5 else "/search?q=news"
-            out.append((t, c.tie, c.line("GET", path, 200, 40_000, SITE + prev)))
+            out.append((t, c.tie, c.line("GET", path, 200, 40_000, SITE + prev, RESULTS if path != "/feed" else None)))
             statics(c, rng, t, path, False, 2, out)
             prev = path
             continue
@@ -198,6 +216,7 @@ def botnet(w: World, a: Actor) -> Stream:
         a.created_at(w),
         f.user_agent,
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=False,
         api=False,
@@ -244,6 +263,7 @@ def proxy_rotation(w: World, a: Actor) -> Stream:
         a.created_at(w),
         DESKTOP_UAS[int(rng.random() * len(DESKTOP_UAS))],
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=False,
         api=False,
@@ -285,6 +305,7 @@ def headless_browser(w: World, a: Actor) -> Stream:
         a.created_at(w),
         ua,
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=True,
         api=False,
@@ -331,6 +352,7 @@ def search_harvester(w: World, a: Actor) -> Stream:
         a.created_at(w),
         ua,
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=False,
         api=False,
@@ -352,7 +374,14 @@ def search_harvester(w: World, a: Actor) -> Stream:
             yield (
                 t,
                 tie,
-                c.line("GET", listing, 200, 30_000 + int(rng.random() * 15_000), None if script else SITE + listing),
+                c.line(
+                    "GET",
+                    listing,
+                    200,
+                    30_000 + int(rng.random() * 15_000),
+                    None if script else SITE + listing,
+                    RESULTS,
+                ),
             )
             for uid in w.search_results(term, page):
                 t += lo + int(rng.random() * (hi - lo))
@@ -381,6 +410,7 @@ def hijacked_account(w: World, a: Actor) -> Stream:
         a.created_at(w),
         ua,
         session_id(rng),
+        tier=a.tier,
         tie=tie,
         browser=False,
         api=True,
@@ -398,3 +428,155 @@ def hijacked_account(w: World, a: Actor) -> Stream:
         uid = w.uniform_existing(rng) if rng.random() < 0.97 else int(rng.random() * pop)
         path, status, nbytes = profile_hit(w, c, rng, uid)
         yield t, tie, c.line("GET", path, status, nbytes)
+
+
+def distributed_crawl(w: World, a: Actor) -> Stream:
+    """One address of a logged-out crawl spread over many residential addresses (`Group`): a few dozen profile
+    requests, each unremarkable alone, with an ordinary browser user agent and no cookies, assets, referers or
+    revisits. Together the operation's addresses walk its block of ids round by round: in round k address j
+    takes id `first_id + k * size + (j + shift_k) % size`, so each address's own ids look scattered while
+    the operation covers the block. A harvested operation skips the ids that do not exist (no 404s); a slow
+    one makes 1-2 requests an hour per address, all window long."""
+    g = a.group
+    assert g is not None
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    c = Client(a.ip(w), None, None, g.user_agents[int(rng.random() * len(g.user_agents))], "", tie=tie,
+               browser=False, api=False)  # fmt: skip
+    pre, ident = c.pre, c.ident
+    lo, hi = (int(x) for x in p["distributed_requests_per_address"])
+    n = lo + int(rng.random() * (hi - lo + 1))
+    stop = min(w.end, g.stop)
+    size, member = g.size, a.member
+    if g.slow:
+        gap = HOUR_MS / g.per_hour
+        t = a.start + rng.random() * gap
+    else:
+        gap = (g.stop - g.start) / n
+        t = g.start + rng.random() * gap
+    key = mix64(g.first_id ^ w.salt ^ 0xD15)
+    for k in range(n):
+        if k:
+            t = (t + gap * (0.7 + 0.6 * rng.random())) if g.slow else g.start + (k + rng.random()) * gap
+        ts = int(t)
+        if ts >= stop:
+            return
+        uid = g.first_id + k * size + (member + mix64(key ^ k)) % size
+        if w.exists(uid):
+            status, nbytes = 200, 28_000 + int(rng.random() * 12_000)
+        elif g.harvested:
+            continue  # its list has only the ids that exist
+        else:
+            status, nbytes = 404, 1_812
+        tail = f',"session_id":"{rng.getrandbits(64):016x}"}}\n'  # no cookie jar
+        yield ts, tie, f'{pre}GET","path":"/u/{uid}","status":{status}{ident},"bytes":{nbytes}{tail}'.encode()
+
+
+def account_fleet(w: World, a: Actor) -> Stream:
+    """One account of a fleet, each on its own home address: aged accounts created days apart, profile views of
+    random (not sequential) existing ids at an irregular pace under every per-account limit, now and then a feed
+    page; no assets, no referers, one of a few desktop user agents the fleet shares."""
+    g = a.group
+    assert g is not None
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    c = Client(a.ip(w), a.account_id(), a.created_at(w), g.user_agents[int(rng.random() * len(g.user_agents))],
+               session_id(rng), tier=a.tier, tie=tie, browser=False, api=False)  # fmt: skip
+    mean = HOUR_MS / _draw(p["account_fleet_per_hour"], rng)
+    feed = _draw(p["account_fleet_feed_share"], rng)
+    stop = min(w.end, g.stop)
+    pop = w.population
+    out: list[Event] = []
+    t = login(c, rng, a.start, out)
+    yield from (e for e in out if e[0] < stop)
+    while True:
+        t += 1 + int(rng.expovariate(1.0 / mean))
+        if rng.random() < 0.01:  # a pause
+            t += 300_000 + int(rng.random() * 900_000)
+        if t >= stop:
+            return
+        if rng.random() < feed:
+            yield t, tie, c.line("GET", "/feed", 200, 8_000 + int(rng.random() * 20_000))
+            continue
+        uid = w.uniform_existing(rng) if rng.random() < 0.97 else int(rng.random() * pop)
+        path, status, nbytes = profile_hit(w, c, rng, uid)
+        yield t, tie, c.line("GET", path, status, nbytes)
+
+
+def lookup_scraper(w: World, a: Actor) -> Stream:
+    """An account looking people up in bulk through the look-up endpoint: phone numbers walked in order through a
+    range, or e-mail addresses from a leaked list, one every `lookup_interval_s`; most find no one (404), the
+    rest disclose the person behind the number or address. A script, or a client posing as the platform's app."""
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    email = rng.random() < p["lookup_email_share"]
+    ua = APP_UAS[int(rng.random() * len(APP_UAS))] if rng.random() < 0.5 else PYTHON_UA
+    c = Client(a.ip(w), a.account_id(), a.created_at(w), ua, session_id(rng), tier=a.tier, tie=tie, browser=False,
+               api=True)  # fmt: skip
+    found = _draw(p["lookup_found_share"], rng)
+    lo, hi = (int(x * 1000) for x in p["lookup_interval_s"])
+    stop = min(w.end, a.stop or w.end)
+    out: list[Event] = []
+    t = login(c, rng, a.start, out)
+    yield from (e for e in out if e[0] < stop)
+    number = rng.getrandbits(26)
+    while True:
+        t += lo + int(rng.random() * (hi - lo))
+        if t >= stop:
+            return
+        if email:
+            ident = email_address(rng)
+        else:
+            ident = phone_number(number)
+            number += 1
+        path, status, nbytes = lookup_hit(c, rng, ident, email, rng.random() < found)
+        yield t, tie, c.line("GET", path, status, nbytes)
+
+
+def account_pool(w: World, a: Actor) -> Stream:
+    """One account of a pool of aged accounts that take turns on a few shared addresses: in its turn (every
+    `size` turns of the pool) it logs in and views a burst of random profiles, then the next account takes
+    over the same addresses. No assets, no referers."""
+    g = a.group
+    assert g is not None
+    yield a.start, a.tie, None
+    p = w.params
+    rng = w.rng(a.tie, 1)
+    tie = a.tie
+    ua = g.user_agents[a.member % len(g.user_agents)]
+    ip = g.addresses[a.member % len(g.addresses)]
+    lo, hi = (int(x) for x in p["account_pool_views_per_turn"])
+    ilo, ihi = (int(x * 1000) for x in p["account_pool_interval_s"])
+    stop = min(w.end, g.stop)
+    cycle = g.size * g.turn
+    turn = a.start
+    while turn < stop:
+        c = Client(ip, a.account_id(), a.created_at(w), ua, session_id(rng), tier=a.tier, tie=tie, browser=False,
+                   api=False)  # fmt: skip
+        out: list[Event] = []
+        t = login(c, rng, turn, out)
+        over = min(stop, turn + g.turn)
+        for _ in range(lo + int(rng.random() * (hi - lo + 1))):
+            t += ilo + int(rng.random() * (ihi - ilo))
+            if t >= over:
+                break
+            path, status, nbytes = profile_hit(w, c, rng, w.uniform_existing(rng))
+            out.append((t, tie, c.line("GET", path, status, nbytes)))
+        ready = before(out, stop)
+        if ready:
+            yield ready
+        turn += cycle
+        if turn < stop:
+            yield turn, tie, None
+
+
+def _draw(pair: list[float], rng: Random) -> float:
+    """A value drawn uniformly from a [low, high] range."""
+    lo, hi = pair
+    return lo + (hi - lo) * rng.random()

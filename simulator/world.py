@@ -99,6 +99,11 @@ SEARCH_WORDS = (
     "vegan",
     "architecture",
 )
+# E-mail addresses: first names (the first 24 SEARCH_WORDS), these last names, these domains.
+LAST_NAMES = ("mueller", "schmidt", "silva", "santos", "martin", "bernard", "rossi", "ferrari", "smith", "jones",
+              "novak", "kowalski", "garcia", "lopez", "jansen", "devries", "nielsen", "berg", "costa",
+              "weber")  # fmt: skip
+MAIL_DOMAINS = ("mail.example", "inbox.example", "post.example", "webmail.example")
 # What recruiters type: a role and, often, a place.
 ROLES = (
     "engineer",
@@ -159,6 +164,30 @@ def dotted(v: int) -> str:
     '66.249.64.1'
     """
     return f"{v >> 24}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
+
+
+_INVERSE_STEP = pow(_POOL_STEP, -1, _HOME[1])
+
+
+def home_slot(w: World, addr: int) -> int:
+    """The roster slot whose home address (`World.ipv4`) is `addr` (an integer in 10.0.0.0/9).
+
+    >>> w = World(3, 1.0, 100, {"missing_id_share": 0.3, "zipf_exponent": 1.1, "think_median_s": 20,
+    ...     "think_sigma": 1.0, "diurnal_amplitude": 0.5, "diurnal_peak_utc_hour": 19}, 0)
+    >>> home_slot(w, int(ipaddress.IPv4Address(w.ipv4(77))))
+    77
+    """
+    base, size = _HOME
+    return (addr - base - w.salt) * _INVERSE_STEP % size
+
+
+def v6_network(net: int, subnet: int, iid: int) -> str:
+    """An address in 2001:db8:<net>::/48, /64 `subnet`, interface id `iid`.
+
+    >>> v6_network(0x2A, 1, 5)
+    '2001:db8:2a:1::5'
+    """
+    return ipaddress.IPv6Address(_V6_BASE | (net & 0xFFFF) << 80 | (subnet & 0xFFFF) << 64 | (iid & M64)).compressed
 
 
 def _alive(population: int, salt: int, missing: int) -> bytearray:

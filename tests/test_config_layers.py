@@ -32,9 +32,11 @@ def test_default_layer_sections() -> None:
 
 def test_behaviour_list_replaces_the_defaults(tmp_path: Path) -> None:
     """A platform's `[[rules.behaviour]]` list replaces the default list as a whole."""
-    text = "[[rules.behaviour]]\nname = 'x'\nsubject = 'ip'\naction = 'block'\nwhen = { a = '> 1' }\n"
+    text = "[[rules.behaviour]]\nname = 'x'\nsubject = 'ip'\naction = 'block'\nwhen = { requests_10m = '> 1' }\n"
     c = load_config(write(tmp_path, text))
-    assert c.section("rules", "behaviour") == [{"name": "x", "subject": "ip", "action": "block", "when": {"a": "> 1"}}]
+    assert c.section("rules", "behaviour") == [
+        {"name": "x", "subject": "ip", "action": "block", "when": {"requests_10m": "> 1"}}
+    ]
 
 
 def test_new_account_tier_window_is_optional(tmp_path: Path) -> None:
@@ -81,6 +83,24 @@ def test_new_account_tier_window_is_optional(tmp_path: Path) -> None:
             ["rules.behaviour[0]", "unknown key 'level'"],
         ),
         ("[rules]\nbehaviour = {}\n", ["rules.behaviour must be a list"]),
+        (  # a typo in a feature name: the rule would never fire
+            "[[rules.behaviour]]\nname = 'typo'\nsubject = 'account'\naction = 'challenge'\n"
+            "when = { views_10m = '>= 5', views_1hh = '>= 10' }\n",
+            [
+                "rules.behaviour[0] ('typo'): when.views_1hh is not an account feature (known: views_1m, views_10m, "
+                "views_1h, views_24h, account_age_s,",
+                "ips_per_minute_10m)",
+            ],
+        ),
+        (  # an account feature in an address rule
+            "[[rules.behaviour]]\nname = 'a'\nsubject = 'account'\naction = 'block'\nwhen = { views_1h = '> 1' }\n"
+            "[[rules.behaviour]]\nname = 'b'\nsubject = 'ip'\naction = 'block'\nwhen = { views_1h = '> 1' }\n",
+            ["rules.behaviour[1] ('b'): when.views_1h is not an ip feature (known: logged_out_views_1m,"],
+        ),
+        (  # context fields are not features a condition can compare
+            "[[rules.behaviour]]\nname = 'ua'\nsubject = 'account'\naction = 'block'\nwhen = { user_agent = '> 1' }\n",
+            ["rules.behaviour[0] ('ua'): when.user_agent is not an account feature"],
+        ),
         # new-account tiers
         (
             "[rules.new_account_profile_views]\nlimits = [{ within = '1h', window = '2 minutes', max_views = 5, "
@@ -150,7 +170,7 @@ def test_layer_config_errors_name_file_and_key(tmp_path: Path, text: str, needle
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     message = str(exc.value)
-    assert message.startswith(f"config {path}: ")
+    assert message.startswith(f"config {path}: ") and "\n" not in message
     for needle in needles:
         assert needle in message
 

@@ -282,7 +282,7 @@ def test_enforce_acts_only_on_committed_decisions(kafka_broker, topic_prefix):
         _send(pending, topic, d)
     pending.flush()  # written, not committed: read_committed stops before it and does not wait
     try:
-        run = _enforce(bootstrap, topic_prefix, "--until-end", "--print", "--group", f"{topic_prefix}enforce")
+        run = _enforce(bootstrap, topic_prefix, "--until-end", "--print", "--group-id", f"{topic_prefix}enforce")
         snap = _enforce(bootstrap, topic_prefix, "--until-end", "--snapshot")
     finally:
         pending.abort_transaction()
@@ -312,7 +312,7 @@ def test_enforce_acts_only_on_committed_decisions(kafka_broker, topic_prefix):
         committed_offsets = [check.committed(TopicPartition(topic, p)) for p in range(4)]
     finally:
         check.close()
-    assert sum(o or 0 for o in committed_offsets) > 0  # --group commits what it read
+    assert sum(o or 0 for o in committed_offsets) > 0  # --group-id commits what it read
 
 
 @pytest.mark.kafka

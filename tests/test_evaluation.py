@@ -297,10 +297,81 @@ def test_text_report_of_the_detector(capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("scrapeguard evaluate: 30 events, 1 rejected (line 11: ")
     row = next(line for line in lines if line.startswith("scraper_new_account_crawler"))
-    assert row.split() == ["scraper_new_account_crawler", "2", "1", "0", "50.0%", "4.5", "4.95", "9", "13"]
-    assert "macro recall 83.3%; leak ratio 60.9% of scraper profile views served before detection" in lines
+    assert row.split() == [
+        *("scraper_new_account_crawler", "2", "1", "0", "50.0%", "4.5", "4.95", "9", "13"),
+        *("4.5", "9", "13"),  # records: profile views only in this case, so the same figures
+    ]
+    assert (
+        "macro recall 83.3%; leak ratio 60.9% of the personal-data records scrapers were given before detection "
+        "(60.9% of their profile views)"
+    ) in lines
     benign = next(line for line in lines if line.startswith("benign flag rate"))
     assert benign.startswith("benign flag rate 33.333% (2 of 6; blocked 1): benign_logged_out 0.000%")
+
+
+def test_records_count_every_personal_data_route(tmp_path: Path) -> None:
+    """Look-ups answered 200 disclose one record each, a search page or contact import its `records` (else 1),
+    a profile view one; failed requests and routes without personal data disclose none. The leak ratio is
+    over records, and the profile-view ratio stays beside it."""
+    rows = [
+        (T0 + 0 * S, "/api/v1/users/lookup?phone=4915100000001", 200, None),
+        (T0 + 1 * S, "/api/v1/users/lookup?phone=4915100000002", 404, None),
+        (T0 + 2 * S, "/search?q=ann", 200, 10),
+        (T0 + 3 * S, "/u/7", 200, None),
+        (T0 + 4 * S, "/feed", 200, None),
+        (T0 + 5 * S, "/api/v1/contacts/import", 200, 40),  # the action comes after this one
+        (T0 + 6 * S, "/api/v1/users/lookup?email=a%40b.example", 200, None),
+        (T0 + 7 * S, "/search?q=ben", 200, None),  # no records field: one
+        (T0 + 8 * S, "/u/8", 200, None),
+    ]
+    events = tmp_path / "events.jsonl"
+    with open(events, "w") as f:
+        for ts, path, status, records in rows:
+            obj = {"ts": format_ms(ts), "ip": "10.0.0.5", "method": "GET", "path": path, "status": status}
+            obj.update(account_id="looker")
+            if records is not None:
+                obj["records"] = records
+            f.write(json.dumps(obj) + "\n")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"account:looker": "scraper_lookup"}))
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text(
+        json.dumps(
+            {"subject_type": "account", "subject": "looker", "action": "challenge",
+             "event_time": format_ms(T0 + 5 * S), "expires_at": format_ms(T0 + H)}
+        ) + "\n"
+    )  # fmt: skip
+    traffic = scan(events, load_labels(labels), counter_cap=10)
+    assert traffic.actors["account:looker"].records == 1 + 10 + 1 + 40 + 1 + 1 + 1
+    ev = evaluate(events, labels, decisions)
+    kind = ev.detector.kinds["scraper_lookup"]
+    assert (kind.records_disclosed, kind.records_before) == (55, [52])
+    assert (kind.views_served, kind.views_before) == (2, [1])
+    assert ev.detector.leak_ratio == pytest.approx(52 / 55)
+    assert ev.detector.leak_ratio_profile_views == pytest.approx(1 / 2)
+    out = ev.to_json()["engines"]["detector"]
+    assert out["overall"]["scraper_records_disclosed"] == 55
+    assert out["overall"]["scraper_records_before_first_action"] == 52
+    assert out["kinds"]["scraper_lookup"]["records_before_first_action"]["total"] == 52
+
+
+def test_evaluate_reads_a_platforms_own_personal_data_routes(tmp_path: Path, capsys) -> None:
+    events = _write_events(
+        tmp_path / "events.jsonl", [(T0 + i * S, "10.0.0.5", f"/people/{i}", None) for i in range(5)]
+    )
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"ip:10.0.0.5": "scraper_enumerator_logged_out"}))
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text("")
+    config = tmp_path / "platform.toml"
+    config.write_text("[[routes]]\naction = 'other'\npattern = '^/people/'\npersonal_data = true\n")
+    args = ["evaluate", "--events", str(events), "--labels", str(labels), "--decisions", str(decisions), "--json"]
+    assert main(args) == 0
+    default = json.loads(capsys.readouterr().out)["engines"]["detector"]["overall"]
+    assert main([*args, "--config", str(config)]) == 0
+    platform = json.loads(capsys.readouterr().out)["engines"]["detector"]["overall"]
+    assert (default["scraper_records_disclosed"], default["leak_ratio"]) == (0, None)
+    assert (platform["scraper_records_disclosed"], platform["leak_ratio"]) == (5, 1.0)
 
 
 def test_anchor_table_has_the_three_columns(capsys) -> None:
@@ -331,9 +402,9 @@ def test_plot_writes_a_png(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"--events": "missing.jsonl"}, "scrapeguard evaluate: input missing.jsonl: file not found"),
-        ({"--labels": "missing.json"}, "scrapeguard evaluate: input missing.json: file not found"),
-        ({"--decisions": "."}, "scrapeguard evaluate: input .: not a regular file"),
+        ({"--events": "missing.jsonl"}, "scrapeguard evaluate: --events missing.jsonl: file not found"),
+        ({"--labels": "missing.json"}, "scrapeguard evaluate: --labels missing.json: file not found"),
+        ({"--decisions": "."}, "scrapeguard evaluate: --decisions .: not a regular file"),
         ({"--plot": "no/dir/p.png"}, "scrapeguard evaluate: --plot no/dir/p.png: directory no/dir does not exist"),
     ],
 )

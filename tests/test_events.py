@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -62,6 +64,7 @@ def test_json_line_all_fields_normalised() -> None:
             session_id="s1",
             request_id="r1",
             bytes=0,
+            account_tier="verified",
         )
     )
     assert e == AccessEvent(
@@ -77,7 +80,21 @@ def test_json_line_all_fields_normalised() -> None:
         0,
         "s1",
         "r1",
+        "verified",
     )
+
+
+def test_account_tier_is_an_optional_string_and_leaves_older_events_as_they_were() -> None:
+    plain = parse_line(jline(account_id="a1"))
+    tiered = parse_line(jline(account_id="a1", account_tier="partner"))
+    assert plain.account_tier is None and tiered.account_tier == "partner"
+    assert parse_line(jline(account_id="a1", account_tier="")).account_tier is None
+    assert parse_line(jline(account_id="a1", account_tier=None)) == plain
+    with pytest.raises(BadEvent, match="field 'account_tier' is not a string"):
+        parse_line(jline(account_id="a1", account_tier=["verified"]))
+    # An event without a tier keeps the fingerprint (sort tie-break) it had before the field existed.
+    legacy = hashlib.blake2b(orjson.dumps(tuple(plain)[:-1]), digest_size=8).hexdigest()
+    assert plain.fingerprint() == legacy != tiered.fingerprint()
 
 
 def test_json_line_unknown_fields_ignored_and_empty_account_is_logged_out() -> None:

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.events import AccessEvent
-from detectors.features.behaviour import AccountBehaviour, AddressBehaviour, density, share
+from detectors.features.behaviour import (
+    ACCOUNT_CONTEXT,
+    ACCOUNT_FEATURES,
+    ADDRESS_FEATURES,
+    RULE_FEATURES,
+    AccountBehaviour,
+    AddressBehaviour,
+    density,
+    share,
+)
 from detectors.features.minutes import AccountMinute, AddressMinute, summarise
 from detectors.features.request import RequestFacts, classify_user_agent, facts, network_of
 from detectors.routes import RouteTable
@@ -390,3 +399,19 @@ def test_address_target_density_over_10_minutes() -> None:
     b.update(adm(0, 10, targets=10, tmin=0, tmax=900_000))
     f = b.update(adm(20, 20, targets=20, tmin=500, tmax=519))
     assert f["target_density_10m"] == 1.0
+
+
+# --- the declared feature names ----------------------------------------------------------------------
+
+
+def test_declared_feature_names_are_what_update_returns() -> None:
+    """`ACCOUNT_FEATURES` + `ACCOUNT_CONTEXT` and `ADDRESS_FEATURES` are exactly the keys `update` returns, and the
+    features are numbers: the config loader checks rule conditions against these tuples."""
+    account = feed(AccountBehaviour(), [am(0, 12, targets=12, tmin=100, tmax=111), am(1, 3, created_at=T0 - H)])
+    assert set(account) == {*ACCOUNT_FEATURES, *ACCOUNT_CONTEXT}
+    assert not set(ACCOUNT_FEATURES) & set(ACCOUNT_CONTEXT)
+    assert all(type(account[n]) in (int, float) for n in ACCOUNT_FEATURES), account
+    address = AddressBehaviour().update(adm(0, 5))
+    assert set(address) == set(ADDRESS_FEATURES)
+    assert all(type(address[n]) in (int, float) for n in ADDRESS_FEATURES), address
+    assert RULE_FEATURES == {"account": ACCOUNT_FEATURES, "ip": ADDRESS_FEATURES}

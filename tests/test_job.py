@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import subprocess
 import sys
@@ -86,6 +87,28 @@ def test_several_files_gzip_and_parallelism_two_give_the_reference_decisions(tmp
 
 
 @pytest.mark.flink
+def test_standard_input_is_an_input_too(tmp_path):
+    """`--input -` (here gzip, beside a plain file): the Flink file source needs a path, so standard input is
+    copied to a temporary file first; the decisions are those of the same lines read from files."""
+    lines = clean_lines()
+    second = tmp_path / "part-2.jsonl"
+    second.write_text("\n".join(lines[1::2]) + "\n")
+    piped = gzip.compress(("\n".join(lines[::2]) + "\nnot json\n").encode())
+    output = tmp_path / "decisions.jsonl"
+    cmd = [sys.executable, "-m", "jobs.cli", "run", "--input", "-", str(second), "--output", str(output)]
+    proc = subprocess.run(cmd, input=piped, capture_output=True, timeout=600)
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"read {len(lines) + 1}, accepted {len(lines)}, rejected 1" in proc.stdout.decode()
+    first = tmp_path / "part-1.jsonl.gz"
+    first.write_bytes(piped)
+    decisions = [json.loads(line) for line in output.read_text().splitlines()]
+    assert comparable(decisions) == reference([first, second]) != []
+    (dead,) = [json.loads(line) for line in (tmp_path / "decisions.dead-letter.jsonl").read_text().splitlines()]
+    assert dead["raw"] == "not json" and dead["source"].endswith("/stdin.gz")
+
+
+@pytest.mark.flink
 def test_platform_config_overrides_routes_and_limits(tmp_path, run_cli):
     config = tmp_path / "platform.toml"
     config.write_text(
@@ -129,8 +152,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "setup, args, message",
     [
-        (None, ["--input", "missing.jsonl"], "input missing.jsonl: file not found"),
-        ("dir", ["--input", "adir"], "input adir: not a regular file"),
+        (None, ["--input", "missing.jsonl"], "--input missing.jsonl: file not found"),
+        ("dir", ["--input", "adir"], "--input adir: not a regular file"),
         ("ok", ["--input", "ok.jsonl", "--config", "nope.toml"], "config nope.toml: file not found"),
         ("bad_toml", ["--input", "ok.jsonl", "--config", "bad.toml"], "config bad.toml: not valid TOML"),
         ("unknown_key", ["--input", "ok.jsonl", "--config", "typo.toml"], "unknown key 'acount_profile_rate'"),

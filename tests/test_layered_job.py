@@ -11,7 +11,7 @@ import pytest
 from detectors.assess import Assessor
 from detectors.config import load_config
 from detectors.engine import detect
-from detectors.events import BadEvent, LineReader
+from detectors.events import BadEvent, LineReader, parse_timestamp
 from detectors.verdicts import parse_verdict
 from jobs.detect import read_lines
 from tests.conftest import Run, _as_json, cli_runner, comparable
@@ -39,14 +39,17 @@ def events_of(path: Path) -> list:
     return [e for e in (reader.feed(line.rstrip("\n")) for line in read_lines(path)) if e is not None]
 
 
-def expected(path: Path, verdicts: Path | None = None, assessor: Assessor | None = None) -> list[dict]:
+def expected(
+    path: Path, verdicts: Path | None = None, assessor: Assessor | None = None, model: Path | None = None
+) -> list[dict]:
     found = []
     for line in verdicts.read_text().splitlines() if verdicts else []:
         try:
             found.append(parse_verdict(line))
         except BadEvent:
             continue
-    return comparable([_as_json(d) for d in detect(events_of(path), load_config(), found, assessor)])
+    config = load_config() if model is None else load_config().with_model(model)
+    return comparable([_as_json(d) for d in detect(events_of(path), config, found, assessor)])
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +72,22 @@ def test_every_layer_runs_in_the_job_as_in_the_reference(sample, cold):
     assert {"coordinated_fleet", "new_account_profile_views_2m", "ip_profile_views_1m"} <= reasons
     assert any(r in reasons for r in ("steady_profile_crawl", "profiles_only", "automation_user_agent"))
     flagged = {labels.get(f"{d['subject_type']}:{d['subject']}", "") for d in run.decisions}
-    assert not {k for k in flagged if k.startswith("benign_")}
+    # The heavy recruiters (241-390 profiles an hour, issue 12) are throttled by the hourly account limit alone
+    # until trust tiers replace the one limit; remove this exception when they do.
+    known = {"benign_power_recruiter"}
+    assert not {k for k in flagged if k.startswith("benign_")} - known
+    assert {tuple(d["reasons"]) for d in run.decisions if labels.get(f"account:{d['subject']}") in known} <= {
+        ("account_profile_views_1h",)
+    }
     assert all(d["evidence"]["top_features"] for d in run.decisions)
 
 
 def test_a_dismissed_subject_is_unblocked_and_bad_verdicts_are_dead_lettered(sample, cold, run_cli, tmp_path):
     events, _ = sample
     blocked = next(d for d in cold[0].decisions if d["action"] == "block")
-    verdict = {"ts": blocked["event_time"], "subject_type": blocked["subject_type"], "subject": blocked["subject"],
-               "verdict": "dismiss", "analyst": "t&s-1"}  # fmt: skip
+    # A minute after the block's event time: a block from a minute's behaviour row is made at the minute's end.
+    verdict = {"ts": parse_timestamp(blocked["event_time"]) + 60_000, "subject_type": blocked["subject_type"],
+               "subject": blocked["subject"], "verdict": "dismiss", "analyst": "t&s-1"}  # fmt: skip
     verdicts = tmp_path / "verdicts.jsonl"
     verdicts.write_text(json.dumps(verdict) + '\n{"ts": 1, "subject": "x"}\n')
     run = run_cli([events], "--verdicts", str(verdicts), name="with-verdicts")
@@ -102,8 +112,12 @@ def test_models_are_exported_at_the_end_and_a_warm_start_continues_from_them(sam
     assert warm.returncode == 0, warm.stderr[-3000:]
     assessor = Assessor(load_config())
     assessor.load(model)
-    assert comparable(warm.decisions) == expected(events, assessor=assessor)
+    assert comparable(warm.decisions) == expected(events, assessor=assessor, model=model)
     assert comparable(warm.decisions) != comparable(first.decisions)  # e.g. percentiles over a population seen before
+    # provenance: the warm run's decisions name the model file, so the two runs never share a detector_version
+    (cold_version,) = {d["detector_version"] for d in first.decisions}
+    (warm_version,) = {d["detector_version"] for d in warm.decisions}
+    assert warm_version == f"{cold_version}.m{load_config().with_model(model).model}" != cold_version
 
 
 def test_a_model_file_that_is_not_one_is_a_usage_error(sample, run_cli, tmp_path):

@@ -10,10 +10,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from detectors.config import ConfigError, load_config
-from detectors.routes import DEFAULT_ROUTES, RouteError, RouteTable
+from detectors.routes import DEFAULT_ROUTES, PERSONAL_DATA_ACTIONS, Route, RouteError, RouteTable
 
 DEFAULT = RouteTable.default()
-ASSET = re.compile(DEFAULT_ROUTES[1][1])
+ASSET = re.compile(next(r["pattern"] for r in DEFAULT_ROUTES if r["action"] == "static" and "css" in r["pattern"]))
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,8 @@ ASSET = re.compile(DEFAULT_ROUTES[1][1])
         ("/api/v2/users/42?fields=bio", "42"),
         ("/api/v10/users/42/", "42"),
         ("/api/v1/users/42/?fields=bio,name", "42"),
+        ("/u/lookup", "lookup"),
+        ("/users/contacts", "contacts"),
     ],
 )
 def test_profile_views(path: str, target: str) -> None:
@@ -97,10 +99,57 @@ def test_not_profile_views(path: str) -> None:
         ("/api/v1/posts/9", "other"),
         ("/feeds", "other"),
         ("*", "other"),
+        ("/api/v1/contacts/import", "contact_import"),
+        ("/contacts/import", "contact_import"),
+        ("/api/v2/contacts/import/?source=google", "contact_import"),
+        ("/api/v1/contacts", "other"),
+        ("/api/v1/users/lookup", "lookup"),  # no identifier given: still a look-up, without a target
+        ("/lookup?name=ann", "lookup"),
     ],
 )
 def test_other_actions(path: str, action: str) -> None:
     assert DEFAULT.classify(path) == (action, None)
+
+
+@pytest.mark.parametrize(
+    "path, target",
+    [
+        ("/api/v1/users/lookup?phone=%2B4915112345678", "%2B4915112345678"),
+        ("/api/v3/users/lookup/?email=ann%40mail.example", "ann%40mail.example"),
+        ("/lookup?email=ann%40mail.example", "ann%40mail.example"),
+        ("/lookup?lang=de&phone=4915112345678&email=x", "4915112345678"),  # phone is listed first
+        ("/lookup?phone=&email=b%40c.example", "b%40c.example"),  # an empty value names no one
+        ("/lookup?phone=1#frag", "1"),
+    ],
+)
+def test_lookups_name_the_looked_up_identifier(path: str, target: str) -> None:
+    assert DEFAULT.match(path) == Route("lookup", target, True)
+
+
+@pytest.mark.parametrize(
+    "path, action, personal",
+    [
+        ("/u/7", "profile_view", True),
+        ("/api/v1/users/7", "profile_view", True),
+        ("/api/v1/users/lookup?phone=1", "lookup", True),
+        ("/api/v1/contacts/import", "contact_import", True),
+        ("/search?q=ann", "search", True),
+        ("/api/v1/search/people?q=a", "search", True),
+        ("/feed", "feed", False),
+        ("/login", "auth", False),
+        ("/static/app.js", "static", False),
+        ("/api/v1/users/7/posts", "other", False),
+    ],
+)
+def test_default_routes_declare_which_disclose_personal_data(path: str, action: str, personal: bool) -> None:
+    route = DEFAULT.match(path)
+    assert (route.action, route.personal_data) == (action, personal)
+    assert DEFAULT.classify(path)[0] == action
+    assert (action in DEFAULT.discloses) is personal
+
+
+def test_personal_data_defaults_follow_the_action() -> None:
+    assert DEFAULT.discloses == PERSONAL_DATA_ACTIONS == {"profile_view", "lookup", "contact_import", "search"}
 
 
 def test_first_matching_route_wins() -> None:
@@ -162,6 +211,45 @@ pattern = '^/find'
     assert len(config.routes.routes) == 2
 
 
+def test_config_routes_declare_personal_data(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[[routes]]
+action = "profile_view"
+pattern = '^/people/(?P<target>[^/]+)$'
+
+[[routes]]
+action = "other"
+pattern = '^/people/[^/]+/contact-info$'
+personal_data = true
+
+[[routes]]
+action = "search"
+pattern = '^/search/posts'
+personal_data = false
+
+[[routes]]
+action = "lookup"
+pattern = '^/find-by-phone/(?P<target>[^/]+)$'
+
+[[routes]]
+action = "lookup"
+pattern = '^/find$'
+target_params = ["mail", "msisdn"]
+""",
+        )
+    )
+    routes = config.routes
+    assert routes.match("/people/ann") == Route("profile_view", "ann", True)
+    assert routes.match("/people/ann/contact-info") == Route("other", None, True)
+    assert routes.match("/search/posts?q=x") == Route("search", None, False)
+    assert routes.match("/find-by-phone/4915112345678") == Route("lookup", "4915112345678", True)
+    assert routes.match("/find?msisdn=49151&mail=a") == Route("lookup", "a", True)
+    assert routes.discloses == {"profile_view", "other", "lookup"}
+
+
 def test_no_routes_in_config_means_defaults() -> None:
     assert load_config().routes == DEFAULT
 
@@ -181,6 +269,10 @@ def test_no_routes_in_config_means_defaults() -> None:
         ([{"action": "search", "pattern": "^/s", "weight": 2}], "route 1: unknown key(s) weight"),
         ([{"action": "search"}], "route 1: 'pattern' must be a regular expression string"),
         ([{"pattern": "^/s"}], "route 1: action None is not one of"),
+        ([{"action": "lookup", "pattern": "^/lookup$"}], "route 1: a lookup route needs a (?P<target>...) group"),
+        ([{"action": "search", "pattern": "^/s", "personal_data": "yes"}], "'personal_data' must be true or false"),
+        ([{"action": "search", "pattern": "^/s", "target_params": ["q"]}], "'target_params' is for lookup and"),
+        ([{"action": "lookup", "pattern": "^/l", "target_params": "phone"}], "'target_params' must be a list"),
     ],
 )
 def test_bad_route_entries(entries: list[dict[str, object]], message: str) -> None:

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from jobs.cli import main as cli
 from simulator import KINDS, SCENARIOS, generate
 from simulator.clock import iso_ms, parse_start
+from simulator.engine import roster
 from simulator.merge import merge
-from simulator.scenarios import ACCOUNT_KINDS, actor_counts, check, load_scenario
-from simulator.world import CRAWLER_UA, PARTNER_UA, SCRIPT_UAS, World
+from simulator.scenarios import ACCOUNT_KINDS, HELD_OUT_KINDS, actor_counts, check, load_scenario
+from simulator.world import APP_UAS, CRAWLER_UA, DESKTOP_UAS, MOBILE_WEB_UAS, PARTNER_UA, SCRIPT_UAS, World
 
 SMALL = {"scenario": "small", "hours": SCENARIOS["small"]["hours"], "accounts": SCENARIOS["small"]["accounts"]}
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
@@ -34,11 +35,15 @@ KEYS = [
     "status",
     "account_id",
     "account_created_at",
+    "account_tier",
     "user_agent",
     "referer",
     "bytes",
+    "records",
     "session_id",
 ]
+LOOKUP = re.compile(r"^/(?:api/v1/users/)?lookup\?(phone=%2B49\d{11}|email=[a-z]+[._][a-z]+\d{1,2}%40[a-z]+\.example)$")
+ENABLED = [k for k in KINDS if k not in HELD_OUT_KINDS]
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PROFILE = re.compile(r"^/(?:u|api/v1/users)/(\d+)$")
 NETS = [
@@ -72,11 +77,22 @@ def read(out: Path) -> tuple[list[dict], dict[str, str]]:
 
 
 def by_kind(events: list[dict], labels: dict[str, str]) -> dict[str, dict[str, list[dict]]]:
-    """kind -> actor key -> its events."""
-    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    """kind -> actor key -> its events, for the kinds that sent events.
+
+    A plain dict, not a defaultdict: a test that loops over a kind's actors must fail with a
+    KeyError when the kind is gone, not pass without checking anything.
+    """
+    out: dict[str, dict[str, list[dict]]] = {}
     for e in events:
-        out[labels[actor(e)]][actor(e)].append(e)
+        out.setdefault(labels[actor(e)], {}).setdefault(actor(e), []).append(e)
     return out
+
+
+def test_by_kind_fails_on_a_kind_that_sent_nothing():
+    kinds = by_kind([{"account_id": "a1", "ip": "192.0.2.1"}], {"account:a1": "benign_user"})
+    assert kinds == {"benign_user": {"account:a1": [{"account_id": "a1", "ip": "192.0.2.1"}]}}
+    with pytest.raises(KeyError):
+        kinds["scraper_new_account_crawler"]  # the loops over a kind's actors must not pass vacuously
 
 
 def profile_times(evs: list[dict]) -> list[datetime]:
@@ -167,19 +183,25 @@ def test_every_line_is_canonical_json_with_the_schema(small):
         assert e["method"] in ("GET", "POST") and isinstance(e["status"], int) and e["bytes"] >= 0
         assert any(ipaddress.ip_address(e["ip"]) in n for n in NETS)
         if e["account_id"] is None:
-            assert "account_created_at" not in e
+            assert "account_created_at" not in e and "account_tier" not in e
         else:
             assert re.fullmatch(r"a\d+|partner-acme", e["account_id"]) and TS.match(e["account_created_at"])
             assert e["account_created_at"] < e["ts"]
+            assert e.get("account_tier", "verified") in ("verified", "partner")
+        if "records" in e:
+            assert (e["path"].startswith("/search?q=") and e["records"] == 10) or (
+                e["path"].endswith("contacts/import") and 5 <= e["records"] <= 80
+            )
 
 
 def test_routes_and_status_codes(small):
     _, _, events, _, _ = small
     route = re.compile(
         r"^(/u/\d+|/api/v1/users/\d+|/search\?q=[a-z+]+(&page=\d+)?|/feed|/messages|/login"
-        r"|/static/app\.js|/static/app\.css|/static/img/\d+\.png|/api/v1/token|/robots\.txt)$"
+        r"|/static/app\.js|/static/app\.css|/static/img/\d+\.png|/api/v1/token|/robots\.txt"
+        r"|/contacts|/contacts/import|/api/v1/contacts/import)$"
     )
-    assert all(route.match(e["path"]) for e in events)
+    assert all(route.match(e["path"]) or LOOKUP.match(e["path"]) for e in events)
     population = max(SMALL["accounts"] * 20, 10_000)
     for e in events:
         m = PROFILE.match(e["path"])
@@ -196,10 +218,11 @@ def test_labels_cover_exactly_the_actors_in_the_events(small):
     assert summary["events"] == len(events)
 
 
-def test_small_has_every_kind(small):
+def test_small_has_every_kind_but_the_held_out_ones(small):
     _, summary, _, labels, _ = small
-    assert set(labels.values()) == set(KINDS)
-    assert all(summary["actors"][k] >= 1 for k in KINDS)
+    assert set(labels.values()) == set(ENABLED)
+    assert all(summary["actors"][k] >= 1 for k in ENABLED)
+    assert all(summary["actors"][k] == 0 for k in HELD_OUT_KINDS)
 
 
 # -- behaviour ----------------------------------------------------------------------
@@ -275,8 +298,8 @@ def test_low_and_slow_stays_at_58_an_hour_but_passes_500_a_day(day):
 def test_recruiters_view_hundreds_of_profiles_a_day_through_search(small, day):
     _, _, _, _, kinds = small
     assert kinds["benign_recruiter"]
-    for key, evs in kinds["benign_recruiter"].items():  # 2 h inside their working day
-        assert len(profile_times(evs)) / SMALL["hours"] * 8 >= 200, key  # an 8-hour day's worth
+    per_day = [len(profile_times(evs)) / SMALL["hours"] * 8 for evs in kinds["benign_recruiter"].values()]
+    assert statistics.fmean(per_day) >= 200 and min(per_day) >= 100  # 2 h of their working day, as an 8-hour day
     for key, evs in day[2]["benign_recruiter"].items():
         assert len(profile_times(evs)) >= 200, key
         views = [e for e in evs if PROFILE.match(e["path"])]
@@ -523,14 +546,16 @@ def test_scenario_json_overrides_default(tmp_path):
 
 def test_actor_mix_scales_with_accounts():
     for name, params in SCENARIOS.items():
-        for accounts in (100, 250, 5000):
+        for accounts in (150, 250, 5000):
             counts = actor_counts(params, accounts)
             assert sum(counts[k] for k in ACCOUNT_KINDS) == accounts, name
-            assert all(counts[k] >= 1 for k in KINDS), name
+            assert all(counts[k] >= 1 for k in ENABLED), name
+            assert all(counts[k] == 0 for k in HELD_OUT_KINDS), name
     assert actor_counts(SCENARIOS["default"], 5000)["benign_logged_out"] == 3000
     counts = actor_counts(SCENARIOS["default"], 5000)
-    scrapers = sum(n for k, n in counts.items() if k.startswith("scraper_"))
-    assert scrapers < 0.01 * sum(counts.values())  # a realistic, small share of the actors
+    scrapers = sum(n for k, n in counts.items() if k.startswith("scraper_") and k in ACCOUNT_KINDS)
+    assert scrapers < 0.02 * 5000  # a realistic, small share of the accounts
+    assert 3 * 150 <= counts["scraper_distributed_crawl"] <= 3 * 300  # three crawls over many addresses
     with pytest.raises(ValueError, match="too few"):
         actor_counts(SCENARIOS["default"], 30)
 
@@ -556,6 +581,13 @@ def test_builtin_scenarios_are_valid_and_sized_as_documented():
         ({"headless_ua_share": 1.5}, "is a share"),
         ({"botnet_subnets": 30}, "'botnet_subnets' must not exceed 'botnet_size'"),
         ({"harvester_interval_s": "fast"}, "must be \\[low, high\\]"),
+        ({"distributed_addresses": [0, 10]}, "'distributed_addresses' must start at 1"),
+        ({"distributed_v6_share": [0.1, 1.5]}, "'distributed_v6_share' must be at most 1.0"),
+        ({"distributed_operations": 1.5}, "'distributed_operations' must be a whole number"),
+        ({"power_recruiter_views_per_hour": [0, 0]}, "must allow a positive value"),
+        ({"lookup_found_share": [0.5, 0.2]}, "must be \\[low, high\\]"),
+        ({"account_pool_size": [30.5, 40]}, "'account_pool_size' must be a whole number"),
+        ({"verified_share": 2}, "is a share"),
     ],
 )
 def test_scenario_files_are_checked_key_by_key(tmp_path, override, message):
@@ -581,7 +613,7 @@ def test_scenario_parameters_change_the_strategies(tmp_path):
     )
     summary = generate(tmp_path / "out", scenario=str(f), hours=0.5, accounts=200)
     assert summary["actors"]["scraper_botnet"] == 12
-    assert all(summary["actors"][k] >= 2 for k in KINDS if k.startswith("scraper_") and k != "scraper_botnet")
+    assert all(summary["actors"][k] >= 2 for k in ENABLED if k.startswith("scraper_") and k != "scraper_botnet")
     events, labels = read(tmp_path / "out")
     kinds = by_kind(events, labels)
     bot_ips = {e["ip"].rsplit(".", 1)[0] for evs in kinds["scraper_botnet"].values() for e in evs}
@@ -686,3 +718,237 @@ def test_popularity_is_heavy_tailed():
     assert all(w.exists(u) for u in counts)
     missing = sum(not w.exists(n) for n in range(w.population)) / w.population
     assert 0.27 < missing < 0.33
+
+
+# -- the classes of issue 12: spread crawls, heavy people, look-ups, tiers -------------------------------
+
+
+def groups_of(kind: str, seed: int, params: dict, hours: float, accounts: int) -> dict[str, list[str]]:
+    """Label key -> the label keys of its group's members (from the roster the run was made with)."""
+    w = World(seed, hours, accounts, params, parse_start("2026-01-05T08:00:00Z"))
+    actors = [a for a in roster(w, actor_counts(params, accounts, seed)) if a.kind == kind]
+    members: dict[int, list[str]] = defaultdict(list)
+    for a in actors:
+        members[id(a.group)].append(a.key(w))
+    return {key: group for group in members.values() for key in group}
+
+
+def network(ip: str) -> str:
+    addr = ipaddress.ip_address(ip)
+    return str(ipaddress.ip_network(f"{ip}/{24 if addr.version == 4 else 48}", strict=False))
+
+
+def test_distributed_crawl_spreads_over_hundreds_of_residential_addresses(small):
+    _, _, _, labels, kinds = small
+    crawl = kinds["scraper_distributed_crawl"]
+    groups = groups_of("scraper_distributed_crawl", 7, load_scenario("small"), SMALL["hours"], SMALL["accounts"])
+    operations = {tuple(g) for g in groups.values()}
+    assert len(operations) == SCENARIOS["small"]["distributed_operations"]
+    browsers = set(DESKTOP_UAS + MOBILE_WEB_UAS)
+    slow_seen = fast_seen = 0
+    for members in operations:
+        assert 150 <= len(members) <= 300
+        seen = [crawl[m] for m in members if m in crawl]
+        assert len(seen) >= 0.95 * len(members)  # (a slow address may not come round in 2 h)
+        nets = Counter(network(m[3:]) for m in members)
+        assert sum(":" not in n for n in nets) >= 4 and any(":" in n for n in nets)  # /24s and IPv6 /48s
+        assert 0.1 <= sum(":" in m[3:] for m in members) / len(members) <= 0.3
+        for evs in seen:  # each address: a browser, profiles only, no assets, referers, cookies or revisits
+            ids = [int(PROFILE.match(e["path"]).group(1)) for e in evs]
+            assert len(ids) == len(evs) == len(set(ids)) <= 60
+            assert all(e["account_id"] is None and "referer" not in e and e["method"] == "GET" for e in evs)
+            assert len({e["user_agent"] for e in evs}) == 1 and evs[0]["user_agent"] in browsers
+            assert len({e["session_id"] for e in evs}) == len(evs)
+        per_hour = [max_in_sliding_hour([ts(e) for e in evs]) for evs in seen]
+        if max(per_hour) <= 3:  # a slow operation: 1-2 requests an hour per address
+            slow_seen += 1
+            assert all(len(evs) <= 2 * SMALL["hours"] + 2 for evs in seen)
+        else:  # a fast one: a few dozen requests each, and together they cover the operation's block of ids
+            fast_seen += 1
+            assert 14 <= median([len(evs) for evs in seen]) <= 60
+            ids = sorted(int(PROFILE.match(e["path"]).group(1)) for evs in seen for e in evs)
+            block = range(ids[0], ids[0] + 5 * len(members))  # its first five rounds
+            w = World(7, SMALL["hours"], SMALL["accounts"], load_scenario("small"), 0)
+            wanted = (
+                [n for n in block if w.exists(n)] if all(e["status"] == 200 for evs in seen for e in evs) else block
+            )
+            assert len(set(wanted) & set(ids)) >= 0.95 * len(wanted)
+            own = [sorted(int(PROFILE.match(e["path"]).group(1)) for e in evs) for evs in seen]
+            assert median([(o[-1] - o[0]) / max(1, len(o) - 1) for o in own]) > 50  # each one's ids far apart
+    assert slow_seen == 1 and fast_seen == 1  # small: one of each
+    assert all(labels[k] == "scraper_distributed_crawl" for k in groups)
+
+
+def test_distributed_crawl_walks_ids_with_404s_unless_it_harvested_them(tmp_path):
+    f = tmp_path / "walk.json"
+    f.write_text(json.dumps({"distributed_operations": 2, "distributed_harvested_share": 0.0,
+                             "distributed_slow_share": 0.0, "distributed_addresses": [150, 150]}))  # fmt: skip
+    generate(tmp_path / "walk", scenario=str(f), hours=1, accounts=200, seed=3)
+    events, labels = read(tmp_path / "walk")
+    crawl = by_kind(events, labels)["scraper_distributed_crawl"]
+    assert len(crawl) == 300
+    statuses = Counter(e["status"] for evs in crawl.values() for e in evs)
+    assert 0.2 < statuses[404] / sum(statuses.values()) < 0.4  # deleted ids, walked over
+    f.write_text(json.dumps({"distributed_operations": 1, "distributed_harvested_share": 1.0}))
+    generate(tmp_path / "harvest", scenario=str(f), hours=1, accounts=200, seed=3)
+    events, labels = read(tmp_path / "harvest")
+    assert {e["status"] for evs in by_kind(events, labels)["scraper_distributed_crawl"].values() for e in evs} == {200}
+
+
+def test_power_recruiters_view_241_to_390_profiles_an_hour_through_search(small, day):
+    for kinds in (small[4], day[2]):
+        recruiters = kinds["benign_power_recruiter"]
+        assert recruiters
+        for key, evs in recruiters.items():
+            views = [e for e in evs if PROFILE.match(e["path"])]
+            assert 241 <= max_in_sliding_hour([ts(e) for e in views]) <= 450, key
+            assert sum("/search?q=" in e.get("referer", "") for e in views) / len(views) > 0.95  # search-led
+            assert sum(e["path"].startswith("/static/") for e in evs) > len(views)  # a browser loads assets
+            assert all(e["path"].startswith("/search") and e["records"] == 10 for e in evs if "records" in e)
+            assert datetime.fromisoformat(evs[0]["account_created_at"]) < START - timedelta(days=59)
+    for evs in day[2]["benign_power_recruiter"].values():
+        hours = {t.hour for t in profile_times(evs)}
+        assert len(hours) <= 10  # a working day, not around the clock
+        minutes = {t.replace(second=0, microsecond=0) for t in profile_times(evs)}
+        assert len(minutes) < 0.9 * 60 * len(hours)  # with breaks between sessions
+
+
+def test_friend_finders_look_a_few_people_up_and_open_whom_they_find(small):
+    finders = small[4]["benign_friend_finder"]
+    assert finders
+    found = tried = 0
+    for key, evs in finders.items():
+        lookups = [i for i, e in enumerate(evs) if LOOKUP.match(e["path"])]
+        assert 1 <= len(lookups) <= 8, key
+        for i in lookups:
+            tried += 1
+            if evs[i]["status"] == 200:
+                found += 1
+                nxt = next(e for e in evs[i + 1 :] if not e["path"].startswith("/static/"))
+                assert PROFILE.match(nxt["path"])  # opens the profile found
+        assert max_in_sliding_hour(profile_times(evs)) < 40
+    assert 0.3 < found / tried < 1.0
+
+
+def test_contact_importers_upload_once_and_open_some_matches(small):
+    importers = small[4]["benign_contact_importer"]
+    assert importers
+    for key, evs in importers.items():
+        imports = [e for e in evs if e["path"].endswith("contacts/import")]
+        assert len(imports) == 1 and imports[0]["method"] == "POST" and imports[0]["status"] == 200, key
+        assert 5 <= imports[0]["records"] <= 80
+        after = [e for e in evs if e["ts"] > imports[0]["ts"] and PROFILE.match(e["path"])]
+        assert len(after) >= 2
+
+
+def test_account_fleet_on_home_addresses_with_random_targets(small, day):
+    for kinds, params, seed, hours, accounts in (
+        (small[4], load_scenario("small"), 7, SMALL["hours"], SMALL["accounts"]),
+        (day[2], {**SCENARIOS["default"], **DAY_PARAMS}, 2, 24, 60),
+    ):
+        fleet = kinds["scraper_account_fleet"]
+        groups = groups_of("scraper_account_fleet", seed, params, hours, accounts)
+        lo, hi = params["account_fleet_size"]
+        assert lo <= len(fleet) <= hi and set(fleet) == set(groups)
+        evs = [e for f in fleet.values() for e in f]
+        assert all(ip_in(e, HOME) for e in evs)
+        assert len({e["ip"] for e in evs}) == len(fleet)  # an address each ...
+        assert len({network(e["ip"]) for e in evs}) >= len(fleet) - 1  # ... on home networks of their own
+        assert len({e["user_agent"] for e in evs}) <= 3
+        assert not any(e["path"].startswith("/static/") or "referer" in e for e in evs)
+        feed = sum(e["path"] == "/feed" for e in evs) / len(evs)
+        assert 0.005 < feed < 0.12  # a little feed noise
+        created = sorted(datetime.fromisoformat(f[0]["account_created_at"]) for f in fleet.values())
+        assert created[-1] - created[0] > DAY  # made over days, not in one hour
+        for key, f in fleet.items():
+            times = profile_times(f)
+            assert max_in_sliding_hour(times) < 80, key
+            ids = [int(PROFILE.match(e["path"]).group(1)) for e in f if PROFILE.match(e["path"])]
+            steps = [abs(b - a) for a, b in pairwise(ids)]
+            assert sum(s <= 3 for s in steps) < 0.05 * len(steps), key  # random targets, not a walk
+
+
+def test_lookup_scraper_tries_thousands_of_numbers_or_addresses(small, tmp_path):
+    lookups = small[4]["scraper_lookup"]
+    assert lookups
+    for key, evs in lookups.items():
+        tries = [e for e in evs if e["path"].startswith("/api/v1/users/lookup?")]
+        assert all(LOOKUP.match(e["path"]) for e in tries)
+        assert len(tries) >= 500 and len(tries) >= len(evs) - 2  # nothing but look-ups after the login
+        found = sum(e["status"] == 200 for e in tries) / len(tries)
+        assert 0.05 < found < 0.5, key
+        assert evs[0]["user_agent"] in APP_UAS or evs[0]["user_agent"] in SCRIPT_UAS
+        phones = [int(e["path"][-11:]) for e in tries if "phone=" in e["path"]]
+        if phones:  # a range walked in order
+            assert phones == list(range(phones[0], phones[0] + len(phones)))
+        assert 0.5 <= median(gaps([ts(e) for e in tries])) <= 3.0
+    f = tmp_path / "emails.json"
+    f.write_text(json.dumps({"lookup_email_share": 1.0, "lookup_scraper_share": 0.02}))
+    generate(tmp_path / "out", scenario=str(f), hours=0.5, accounts=200)
+    events, labels = read(tmp_path / "out")
+    tries = [e for evs in by_kind(events, labels)["scraper_lookup"].values() for e in evs if "lookup?" in e["path"]]
+    assert len(tries) > 100 and all("lookup?email=" in e["path"] for e in tries)
+
+
+def test_account_pool_takes_turns_on_a_few_addresses(tmp_path):
+    f = tmp_path / "pool.json"
+    f.write_text(json.dumps({"account_pools": 1, "account_pool_size": [30, 30], "account_pool_addresses": [2, 2]}))
+    summary = generate(tmp_path / "a", scenario=str(f), hours=6, accounts=300, seed=5)
+    generate(tmp_path / "b", scenario=str(f), hours=6, accounts=300, seed=5)
+    assert (tmp_path / "a" / "events.jsonl").read_bytes() == (tmp_path / "b" / "events.jsonl").read_bytes()
+    assert summary["actors"]["scraper_account_pool"] == 30
+    events, labels = read(tmp_path / "a")
+    pool = by_kind(events, labels)["scraper_account_pool"]
+    evs = [e for p in pool.values() for e in p]
+    assert len({e["ip"] for e in evs}) == 2 and all(ip_in(e, RESIDENTIAL) for e in evs)
+    assert len({e["user_agent"] for e in evs}) == 1
+    for key, p in pool.items():
+        turns = [list(g) for _, g in groupby(p, key=lambda e: e["session_id"])]
+        for turn in turns:
+            assert turn[0]["path"] == "/login" and 8 <= len(turn) - 1 <= 25, key
+        if len(turns) > 1:  # its next turn comes after the other 29 accounts had theirs
+            assert ts(turns[1][0]) - ts(turns[0][0]) > timedelta(minutes=29 * 3)
+    order = [e["account_id"] for e in sorted(evs, key=lambda e: e["ts"]) if e["path"] == "/login"]
+    assert len(set(order[:30])) == 30  # every account once before any comes back
+
+
+def test_trust_tiers_are_carried_by_their_accounts(small, tmp_path):
+    _, _, events, labels, kinds = small
+    tiers: dict[str, set[str | None]] = defaultdict(set)
+    for e in events:
+        if e["account_id"]:
+            tiers[e["account_id"]].add(e.get("account_tier"))
+    assert all(len(t) == 1 for t in tiers.values())  # an account's tier does not change
+    assert tiers["partner-acme"] == {"partner"}
+    assert all(t != {"partner"} for a, t in tiers.items() if a != "partner-acme")
+    for kind in ("benign_new_user", "scraper_new_account_crawler", "scraper_botnet"):
+        assert all(tiers[k[8:]] == {None} for k in kinds[kind])
+    f = tmp_path / "verified.json"
+    f.write_text(json.dumps({"verified_share": 0.5, "power_recruiter_verified_share": 1.0}))
+    generate(tmp_path / "out", scenario=str(f), hours=0.5, accounts=250, seed=7)
+    events, labels = read(tmp_path / "out")
+    kinds = by_kind(events, labels)
+    users = kinds["benign_user"]
+    verified = sum(evs[0].get("account_tier") == "verified" for evs in users.values()) / len(users)
+    assert 0.35 < verified < 0.65
+    assert all(e.get("account_tier") == "verified" for evs in kinds["benign_power_recruiter"].values() for e in evs)
+
+
+def test_search_pages_disclose_their_ten_results(small):
+    _, _, events, _, _ = small
+    searches = [e for e in events if e["path"].startswith("/search?q=")]
+    assert searches and all(e["records"] == 10 for e in searches)
+
+
+def test_held_out_scenarios_are_valid_and_hold_every_class():
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "scenarios"
+    for path in sorted(folder.glob("heldout*.json")):
+        load_scenario(str(path))  # checked key by key
+    third = load_scenario(str(folder / "heldout-3.json"))
+    counts = actor_counts(third, third["accounts"], 31)
+    assert all(counts[k] >= 1 for k in KINDS)  # the held-out-only kinds included
+    override = json.loads((folder / "heldout-3.json").read_text())
+    changed = {k for k in override if override[k] != SCENARIOS["default"][k]}
+    assert changed == set(override)
+    for prefix in ("distributed_", "account_fleet", "lookup_", "power_recruiter_", "account_pool"):
+        assert any(k.startswith(prefix) for k in changed), prefix

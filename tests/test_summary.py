@@ -18,4 +18,4 @@ def test_summary_counts_actions_reasons_and_subjects(capsys):
 
 def test_summary_of_a_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["summary", "--decisions", str(tmp_path / "nope.jsonl")]) == 2
-    assert "input" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"scrapeguard summary: --decisions {tmp_path / 'nope.jsonl'}: file not found\n"

@@ -26,6 +26,53 @@ HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 MIN_TARGETS = 5
 """Fewer distinct targets than this give no target density (0)."""
 
+ACCOUNT_FEATURES = (
+    "views_1m",
+    "views_10m",
+    "views_1h",
+    "views_24h",
+    "account_age_s",
+    "views_first_hour",
+    "profile_share_1h",
+    "nav_share_1h",
+    "noref_share_1h",
+    "not_found_ratio_1h",
+    "static_share_1h",
+    "scripted_share_1h",
+    "browser_share_1h",
+    "target_density_1h",
+    "minute_cv_1h",
+    "active_minutes_1h",
+    "hours_active_24h",
+    "night_share_24h",
+    "ips_per_minute_10m",
+)
+"""The numbers `AccountBehaviour.update` returns: what an `account` behaviour rule may test."""
+ACCOUNT_CONTEXT = (
+    "account_created_at",
+    "account_created_at_source",
+    "target_min_1h",
+    "target_max_1h",
+    "user_agent",
+    "network",
+)
+"""What else it returns: evidence and fleet keys, not features a rule compares."""
+ADDRESS_FEATURES = (
+    "logged_out_views_1m",
+    "logged_out_views_10m",
+    "logged_out_views_1h",
+    "requests_10m",
+    "not_found_ratio_10m",
+    "accounts_per_minute_max_1h",
+    "young_account_share_1h",
+    "addresses_per_minute_max_1h",
+    "crawler_ua_share_10m",
+    "target_density_10m",
+)
+"""The numbers `AddressBehaviour.update` returns (all it returns): what an `ip` behaviour rule may test."""
+RULE_FEATURES = {"account": ACCOUNT_FEATURES, "ip": ADDRESS_FEATURES}
+"""Subject type of a behaviour rule -> the features its conditions may name (tests hold these to `update`)."""
+
 
 def share(part: int, whole: int) -> float:
     """part / whole rounded to 4 places, 0 when whole is 0.

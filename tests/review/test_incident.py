@@ -1,5 +1,6 @@
 """The incident report's count of people whose data was accessed is exact: checked against an independent count
-over the raw simulated events, for a single crawler, a logged-out enumerator, a fleet, and a time range."""
+over the raw simulated events, for a single crawler, a logged-out enumerator, a fleet, a look-up scraper, and a time
+range."""
 
 from __future__ import annotations
 
@@ -10,15 +11,31 @@ import re
 
 import pytest
 
+from detectors.routes import RouteTable
+from review import incident
 from review.models import Case, Member
 from tests.review.scenario import XSS_ACCOUNT
 
-# The platform's profile pages and profile API, written out here rather than taken from detectors.routes.
+# The platform's profile pages and profile API, and its look-ups by phone number or e-mail address, written out here
+# rather than taken from detectors.routes.
+LOOKUP = re.compile(r"^/(?:api/v\d+/users/)?lookup/?$")
 PROFILE = re.compile(r"^/(?:u|users|profile)/([^/]+)/?$|^/api/v\d+/users/([^/]+)/?$")
 
 
+def person_in(path: str) -> str | None:
+    """The person a request names: the profile id, or the looked-up phone number (first) or e-mail address as sent."""
+    route, _, query = path.partition("?")
+    route = re.sub("/+", "/", route)
+    if LOOKUP.match(route):
+        params = dict(reversed([p.split("=", 1) for p in query.split("&") if "=" in p]))  # the first of each
+        return params.get("phone") or params.get("email") or None
+    m = PROFILE.match(route)
+    return (m[1] or m[2]) if m else None
+
+
 def people_in_raw_events(path, members: set[tuple[str, str]], since: str = "", until: str = "~") -> set[str]:
-    """Distinct people whose profile a member was served (status < 400), own profile excluded."""
+    """Distinct people whose profile, or whose details by look-up, a member was served (status < 400), own profile
+    excluded."""
     people = set()
     for line in path.read_text().splitlines():
         e = json.loads(line)
@@ -26,9 +43,9 @@ def people_in_raw_events(path, members: set[tuple[str, str]], since: str = "", u
         mine = ("account", account) in members if account else ("ip", e["ip"]) in members
         if not mine or not since <= e["ts"] <= until or e["status"] >= 400:
             continue
-        m = PROFILE.match(re.sub("/+", "/", e["path"].split("?")[0]))
-        if m and (m[1] or m[2]) != account:
-            people.add(m[1] or m[2])
+        person = person_in(e["path"])
+        if person and person != account:
+            people.add(person)
     return people
 
 
@@ -80,7 +97,7 @@ def test_the_exports_and_the_printable_page_agree(world, as_role):
     assert data["people_accessed"] == 150 and data["requests"] == 151 and data["personal_data_requests"] == 150
     assert data["categories"] == [
         {"category": "personal data: profile (web page)", "requests": 150, "served": 150, "people": 150},
-        {"category": "search results (web page)", "requests": 1, "served": 1, "people": 0},
+        {"category": "personal data: search results (web page)", "requests": 1, "served": 1, "people": 0},
     ]
     assert data["addresses"][0]["ip"] == "10.250.0.7" and data["networks"][0]["network"] == "10.250.0.0/24"
     rows = list(csv.reader(io.StringIO(c.get(f"/api/v1/cases/{case.pk}/report?format=csv").content.decode())))
@@ -89,3 +106,39 @@ def test_the_exports_and_the_printable_page_agree(world, as_role):
     page = c.get(f"/cases/{case.pk}/report").content.decode()
     assert '<td class="num" id="people-accessed"><strong>150</strong></td>' in page
     assert "personal data: profile (web page)" in page
+
+
+def test_look_ups_count_the_people_found_and_search_and_contact_import_count_no_one():
+    """The simulated hour's look-up scraper draws no decision, so its requests are written out here: a served look-up
+    discloses the person behind the number or address (as sent), a miss is asked for and not served, and search
+    pages and contact imports disclose people without naming them in the request."""
+    routes = RouteTable.default()
+    sent = [
+        ("/api/v1/users/lookup?phone=%2B4915112345678", 200),
+        ("/api/v1/users/lookup?phone=%2B4915112345678", 200),  # the same person twice
+        ("/lookup?email=ann%40mail.example&phone=%2B4915100000001", 200),  # phone first
+        ("/api/v1/users/lookup?email=nobody%40mail.example", 404),
+        ("/api/v1/users/lookup", 400),  # no identifier: names no one
+        ("/u/7", 200),
+        ("/u/lookup-fan", 200),  # a profile, not a look-up
+        ("/search?q=ann", 200),
+        ("/api/v1/contacts/import", 200),
+    ]
+    rows = []
+    for i, (path, status) in enumerate(sent):
+        action, target = routes.classify(path)
+        rows.append(
+            incident.Request(1_767_600_000_000 + i, "10.0.0.1", "10.0.0.0/24", "a1", path, status, action, target)
+        )
+    expected = {person_in(path) for path, status in sent if status < 400} - {None}
+    report = incident.build(rows, [("account", "a1")], None, None)
+    assert set(report.people) == expected == {"%2B4915112345678", "%2B4915100000001", "7", "lookup-fan"}
+    assert report.refused_people == ["nobody%40mail.example"]
+    assert report.personal_data_requests == 6 and report.requests == 9
+    assert report.categories == {
+        "personal data: contact import (API)": {"requests": 1, "served": 1, "people": 0},
+        "personal data: look-up by phone or e-mail (API)": {"requests": 4, "served": 2, "people": 1},
+        "personal data: look-up by phone or e-mail (web page)": {"requests": 1, "served": 1, "people": 1},
+        "personal data: profile (web page)": {"requests": 2, "served": 2, "people": 2},
+        "personal data: search results (web page)": {"requests": 1, "served": 1, "people": 0},
+    }
