@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 USAGE_ERROR = 2
 ROLES = ("viewer", "analyst", "admin")
@@ -219,24 +220,32 @@ def _lines(path: Path) -> Iterator[tuple[str, str]]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from jobs.cli import HelpFormatter  # the defaults in every command's help, as in the other commands
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data",
         default=os.environ.get("SCRAPEGUARD_REVIEW_DATA", "review-data"),
         metavar="DIR",
-        help="SQLite database and generated keys (default ./review-data)",
+        help="SQLite database and generated keys",
     )
     common.add_argument("--database", metavar="URL", help="postgresql://USER:PASSWORD@HOST:PORT/NAME instead of SQLite")
     common.add_argument("--config", metavar="TOML", help="the detector's configuration (routes, allowlist)")
     kafka = argparse.ArgumentParser(add_help=False)
     kafka.add_argument("--topic-prefix", default="", metavar="PREFIX", help="before every topic name")
 
-    parser = argparse.ArgumentParser(prog="scrapeguard review", description="Analyst review console.")
+    parser = argparse.ArgumentParser(
+        prog="scrapeguard review", description="Analyst review console.", formatter_class=HelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", parents=[common, kafka], help="run the web console")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+
+    def command(where: Any, name: str, help: str, parents: tuple[argparse.ArgumentParser, ...] = ()) -> Any:
+        return where.add_parser(name, parents=list(parents), help=help, description=help, formatter_class=HelpFormatter)
+
+    serve = command(commands, "serve", "run the web console", (common, kafka))
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--threads", type=int, default=8, help="request threads")
     serve.add_argument(
         "--bootstrap-servers",
         metavar="HOST:PORT",
@@ -247,30 +256,30 @@ def _parser() -> argparse.ArgumentParser:
         "--clock",
         choices=("event", "wall"),
         default="event",
-        help="event time of a verdict: the newest event time read (default), or the wall clock",
+        help="event time of a verdict: the newest event time read, or the wall clock",
     )
     serve.set_defaults(handler=_serve)
 
-    ingest = commands.add_parser("ingest", parents=[common], help="embedded mode: read decision and event files")
+    ingest = command(commands, "ingest", "embedded mode: read decision and event files", (common,))
     ingest.add_argument("--decisions", nargs="+", required=True, metavar="PATH", help="v1 decisions, JSON Lines")
     ingest.add_argument("--events", nargs="+", metavar="PATH", help="v1 JSON Lines or combined logs, .gz allowed")
     ingest.set_defaults(handler=_ingest)
 
-    feed = commands.add_parser("feed", parents=[common, kafka], help="streaming mode: follow decisions and access-logs")
+    feed = command(commands, "feed", "streaming mode: follow decisions and access-logs", (common, kafka))
     feed.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
     feed.add_argument("--until-end", action="store_true", help="stop at the end offsets seen at start")
     feed.set_defaults(handler=_feed)
 
-    user = commands.add_parser("user", help="manage console accounts")
+    user = command(commands, "user", "manage console accounts")
     actions = user.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", parents=[common], help="add a user")
+    add = command(actions, "add", "add a user", (common,))
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    set_role = actions.add_parser("set-role", parents=[common], help="change a user's role (and enable it)")
+    set_role = command(actions, "set-role", "change a user's role (and enable it)", (common,))
     set_role.add_argument("name")
     set_role.add_argument("role", choices=ROLES)
-    disable = actions.add_parser("disable", parents=[common], help="disable a user and end its sessions")
+    disable = command(actions, "disable", "disable a user and end its sessions", (common,))
     disable.add_argument("name")
     user.set_defaults(handler=_user)
     return parser

@@ -177,3 +177,19 @@ def test_the_cli_help_stays_fast_and_lists_the_console():
         [sys.executable, "-X", "importtime", "-m", "jobs.cli", "--help"], capture_output=True, text=True, timeout=60
     )
     assert "review" in out.stdout and "django" not in out.stderr  # stderr: every module -X importtime saw
+
+
+@pytest.mark.parametrize("command", [["serve"], ["ingest"], ["feed"], ["user", "add"], ["user", "set-role"]])
+def test_the_console_commands_help_shows_the_defaults_and_no_empty_ones(command, capsys):
+    from review.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith(f"usage: scrapeguard review {' '.join(command)} ")
+    assert "(default: None)" not in text and "(default: False)" not in text and "(default: )" not in text
+    assert "SQLite database and generated keys (default: " in text
+    if command == ["serve"]:
+        assert "(default: 127.0.0.1)" in text and "(default: 8000)" in text and "(default: 8)" in text
+        assert "or the wall clock (default: event)" in text
