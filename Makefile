@@ -6,8 +6,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian's kcat, the outside Kafka client of the tests
 KCAT   := 1.7.1-2
+# Debian's Chromium and its WebDriver (the review console's browser tests) and PostgreSQL 15 (its database test)
+CHROMIUM   := 156.0.8078.108-1~deb12u1
+POSTGRESQL := 15.20-0+deb12u1
 
-.PHONY: help demo stream-demo test lint test-fast bench quality quality-heldout quality-heldout-3 clean kcat
+.PHONY: help demo stream-demo test lint test-fast bench bench-review quality quality-heldout quality-heldout-3 clean kcat chromium postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,7 +33,7 @@ demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job
 stream-demo: $(STAMP)  ## the same sample through a real Kafka broker and the streaming job, then the enforcement view
 	infra/stream-demo.sh $(BIN)
 
-test: $(STAMP) kcat lint  ## set up, lint, and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster)
+test: $(STAMP) kcat chromium postgresql lint  ## set up, lint, and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster, browser, PostgreSQL)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff (lint and format) and mypy (strict on detectors/), pinned in pyproject.toml
@@ -43,11 +46,27 @@ kcat:  ## install Debian's kcat (pinned) if it is missing; needs root, else its 
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat=$(KCAT) >/dev/null; }
 	@command -v kcat >/dev/null || echo "kcat is not installed (needs root: apt-get install kcat); its test will be skipped"
 
+chromium:  ## install Debian's chromium and chromium-driver (pinned) if missing; needs root, else the browser tests are skipped
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium=$(CHROMIUM) chromium-driver=$(CHROMIUM) >/dev/null; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || echo "chromium is not installed (needs root); the browser tests will be skipped"
+
+postgresql:  ## install Debian's PostgreSQL 15 server (pinned) if missing, without a default cluster; needs root, else its test is skipped
+	@[ -x /usr/lib/postgresql/15/bin/initdb ] || [ "$$(id -u)" != 0 ] || \
+	  { mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold \
+	    postgresql-15=$(POSTGRESQL) postgresql-client-15=$(POSTGRESQL) >/dev/null; }
+	@[ -x /usr/lib/postgresql/15/bin/initdb ] || echo "PostgreSQL 15 is not installed (needs root); its test will be skipped"
+
 test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
 	$(BIN)/python -m pytest -m 'not flink and not kafka'
 
 bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
 	$(BIN)/python benchmarks/bench_run.py --events 1000000
+
+bench-review: $(STAMP)  ## review console: latency of the queue page with 10,000 open cases
+	$(BIN)/python benchmarks/bench_review.py --cases 10000
 
 quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (about 25 minutes)
 	$(BIN)/python benchmarks/bench_quality.py --scenario default --seeds 1 2 3 --out out/quality

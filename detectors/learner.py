@@ -28,6 +28,7 @@ from detectors.config import Config
 from detectors.models.anomaly import AnomalyModel
 from detectors.models.supervised import VerdictModel
 from detectors.population import Population
+from detectors.verdicts import LABELS
 
 EPOCH_MS = 10 * 60_000
 """How often (in event time) the learner publishes a version."""
@@ -102,7 +103,7 @@ class Learner:
     def verdict(self, subject_type: str, subject: str, verdict: str) -> None:
         """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's remembered features."""
         seen = self.memory.get((subject_type, subject))
-        if self.verdicts is not None and seen is not None and subject_type == "account":
+        if self.verdicts is not None and seen is not None and subject_type == "account" and verdict in LABELS:
             self.verdicts.learn(seen[1], verdict == "confirm")
 
     def version(self, effective: int) -> Version:

@@ -25,6 +25,7 @@ from detectors import __version__
 from detectors.config import ACTIONS, Config, parse_duration
 from detectors.events import format_ms
 from detectors.rules.base import Hit
+from detectors.verdicts import LABELS
 
 _RANK = {action: i for i, action in enumerate(ACTIONS)}
 _ID_NAMESPACE = uuid.UUID("5c7e4a52-3f1e-4d0b-9b8e-2a6f1f7d9e10")
@@ -145,7 +146,10 @@ class DecisionPolicy:
                               sorted({h.reason for h in hits}), evidence, state.expires_at)  # fmt: skip
 
     def verdict(self, state: PolicyState, subject_type: str, subject: str, ts: int, verdict: str) -> Decision | None:
-        """An analyst's `confirm` (block now) or `dismiss` (unblock if anything is in force, then grace)."""
+        """An analyst's `confirm` (block now) or `dismiss` (unblock if anything is in force, then grace); an
+        `escalate` (a hand-over between analysts) changes nothing."""
+        if verdict not in LABELS:
+            return None
         if verdict == "confirm":
             hit = Hit("analyst_confirmed", "block", 1.0, {"verdict": "confirm"})
             state.grace_until = 0

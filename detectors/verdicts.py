@@ -10,11 +10,14 @@ from typing import NamedTuple
 
 from detectors.events import BadEvent, json_object, parse_timestamp
 
-VERDICTS = ("confirm", "dismiss")
+VERDICTS = ("confirm", "dismiss", "escalate")
+LABELS = ("confirm", "dismiss")
+"""The verdicts the detector acts on and learns from; `escalate` (a hand-over between analysts) is recorded only."""
 
 
 class Verdict(NamedTuple):
-    """An analyst's verdict on a subject at event time `ts`: `confirm` (a scraper) or `dismiss` (not one)."""
+    """An analyst's verdict on a subject at event time `ts`: `confirm` (a scraper), `dismiss` (not one) or
+    `escalate` (handed on; no label)."""
 
     ts: int
     subject_type: str

@@ -29,6 +29,11 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `scrapeguard` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["review"]:  # the review console parses its own options (review/cli.py)
+        from review.cli import main as review  # imported late: Django is not free
+
+        return review(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
@@ -534,6 +539,10 @@ def _parser() -> argparse.ArgumentParser:
         help="give up when the broker does not answer for this long",
     )
     enforce.set_defaults(handler=_enforce)
+
+    commands.add_parser(
+        "review", add_help=False, help="analyst review console: serve, ingest, feed, user (scrapeguard review --help)"
+    )
     return parser
 
 

@@ -37,8 +37,10 @@ TOPICS: dict[str, tuple[int | None, dict[str, str]]] = {
     ),
     # Rejected input with the reason; kept two weeks for investigation.
     "dead-letter": (1, {"cleanup.policy": "delete", "retention.ms": str(14 * DAY_MS)}),
-    # Analyst verdicts keyed by "subject_type:subject" (the latest verdict per subject matters).
-    "verdicts": (None, {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}),
+    # Analyst verdicts keyed by "subject_type:subject". Every verdict is kept, for ever: they are the verdict model's
+    # training data and the audit trail of who released or confirmed whom, so compaction (which keeps only the latest
+    # verdict per subject) would destroy both. Analysts make a few thousand a day at most, so size is no concern.
+    "verdicts": (None, {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}),
 }
 
 

@@ -23,7 +23,7 @@ GOLDEN = ROOT / "tests" / "golden"
 EVAL = ROOT / "tests" / "fixtures" / "evaluation"
 COMMANDS = ("run", "produce", "simulate", "summary", "evaluate", "enforce")
 EVENT = '{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "/", "status": 200}\n'
-HEAVY = ("pyflink", "river", "kafka", "matplotlib", "numpy", "tqdm", "detectors.assess", "detectors.engine")
+HEAVY = ("pyflink", "river", "kafka", "matplotlib", "numpy", "tqdm", "detectors.assess", "detectors.pipeline")
 
 
 def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:

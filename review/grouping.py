@@ -1,0 +1,43 @@
+"""Which group case a decision belongs to: one small function per kind of group.
+
+A decision whose subject is one member of a coordinated group is reviewed with the rest of the
+group, as one case. Each grouper looks at a v1 decision and returns `(kind, key, label)` or None;
+the first that answers wins. A new kind of group (e.g. fleets of addresses with a group id in the
+evidence) is one more function in `GROUPERS`.
+
+>>> d = {"reasons": ["coordinated_fleet"],
+...      "evidence": {"fleet_user_agent": "bot/1", "fleet_created_hour": "2026-01-05T07:00Z"}}
+>>> group_of(d)
+('coordinated_fleet', 'bot/1|2026-01-05T07:00Z', 'user agent bot/1, accounts created 2026-01-05T07:00Z')
+>>> group_of({"reasons": ["account_profile_views_1m"], "evidence": {}}) is None
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Group = tuple[str, str, str]
+"""(kind, key, label): the kind of group, its identity within the kind, and what to show."""
+
+
+def coordinated_fleet(decision: dict[str, Any]) -> Group | None:
+    """Accounts of one cohort (same user agent, created in the same hour) that crawl disjoint id ranges."""
+    evidence = decision.get("evidence") or {}
+    ua, hour = evidence.get("fleet_user_agent"), evidence.get("fleet_created_hour")
+    if "coordinated_fleet" not in decision.get("reasons", ()) or not ua or not hour:
+        return None
+    return "coordinated_fleet", f"{ua}|{hour}", f"user agent {ua}, accounts created {hour}"
+
+
+GROUPERS: list[Callable[[dict[str, Any]], Group | None]] = [coordinated_fleet]
+
+
+def group_of(decision: dict[str, Any]) -> Group | None:
+    """The group the decision's subject is a member of, if any."""
+    for grouper in GROUPERS:
+        group = grouper(decision)
+        if group is not None:
+            return group
+    return None
