@@ -215,7 +215,7 @@ def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafk
     closed = max(parse_timestamp(json.loads(line)["ts"]) for line in events.read_text().splitlines()) + 7_200_000
     last = {f"{d['subject_type']}:{d['subject']}": d for d in after}
     lapsed = {k for k, d in last.items() if parse_timestamp(d["expires_at"]) < closed - 31_000}
-    assert lapsed and sorted(tombstones_of(messages)) == sorted(lapsed)
+    assert lapsed and set(tombstones_of(messages)) == lapsed  # (a subject may lapse, return and lapse again)
 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by `make test` (Debian package kcat)")
