@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from pyflink.common import Row, Types
-from pyflink.common.time import Time
+from pyflink.common.time import Duration, Time
 from pyflink.datastream import DataStream, KeyedStream, OutputTag
 from pyflink.datastream.functions import (
     KeyedBroadcastProcessFunction,
@@ -94,6 +94,10 @@ def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
             StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
             .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
+            # The default RocksDB cleanup builds its 30-day compaction period through PyFlink's Py4J gateway,
+            # which a task manager in thread mode does not have (the operator then fails to open); its Java
+            # side reads only the entry count, so the period is a placeholder.
+            .cleanup_in_rocksdb_compact_filter(1000, Duration(None))
             .build()
         )  # this visibility keeps the Python state read cache on (FLINK-24105)
         descriptor.enable_time_to_live(ttl)
