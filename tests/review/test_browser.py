@@ -115,12 +115,25 @@ def browser():
 
 def click_and_wait(driver, element) -> None:
     """Click, and wait until the page it was on has gone."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element("tag name", "main")
+    gone = expected_conditions.staleness_of(page)
+
+    def left(driver) -> bool:
+        try:
+            return gone(driver)
+        except WebDriverException as exc:
+            # chromedriver sometimes answers this, not "stale element", for an element of the page being left
+            # (SeleniumHQ/selenium issue 15401): the old page is going, so look again
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
+
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(left)
 
 
 def log_in(driver, base: str, user: str, password: str = PASSWORD, path: str = "/") -> None:
