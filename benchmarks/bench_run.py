@@ -110,7 +110,8 @@ def main() -> None:
                 [sys.executable, "-m", "jobs.cli", "run", "--input", *inputs, "--output", str(out),
                  "--parallelism", str(parallelism), "--quiet"]
             )  # fmt: skip
-            rows.append((f"scrapeguard run, p={parallelism}", seconds, peak, stdout.strip().splitlines()[-1]))
+            summary = next(x for x in stdout.splitlines() if x.startswith("scrapeguard run: read "))
+            rows.append((f"scrapeguard run, p={parallelism}", seconds, peak, summary.removeprefix("scrapeguard run: ")))
         ceiling = rows[1][1]
         print(f"\n{events:,} events in {len(inputs)} file(s); JVM and job start included in every time\n")
         print("| run | seconds | events/s | of the parse pass-through | peak memory | |\n|---|---|---|---|---|---|")
