@@ -10,7 +10,7 @@ KCAT   := 1.7.1-2
 CHROMIUM   := 156.0.8078.108-1~deb12u1
 POSTGRESQL := 15.20-0+deb12u1
 
-.PHONY: help demo stream-demo test test-fast bench bench-review quality quality-heldout quality-heldout-3 clean kcat chromium postgresql
+.PHONY: help demo stream-demo test lint test-fast bench bench-review quality quality-heldout quality-heldout-3 clean kcat chromium postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,8 +33,13 @@ demo: $(STAMP)  ## set up, simulate a small labeled sample, run the embedded job
 stream-demo: $(STAMP)  ## the same sample through a real Kafka broker and the streaming job, then the enforcement view
 	infra/stream-demo.sh $(BIN)
 
-test: $(STAMP) kcat chromium postgresql  ## set up and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster, browser, PostgreSQL)
+test: $(STAMP) kcat chromium postgresql lint  ## set up, lint, and run the whole test suite (unit, doctests, real PyFlink jobs, Kafka, Flink cluster, browser, PostgreSQL)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (lint and format) and mypy (strict on detectors/), pinned in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 kcat:  ## install Debian's kcat (pinned) if it is missing; needs root, else its test is skipped
 	@command -v kcat >/dev/null || [ "$$(id -u)" != 0 ] || \

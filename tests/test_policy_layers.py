@@ -205,7 +205,10 @@ GOOD = '"ts": "2026-01-05T08:00:00Z", "subject_type": "account", "subject": "a7"
         ("{" + GOOD.replace('"account"', '"network"') + "}", "'subject_type' is not 'account' or 'ip' ('network')"),
         ("{" + GOOD.replace('"a7"', '""') + "}", "field 'subject' is not a non-empty string ('')"),
         ("{" + GOOD.replace('"a7"', "7") + "}", "field 'subject' is not a non-empty string (7)"),
-        ("{" + GOOD.replace('"confirm"', '"unblock"') + "}", "'verdict' is not one of confirm, dismiss, escalate ('unblock')"),
+        (
+            "{" + GOOD.replace('"confirm"', '"unblock"') + "}",
+            "'verdict' is not one of confirm, dismiss, escalate ('unblock')",
+        ),
         ("{" + GOOD.replace('"2026-01-05T08:00:00Z"', '"yesterday"') + "}", "field 'ts'"),
         ("{" + GOOD.replace('"2026-01-05T08:00:00Z"', "true") + "}", "field 'ts' is not a timestamp (True)"),
     ],
