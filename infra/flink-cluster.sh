@@ -100,6 +100,10 @@ rest.port: $rest_port
 parallelism.default: 1
 python.executable: "$python"
 python.client.executable: "$python"
+# pemja (flink-python's embedded interpreter, thread mode) is on the JVMs' own class path (HADOOP_CLASSPATH in start)
+# and loaded from there for every job: loaded by a job's class loader, its native library is bound to that loader,
+# and the next job's fails with "NoSuchFieldException: loadedLibraryNames".
+classloader.parent-first-patterns.additional: "pemja."
 YAML
 }
 
@@ -117,7 +121,11 @@ start() {
   # The JVMs' working directory is the state directory, so nothing lands where `start` was run. Python operators
   # run in thread mode, which embeds the `python3` first on PATH: the one of the venv (and jobs/embedded's
   # sitecustomize imports the compiled extensions once, at start).
-  (cd "$state" && export PATH="$(dirname "$python"):$PATH" PYTHONPATH="$repo/jobs/embedded${PYTHONPATH:+:$PYTHONPATH}" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
+  local python_jar
+  python_jar=$(echo "$FLINK_HOME"/opt/flink-python-*.jar)
+  [[ -f $python_jar ]] || { say "no flink-python jar in $FLINK_HOME/opt"; exit 1; }
+  (cd "$state" && export PATH="$(dirname "$python"):$PATH" PYTHONPATH="$repo/jobs/embedded${PYTHONPATH:+:$PYTHONPATH}" \
+      HADOOP_CLASSPATH="$python_jar${HADOOP_CLASSPATH:+:$HADOOP_CLASSPATH}" && bash "$FLINK_HOME/bin/jobmanager.sh" start && bash "$FLINK_HOME/bin/taskmanager.sh" start) \
     >"$log_dir/start.out" 2>&1 || { say "the daemon scripts failed:"; tail -20 "$log_dir/start.out"; stop; exit 1; }
   local jm tm tms free
   jm=$(running_pid standalonesession) && tm=$(running_pid taskexecutor) \

@@ -94,9 +94,12 @@ def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
             StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
             .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
-            # The default RocksDB cleanup builds its 30-day compaction period through PyFlink's Py4J gateway,
-            # which a task manager in thread mode does not have (the operator then fails to open); its Java
-            # side reads only the entry count, so the period is a placeholder.
+            # Background cleanup, spelled out: PyFlink builds the default RocksDB strategy's 30-day compaction
+            # period through its Py4J gateway whenever background cleanup is on, and a task manager in thread
+            # mode has no gateway (the operator fails to open on a cluster). Its Java side reads only the entry
+            # count, so the period is a placeholder.
+            .disable_cleanup_in_background()
+            .cleanup_incrementally(5, False)
             .cleanup_in_rocksdb_compact_filter(1000, Duration(None))
             .build()
         )  # this visibility keeps the Python state read cache on (FLINK-24105)
@@ -323,9 +326,6 @@ VERSIONS = MapStateDescriptor("versions", Types.LONG(), Types.PICKLED_BYTE_ARRAY
 """Broadcast state of the scorer: pickled versions by effective time, and under `_INDEX` the effective times
 (entries are read by key only, which both Python execution modes offer)."""
 _INDEX = -1
-KEEP_VERSIONS = 12
-"""Versions kept in broadcast state (two hours of event time at one per epoch): a scorer never lags the
-learner by more, since they share their inputs."""
 
 
 class ScoreAndDecide(KeyedBroadcastProcessFunction):
@@ -350,18 +350,23 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         self.versions: dict[int, Version] = {}
         self.index: list[int] | None = None
         self.first: Version | None = None
+        self.fired = -(2**63)  # the latest timer fired in this instance: the watermark has reached it
 
     def process_element(self, item: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Any:
         hold(self.pending, item, ctx)
 
     def process_broadcast_element(self, version: Row, ctx: KeyedBroadcastProcessFunction.Context) -> None:
+        """Keep a version until a timer a second past its successor's effective time has fired here: rows are taken
+        at the end of their second, so no row left to take can need it then. (The learner may run far ahead of
+        a scorer, for instance while one of the scorer's other inputs has no watermark yet. In thread mode this
+        context has no watermark, hence the timers.)"""
         state = ctx.get_broadcast_state(VERSIONS)
         index = sorted({*self._index(state), version[0]})
         state.put(version[0], version[1])
-        for effective in index[:-KEEP_VERSIONS]:
-            state.remove(effective)
-            self.versions.pop(effective, None)
-        self.index = index[-KEEP_VERSIONS:]
+        while len(index) > 1 and index[1] <= self.fired - 1000:
+            state.remove(index[0])
+            self.versions.pop(index.pop(0), None)
+        self.index = index
         state.put(_INDEX, pickle.dumps(self.index))
 
     def _index(self, state: Any) -> list[int]:
@@ -371,6 +376,7 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         return self.index
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
+        self.fired = max(self.fired, timestamp)
         rows = sorted(take(self.pending, timestamp), key=ScorerRow.order) if timestamp % 1000 == 999 else []
         state = self.policy.value() or self.step.policy.new_state()
         broadcast = ctx.get_broadcast_state(VERSIONS)

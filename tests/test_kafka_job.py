@@ -150,21 +150,23 @@ def test_streaming_job_commits_the_embedded_jobs_decisions(
 
 
 def close_event_time(bootstrap: str, topic: str, events: Path) -> None:
-    """Send each partition one event two hours after the last one, counted by no rule: it moves the watermark past
-    every real event, so an unbounded job emits all their decisions."""
+    """Move each partition's clock two hours past the last event with events counted by no rule, so an unbounded
+    job emits the decisions of every real event.
+
+    An input's clock is the median of its last 5 event times and rejects an event more than
+    `[time] max_ahead` (1 h) ahead of it, so the clock is walked forward: three events at each
+    half hour, as a quiet server's health checks would.
+    """
     from kafka import KafkaProducer
 
     last = max(parse_timestamp(json.loads(line)["ts"]) for line in events.read_text().splitlines())
-    closer = {
-        "ts": format_ms(last + 7_200_000),
-        "ip": "192.0.2.1",
-        "method": "GET",
-        "path": "/static/app.js",
-        "status": 200,
-    }
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     for partition in producer.partitions_for(topic):
-        producer.send(topic, value=json.dumps(closer).encode(), partition=partition, timestamp_ms=last + 7_200_000)
+        for step in range(1, 5):
+            ts = last + step * 1_800_000
+            closer = {"ts": format_ms(ts), "ip": "192.0.2.1", "method": "GET", "path": "/static/app.js", "status": 200}
+            for _ in range(3):
+                producer.send(topic, value=json.dumps(closer).encode(), partition=partition, timestamp_ms=ts)
     producer.close()
 
 
@@ -184,7 +186,9 @@ def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafk
     close_event_time(kafka_broker.bootstrap, topic_prefix + "access-logs", events)
     checkpoints, topic = tmp_path / "chk", topic_prefix + "decisions"
     args = [sys.executable, "-m", "jobs.cli", *stream_args(kafka_broker.bootstrap, topic_prefix, checkpoints)]
-    args += ["--delivery", "exactly-once"]
+    # The empty verdicts topic holds the watermark back until it counts as idle: at the default 30 s, the whole
+    # backlog would be read by then and every decision come out at one checkpoint, leaving no mid-stream to crash in.
+    args += ["--delivery", "exactly-once", "--idle-timeout", "2s"]
     args.remove("--until-end")
 
     def committed_decisions(wait_ms: int = 4000) -> list[dict]:
