@@ -51,27 +51,39 @@ class Evaluation:
         }
 
 
-def decision_actions(decisions: Iterable[Decision]) -> tuple[dict[str, list[Action]], dict[str, list[Action]]]:
+def decision_actions(
+    decisions: Iterable[Decision], delay_ms: int = 0
+) -> tuple[dict[str, list[Action]], dict[str, list[Action]]]:
     """Flagging decisions as actions: (by account actor key, by IP); an unblock ends its subject's earlier ones.
 
+    With `delay_ms`, every decision (unblocks too) takes effect that long after its event time, as in a live
+    deployment where enforcement reads it later; it still ends at its `expires_at`, and one that expired
+    before it took effect never reached its subject.
+
     >>> from evaluation.decisions import Decision
-    >>> accounts, ips = decision_actions([Decision("ip", "10.0.0.1", "block", 0, 100),
-    ...                                    Decision("ip", "10.0.0.1", "unblock", 40, 40)])
-    >>> accounts, ips
+    >>> ds = [Decision("ip", "10.0.0.1", "block", 0, 100), Decision("ip", "10.0.0.1", "unblock", 40, 40)]
+    >>> decision_actions(ds)
     ({}, {'10.0.0.1': [Action(time=0, end=40, blocks=True)]})
+    >>> decision_actions(ds, delay_ms=30)
+    ({}, {'10.0.0.1': [Action(time=30, end=70, blocks=True)]})
+    >>> decision_actions(ds[:1], delay_ms=101)
+    ({}, {})
     """
     decisions = sorted(decisions, key=lambda d: d.time)
     unblocks: dict[str, list[int]] = {}
     for d in decisions:
         if d.action == "unblock":
-            unblocks.setdefault(d.key, []).append(d.time)
+            unblocks.setdefault(d.key, []).append(d.time + delay_ms)
     accounts: dict[str, list[Action]] = {}
     ips: dict[str, list[Action]] = {}
     for d in decisions:
         if d.action not in FLAG_ACTIONS:
             continue
-        end = min([d.end, *(u for u in unblocks.get(d.key, ()) if u >= d.time)])
-        action = Action(d.time, end, d.action == "block")
+        start = d.time + delay_ms
+        end = min([d.end, *(u for u in unblocks.get(d.key, ()) if u >= start)])
+        if end < start:
+            continue
+        action = Action(start, end, d.action == "block")
         if d.subject_type == "ip":
             ips.setdefault(canonical_ip(d.subject), []).append(action)
         else:
@@ -86,10 +98,12 @@ def evaluate(
     grid: tuple[int, int, int] = GRID,
     tick: Tick | None = None,
     routes: RouteTable | None = None,
+    enforcement_delay_ms: int = 0,
 ) -> Evaluation:
     """Score the decisions and both anchors on labeled events (see the package docstring); `tick` follows the pass
     over the events (`evaluation.traffic.scan`); `routes` (default: the built-in
-    table) say which requests disclose personal data.
+    table) say which requests disclose personal data; `enforcement_delay_ms` delays the detector's decisions
+    (`decision_actions`), not the anchors', which stand for checks made in the request path.
 
     Events with no valid line, or none sent by a labeled actor, are an `InputError`: there is nothing to score,
     and every rate would be that of actors that were never seen."""
@@ -106,7 +120,7 @@ def evaluate(
             "are they from the same simulation?"
         )
 
-    account_actions, ip_actions = decision_actions(decisions)
+    account_actions, ip_actions = decision_actions(decisions, enforcement_delay_ms)
     presence = traffic.presence
     versions = sorted({d.detector_version for d in decisions if d.detector_version})
     detector = score(
@@ -114,7 +128,7 @@ def evaluate(
         labels,
         resolve(labels, account_actions, ip_actions, presence),
         traffic.actors,
-        {"detector_version": versions},
+        {"detector_version": versions, "enforcement_delay_s": enforcement_delay_ms / 1000},
     )
 
     tuning = tune(labels, traffic.account_hour, traffic.ip_minute, presence, grid)

@@ -32,7 +32,12 @@ def headline(ev: Evaluation) -> str:
         f"scrapeguard evaluate: {i['events_read']:,} events{rejected}, {i['labeled_actors']:,} labeled actors, "
         f"{i['decisions_read']:,} decisions on {i['subjects_flagged']:,} subjects "
         f"({i['unlabeled_subjects_flagged']:,} unlabeled); {ev.seconds:.1f} s"
+        + (f"; the detector's decisions take effect {delay:g} s late" if (delay := _delay(ev)) else "")
     )
+
+
+def _delay(ev: Evaluation) -> float:
+    return float(ev.detector.parameters.get("enforcement_delay_s", 0))
 
 
 def overall(s: Score) -> list[str]:

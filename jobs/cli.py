@@ -250,9 +250,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from jobs.progress import progress
 
     routes = load_config(args.config).routes if args.config else None
+    delay = parse_duration(args.enforcement_delay, "--enforcement-delay") if args.enforcement_delay else 0
     try:
         with progress(None, "lines", desc="evaluate", quiet=args.quiet) as bar:
-            result = evaluate(events, labels, decisions, tick=bar.tick, routes=routes)
+            result = evaluate(events, labels, decisions, tick=bar.tick, routes=routes, enforcement_delay_ms=delay)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     print(render(result, as_json=args.json, anchors=args.anchors))
@@ -514,6 +515,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines; - reads stdin")
     evaluate.add_argument(
         "--config", metavar="TOML", help="the platform's configuration: its routes say what discloses personal data"
+    )
+    evaluate.add_argument(
+        "--enforcement-delay",
+        metavar="DURATION",
+        help="the detector's decisions take effect this long after their event time (a live deployment's measured "
+        "latency), so the leak ratio counts what was served meanwhile (default: none)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object with every figure (and no table)")
     evaluate.add_argument("--anchors", action="store_true", help="print the detector beside the two anchors")

@@ -467,3 +467,32 @@ def test_doctests(module: str) -> None:
     """The examples in the docstrings hold (also when `evaluation` is not in pytest's testpaths)."""
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_enforcement_delay_counts_what_was_served_until_the_decision_took_effect(tmp_path: Path, capsys) -> None:
+    """A logged-out crawler views a profile a second; the challenge is made at its 5th view. Read by enforcement
+    3 s later, it stops the crawl after the 8th: three more views and records leak, and a bad delay is refused."""
+    events = _write_events(tmp_path / "events.jsonl", [(T0 + i * S, "10.0.0.5", f"/u/{i}", None) for i in range(20)])
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"ip:10.0.0.5": "scraper_enumerator_logged_out"}))
+    decisions = tmp_path / "decisions.jsonl"
+    challenge = {
+        "subject_type": "ip",
+        "subject": "10.0.0.5",
+        "action": "challenge",
+        "event_time": format_ms(T0 + 4 * S),
+    }
+    decisions.write_text(json.dumps(challenge) + "\n")
+    args = ["evaluate", "--events", str(events), "--labels", str(labels), "--decisions", str(decisions), "--json"]
+
+    kinds = []
+    for extra in ([], ["--enforcement-delay", "3s"]):
+        assert main([*args, *extra]) == 0
+        kinds.append(json.loads(capsys.readouterr().out)["engines"]["detector"])
+
+    before = [k["kinds"]["scraper_enumerator_logged_out"]["records_before_first_action"]["total"] for k in kinds]
+    assert before == [5, 8]
+    assert [k["overall"]["leak_ratio"] for k in kinds] == [pytest.approx(5 / 20), pytest.approx(8 / 20)]
+    assert kinds[1]["parameters"]["enforcement_delay_s"] == 3
+    assert main([*args[:-1], "--enforcement-delay", "soon"]) == 2
+    assert "--enforcement-delay: 'soon' is not a duration" in capsys.readouterr().err
