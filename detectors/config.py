@@ -80,6 +80,7 @@ _SHAPE: dict[str, Any] = {
             "quantile": "fraction",
             "min_views_1h": int,
             "action": "action",
+            "alone": bool,
         },
         "verdicts": {
             "enabled": bool,

@@ -37,6 +37,10 @@ CONNECTOR_JAR = Path(__file__).resolve().parents[1] / "infra/.cache/flink-lib/fl
 """The Flink Kafka connector, fetched from Maven Central by `infra/kafka.sh fetch` (infra/pom.xml)."""
 
 
+VERDICTS_IDLE_MS = 1000
+"""How long a partition of the verdicts topic may be silent before it stops holding back the watermark."""
+
+
 @dataclass
 class StreamOptions:
     """Where the streaming job reads and writes, and how it keeps its state (defaults: `scrapeguard run --help`)."""
@@ -90,7 +94,9 @@ def source_ddl(
     stage's clocks).
 
     The watermark trails the largest timestamp by the out-of-orderness and 1 ms, as in the file job,
-    so "late" means the same in both.
+    so "late" means the same in both. A partition of verdicts counts as idle after `VERDICTS_IDLE_MS`:
+    verdicts are rare, and one that comes after the watermark still takes effect at the next one,
+    so an empty verdicts topic must not hold detection back for the access logs' `--idle-timeout`.
     """
     lag = parse_duration(config.section("time", "out_of_orderness")) + 1
     bounded = "'scan.bounded.mode' = 'latest-offset'," if options.until_end else ""
@@ -110,7 +116,7 @@ def source_ddl(
           'properties.isolation.level' = 'read_committed',
           'scan.startup.mode' = '{options.starting_offsets}-offset',
           {bounded}
-          'scan.watermark.idle-timeout' = '{options.idle_timeout_ms} ms',
+          'scan.watermark.idle-timeout' = '{VERDICTS_IDLE_MS if timed else options.idle_timeout_ms} ms',
           'format' = 'raw'
         )"""
 

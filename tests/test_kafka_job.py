@@ -186,9 +186,7 @@ def test_restart_from_checkpoint_after_a_crash_loses_and_duplicates_nothing(kafk
     close_event_time(kafka_broker.bootstrap, topic_prefix + "access-logs", events)
     checkpoints, topic = tmp_path / "chk", topic_prefix + "decisions"
     args = [sys.executable, "-m", "jobs.cli", *stream_args(kafka_broker.bootstrap, topic_prefix, checkpoints)]
-    # The empty verdicts topic holds the watermark back until it counts as idle: at the default 30 s, the whole
-    # backlog would be read by then and every decision come out at one checkpoint, leaving no mid-stream to crash in.
-    args += ["--delivery", "exactly-once", "--idle-timeout", "2s"]
+    args += ["--delivery", "exactly-once"]
     args.remove("--until-end")
 
     def committed_decisions(wait_ms: int = 4000) -> list[dict]:

@@ -561,11 +561,27 @@ def test_assessor_models_only_score_rows_through_the_volume_gate(tmp_path: Path)
     learner = Learner(config(tmp_path, "[models.anomaly]\nwarmup = 100\nwindow_size = 50\n"))
     for row in quiet_rows(400):
         learner.learn("account", "p", T0, row, True)
-    version, assessor = learner.version(FIRST), Assessor(CONFIG)
+    version, assessor = learner.version(FIRST), Assessor(config(tmp_path, "[models.anomaly]\nalone = true\n"))
     gated = assessor.behaviour(version, "account", "c", T0, CRAWLER, [], True)
     assert gated is not None and [h.reason for h in gated.hits] == ["anomaly_score"]
     assert assessor.behaviour(version, "account", "c", T0, CRAWLER, [], False) is None
     assert assessor.behaviour(version, "ip", "10.0.0.1", T0, CRAWLER, [], True) is None
+
+
+def test_assessor_anomaly_alone_is_evidence_not_an_action(tmp_path: Path) -> None:
+    """By default the anomaly model's hit acts only beside another layer's: an unusual account with nothing else
+    against it gets no assessment; beside a rule's hit, it is kept and corroborates it."""
+    learner = Learner(config(tmp_path, "[models.anomaly]\nwarmup = 100\nwindow_size = 50\n"))
+    for row in quiet_rows(400):
+        learner.learn("account", "p", T0, row, True)
+    version, assessor = learner.version(FIRST), Assessor(CONFIG)
+    assert assessor.behaviour(version, "account", "c", T0, CRAWLER, [], True) is None
+    rule = [(Hit("profiles_only", "challenge", 0.75, {"views_10m": 400}), "behaviour")]
+    both = assessor.behaviour(version, "account", "c", T0, CRAWLER, rule, True)
+    assert both is not None
+    assert [(h.reason, h.action) for h in both.hits] == [
+        ("profiles_only", "challenge"), ("anomaly_score", "throttle"), ("corroborated", "block")
+    ]  # fmt: skip
 
 
 def test_assessor_explain_names_the_features_with_value_and_percentile() -> None:
