@@ -67,6 +67,10 @@ _SHAPE: dict[str, Any] = {
         "ip_profile_rate": {"enabled": bool, "limits": [{"window": "duration", "max_views": int, "action": "action"}]},
         "behaviour": [{"name": str, "subject": "subject", "action": "action", "when": "conditions"}],
     },
+    "tiers": {
+        "asserted": "factors",
+        "human": {"factor": "factor", "min_age_days": int, "when": "conditions"},
+    },
     "features": {"night_utc_hours": "hours"},
     "models": {
         "sample_every": int,
@@ -97,6 +101,13 @@ _SHAPE: dict[str, Any] = {
         "min_views_1h": int,
         "min_density": "fraction",
         "action": "action",
+        "addresses": {
+            "enabled": bool,
+            "block": int,
+            "min_members": int,
+            "window_minutes": int,
+            "action": "action",
+        },
     },
     "allowlist": {
         "accounts": "strings",
@@ -284,6 +295,14 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
     elif shape == "subject":
         if value not in SUBJECTS:
             raise ConfigError(f"{place}: {value!r} is not one of {', '.join(SUBJECTS)}")
+    elif shape == "factor":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+            raise ConfigError(f"{place}: {value!r} is not a number of at least 1")
+    elif shape == "factors":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{place} must be a table of tier = factor, e.g. verified = 2.5")
+        for tier, factor in value.items():
+            _check(factor, "factor", name, f"{where}.{tier}")
     elif shape == "fraction":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ConfigError(f"{place}: {value!r} is not a number in (0, 1]")

@@ -1,4 +1,11 @@
-"""Coordination: fleets of accounts that share a user agent and a creation hour and crawl disjoint id ranges.
+"""Coordination: crawls spread over many subjects that each stay under every per-subject limit.
+
+Two layers, each keyed by the group it describes, so the Flink job runs them in parallel:
+
+- `Coordination`: fleets of accounts that share a user agent and a creation hour and crawl
+  disjoint id ranges (below);
+- `AddressFleet`: logged-out crawls spread over many addresses that together walk a block of
+  profile ids (see its docstring).
 
 A botnet spreads its crawl over many accounts so that each stays under every per-account
 limit. What gives it away is what the members share. Accounts are grouped into cohorts by
@@ -49,6 +56,15 @@ class Coordination(Layer):
         self.cohorts: dict[str, dict[str, tuple[int, int, int, str]]] = {}
         self._remember(min_members=min_members, min_views_1h=min_views_1h, min_density=min_density, action=action)
 
+    def key(self, features: dict[str, Any]) -> str | None:
+        """The group of a row: its cohort."""
+        return cohort_key(features)
+
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
+        """The row's hits as `(subject, ts, hits)` (only this account: the others are flagged at their own rows)."""
+        hits = self.hits(subject, ts, features)
+        return [(subject, ts, hits)] if hits else []
+
     def crawling(self, features: dict[str, Any]) -> bool:
         """Whether an account row counts as crawling (the only rows that can change a cohort's fleet)."""
         return (
@@ -96,3 +112,105 @@ class Coordination(Layer):
             del cohort[member]
         if not cohort:
             del self.cohorts[key]
+
+
+class AddressFleet(Layer):
+    """Logged-out crawls spread over many addresses, each with a few bare requests.
+
+    A crawl that rents hundreds of residential addresses makes a few dozen requests from each,
+    far under any per-address limit. What gives it away is what the addresses do together: they
+    walk the profile id space, so many addresses view distinct ids of one small block of ids
+    within the hour, and their requests share a shape no person's visit has: profile pages only,
+    no assets, no referer. A row is *bare* when the address's last ten minutes hold logged-out
+    profile views with numeric ids, no asset (`static_share_10m` 0), no referer on at least 90 %
+    of them and no declared crawler. Bare rows are grouped by the block of ids (`block` ids wide)
+    of the minute's lowest id, `block_key`. When at least `min_members` bare addresses viewed at
+    least `min_members` distinct ids of one block within `window_minutes`, the block is a fleet's,
+    and every address seen in it gets an `address_fleet` hit: those seen before too, at once
+    (`flagged`), so the first addresses of a round are not left to go on.
+
+    >>> f = AddressFleet(min_members=3)
+    >>> bare = {"logged_out_views_1m": 1, "static_share_10m": 0.0, "noref_share_10m": 1.0,
+    ...         "crawler_ua_share_10m": 0.0}
+    >>> for i in range(3):
+    ...     row = {**bare, "target_min_1m": 5120 + i}
+    ...     f.observe(f"10.0.{i}.7", 60_000 * i, row)
+    >>> [(s, h[0].reason) for s, _, h in f.flagged("10.0.2.7", 120_000, row)]
+    [('10.0.0.7', 'address_fleet'), ('10.0.1.7', 'address_fleet'), ('10.0.2.7', 'address_fleet')]
+    """
+
+    layer = "coordination"
+    subject_type = "ip"
+
+    def __init__(self, block: int = 256, min_members: int = 12, window_minutes: int = 60, action: str = "challenge"):
+        self.block, self.min_members, self.window, self.action = block, min_members, window_minutes * 60_000, action
+        self.blocks: dict[str, dict[str, tuple[int, int]]] = {}  # block key -> address -> (last ts, lowest id)
+        self.acted: dict[str, set[str]] = {}  # block key -> addresses already flagged
+        self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action)
+
+    def key(self, features: dict[str, Any]) -> str | None:
+        """The group of a row: its block of ids."""
+        return block_key(features, self.block)
+
+    def crawling(self, features: dict[str, Any]) -> bool:
+        """Whether a row is bare (see the class docstring)."""
+        return (
+            (features.get("logged_out_views_1m") or 0) >= 1
+            and features.get("target_min_1m") is not None
+            and features.get("static_share_10m") == 0.0
+            and (features.get("noref_share_10m") or 0.0) >= 0.9
+            and not features.get("crawler_ua_share_10m")
+        )
+
+    def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
+        """Record a bare row in its block (and forget what left the window)."""
+        key = self.key(features)
+        if key is None:
+            return
+        members = self.blocks.setdefault(key, {})
+        if self.crawling(features):
+            members[subject] = (ts, int(features["target_min_1m"]))
+        else:
+            members.pop(subject, None)
+        for member in [m for m, v in members.items() if v[0] < ts - self.window]:
+            del members[member]
+        if not members:
+            del self.blocks[key]
+            self.acted.pop(key, None)
+
+    def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
+        """An `address_fleet` hit when the address is in a fleet's block."""
+        key = self.key(features) or ""
+        members = self.blocks.get(key, {})
+        if subject not in members or not self._fleet(members):
+            return []
+        return [self._hit(key, members)]
+
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
+        """`(address, ts, hits)` for this row's subject and for every address of its block not flagged before;
+        `ts` is the later of the row's and the address's own last request (a decision never predates what it
+        decides on)."""
+        key = self.key(features) or ""
+        members = self.blocks.get(key, {})
+        if not self._fleet(members):
+            return []
+        acted = self.acted.setdefault(key, set())
+        hit = self._hit(key, members)
+        out = [(m, max(ts, members[m][0]), [hit]) for m in sorted(members) if m == subject or m not in acted]
+        acted.update(members)
+        return out
+
+    def _fleet(self, members: dict[str, tuple[int, int]]) -> bool:
+        return len(members) >= self.min_members and len({v[1] for v in members.values()}) >= self.min_members
+
+    def _hit(self, key: str, members: dict[str, tuple[int, int]]) -> Hit:
+        lo = int(key.split(":")[1]) * self.block
+        evidence = {"fleet_size": len(members), "fleet_ids": f"{lo}-{lo + self.block - 1}",
+                    "fleet_distinct_ids": len({v[1] for v in members.values()})}  # fmt: skip
+        return Hit("address_fleet", self.action, 0.9, evidence)
+
+
+def block_key(features: dict[str, Any], block: int) -> str | None:
+    """`ids:<n>`: the block of `block` ids holding the row's lowest id of the minute (None without one)."""
+    lo = features.get("target_min_1m")
+    return None if lo is None else f"ids:{int(lo) // block}"

@@ -12,7 +12,7 @@ watermarks guarantee, and is what the job is tested against, decision for decisi
    and behaviour rules; it routes each row to the assessor (hits, or enough volume for the
    models), the learner (sampled subjects, and what the assessor sees) and coordination;
 4. `learn` (`detectors.learner`): population-wide models, published in versions;
-5. `group`: coordination per cohort;
+5. `group`: coordination per group (a cohort of accounts, a block of ids for addresses);
 6. `Score`: per subject, in canonical order, the rows of one row time assessed together
    (`detectors.assess`) and put through the decision policy (`detectors.policy`).
 
@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from detectors.allowlist import Allowlist
 from detectors.assess import Assessor, Tagged
 from detectors.config import ACTIONS, Config
-from detectors.coordination import Coordination, cohort_key
+from detectors.coordination import AddressFleet, Coordination
 from detectors.events import AccessEvent
 from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
 from detectors.features.minutes import KINDS, MINUTE_MS, summarise
@@ -43,6 +43,7 @@ from detectors.features.request import RequestFacts, facts
 from detectors.learner import FIRST, Learner, Version, epoch_end, in_sample
 from detectors.policy import Decision, DecisionPolicy, PolicyState
 from detectors.rules import Rule, build_behaviour_rules, build_rules
+from detectors.tiers import Tiers
 from detectors.verdicts import Verdict
 
 SUBJECT_TYPES = ("account", "ip")
@@ -65,9 +66,10 @@ class Row(NamedTuple):
     gated: bool = False
     verdict: str | None = None
 
-    def order(self) -> tuple[int, int, str, str, str]:
-        """The canonical order: row time, source, subject type, subject, verdict."""
-        return (self.rowtime, self.source, self.subject_type, self.subject, self.verdict or "")
+    def order(self) -> tuple[int, int, str, str, str, int]:
+        """The canonical order: row time, source, subject type, subject, verdict, event time (a fleet may flag a
+        subject in the same row time as the subject's own row)."""
+        return (self.rowtime, self.source, self.subject_type, self.subject, self.verdict or "", self.ts)
 
 
 class Observation(NamedTuple):
@@ -102,6 +104,9 @@ class Limits:
         halves = [r.split() for r in rules]
         self.short: list[Rule] = [s for s, _ in halves if s is not None]
         self.long: list[Rule] = [g for _, g in halves if g is not None]
+        self.tiers = Tiers(config) if subject_type == "account" else None
+        self.tiered = self.tiers.scaled(self.long) if self.tiers else {}
+        """Per trust tier, the long-window rules with its quotas (`detectors.tiers`)."""
         self.windows = _windows(self.short)
         self.long_windows = _windows(self.long)
         self.levels = {
@@ -151,11 +156,15 @@ class Limits:
             else state.views_in(minute, ms)
             for label, ms in self.long_windows.items()
         }
-        if self.subject_type == "account":
+        rules = self.long
+        if self.tiers is not None:
+            tier, _ = self.tiers.of(features)
+            rules = self.tiered.get(tier, rules)
             counts.update(
                 {k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")}
             )
-        hits = self._hits(self.long, subject, counts)
+            counts["tier"] = tier
+        hits = self._hits(rules, subject, counts)
         return Row(rowtime, LIMITS, self.subject_type, subject, ts, counts, hits) if hits else None
 
     def _hits(self, rules: list[Rule], subject: str, features: dict[str, Any]) -> tuple[Tagged, ...]:
@@ -247,7 +256,7 @@ class Behave:
             models["anomaly"]["min_views_1h"] if models["anomaly"]["enabled"] or models["verdicts"]["enabled"] else None
         )
         self.sample_every = models["sample_every"]
-        self.coordination = coordination(config) if kind == "account" else None
+        self.coordination = coordination(config, self.subject_type) if kind != "network" else None
 
     def new_state(self) -> AccountBehaviour | AddressBehaviour:
         """A subject's state before its first minute."""
@@ -275,33 +284,44 @@ class Behave:
 
     def _group(self, state: Any, subject: str, rowtime: int, ts: int, features: dict[str, Any]) -> Row | None:
         """The row for coordination: crawling rows, and the first one after crawling stopped (so the member
-        leaves its cohort)."""
+        leaves its group)."""
         if self.coordination is None:
             return None
         crawling = self.coordination.crawling(features)
         was, state.crawling = getattr(state, "crawling", False), crawling
-        if not (crawling or was) or cohort_key(features) is None:
+        if not (crawling or was) or self.coordination.key(features) is None:
             return None
-        return Row(rowtime, BEHAVIOUR, "account", subject, ts, features)
+        return Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features)
 
 
 # -- coordination --------------------------------------------------------------------------------------------
 
 
-def coordination(config: Config) -> Coordination | None:
-    """The coordination detector the configuration asks for (None when it is switched off)."""
+Grouping = Coordination | AddressFleet
+
+
+def coordination(config: Config, subject_type: str) -> Grouping | None:
+    """The coordination layer of a subject type the configuration asks for (None when it is switched off)."""
     c = config.section("coordination")
-    params = {k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")}
-    return Coordination(**params) if c["enabled"] else None
-
-
-def group(coordination: Coordination, row: Row) -> Row | None:
-    """Step 5: one account row through its cohort; a scorer row when the account belongs to a fleet."""
-    coordination.observe(row.subject, row.ts, row.features)
-    hits = coordination.hits(row.subject, row.ts, row.features)
-    if not hits:
+    if not c["enabled"]:
         return None
-    return row._replace(hits=tuple((h, "coordination") for h in hits))
+    if subject_type == "account":
+        return Coordination(**{k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")})
+    a = c["addresses"]
+    if not a["enabled"]:
+        return None
+    return AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")})
+
+
+def group(layer: Grouping, row: Row) -> list[Row]:
+    """Step 5: one row through its group; a scorer row for each member the group flags (for a fleet of
+    addresses, the members seen before this row too)."""
+    layer.observe(row.subject, row.ts, row.features)
+    return [
+        row._replace(subject=subject, ts=ts, features=row.features if subject == row.subject else {},
+                     hits=tuple((h, "coordination") for h in hits))
+        for subject, ts, hits in layer.flagged(row.subject, row.ts, row.features)
+    ]  # fmt: skip
 
 
 # -- learner -------------------------------------------------------------------------------------------------
@@ -406,11 +426,9 @@ def detect(
             observations += routed.learn
             if routed.group is not None:
                 grouped.append(routed.group)
-    cohorts = coordination(config)
+    layers = {t: coordination(config, t) for t in SUBJECT_TYPES}
     for row in sorted(grouped, key=Row.order):
-        hit = group(cohorts, row)  # type: ignore[arg-type]
-        if hit is not None:
-            rows.append(hit)
+        rows += group(layers[row.subject_type], row)  # type: ignore[arg-type]
     rows += [verdict_row(v) for v in verdicts]
     versions = learn_versions(learner or Learner(config), observations)
     return sorted(score(rows, config, versions), key=decision_order)

@@ -37,6 +37,8 @@ PERSONAL_DATA_ACTIONS = frozenset({"profile_view", "lookup", "contact_import", "
 """Actions whose responses disclose people's data, unless a route says otherwise."""
 
 TARGET_ACTIONS = frozenset({"profile_view", "lookup"})
+LOOKUP_ACTIONS = frozenset({"lookup", "contact_import"})
+"""Actions that look people up by an identifier they already hold: each one may disclose a person."""
 """Actions whose routes name a target (the profile id, the looked-up identifier)."""
 
 DEFAULT_ROUTES: tuple[dict[str, Any], ...] = (
@@ -191,6 +193,7 @@ def _query_value(query: str, names: tuple[str, ...]) -> str | None:
 __all__ = [
     "ACTIONS",
     "DEFAULT_ROUTES",
+    "LOOKUP_ACTIONS",
     "PERSONAL_DATA_ACTIONS",
     "Route",
     "RouteError",

@@ -24,7 +24,6 @@ from pyflink.datastream.state import ListStateDescriptor, MapStateDescriptor, St
 from pyflink.java_gateway import get_gateway
 
 from detectors.config import Config
-from detectors.coordination import cohort_key
 from detectors.events import BadEvent, LineReader, format_ms, parse_line
 from detectors.features.minutes import SUMMARIES
 from detectors.features.request import RequestFacts, facts
@@ -180,7 +179,7 @@ class Behave(KeyedProcessFunction):
     """A subject's minute summaries (in minute order) through its rolling state (`detectors.pipeline.Behave`).
 
     Scorer rows go out keyed by `subject_type:subject`, learner observations on `LEARN`, rows
-    for coordination on `GROUP` keyed by cohort.
+    for coordination on `GROUP` keyed by `<kind>|<group>` (a cohort of accounts, a block of ids).
     """
 
     def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None) -> None:
@@ -203,7 +202,8 @@ class Behave(KeyedProcessFunction):
         for o in routed.learn:
             yield LEARN, out(LEARNER_KEY, o)
         if routed.group is not None:
-            yield GROUP, out(cohort_key(routed.group.features), routed.group)
+            group = f"{self.kind}|{self.step.coordination.key(routed.group.features)}"  # type: ignore[union-attr]
+            yield GROUP, out(group, routed.group)
 
 
 # -- step 4: the learner -------------------------------------------------------------------------------------
@@ -292,8 +292,8 @@ def take(pending: Any, timestamp: int) -> list[Any]:
 
 
 class Group(KeyedProcessFunction):
-    """One cohort's account rows (keyed by `cohort_key`), taken in canonical order at the watermark through
-    its coordination state; a member of a fleet gets a scorer row keyed by its subject."""
+    """One group's rows (a cohort of accounts or a block of ids, keyed as `Behave` says), taken in canonical order
+    at the watermark through its coordination state; each member it flags gets a scorer row keyed by its subject."""
 
     def __init__(self, config: Config, state_ttl_ms: int | None = None) -> None:
         self.config, self.state_ttl_ms = config, state_ttl_ms
@@ -311,12 +311,11 @@ class Group(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
         rows = take(self.pending, timestamp)
-        cohort = self.state.value() or coordination(self.config)
+        layer = self.state.value() or coordination(self.config, ctx.get_current_key().split("|")[0])
         for row in sorted(rows, key=ScorerRow.order):
-            hit = group(cohort, row)
-            if hit is not None:
-                yield out(f"account:{hit.subject}", hit)
-        self.state.update(cohort)
+            for hit in group(layer, row):
+                yield out(f"{hit.subject_type}:{hit.subject}", hit)
+        self.state.update(layer)
 
 
 # -- step 6: scoring and decisions ---------------------------------------------------------------------------

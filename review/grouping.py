@@ -2,8 +2,7 @@
 
 A decision whose subject is one member of a coordinated group is reviewed with the rest of the
 group, as one case. Each grouper looks at a v1 decision and returns `(kind, key, label)` or None;
-the first that answers wins. A new kind of group (e.g. fleets of addresses with a group id in the
-evidence) is one more function in `GROUPERS`.
+the first that answers wins. A new kind of group is one more function in `GROUPERS`.
 
 >>> d = {"reasons": ["coordinated_fleet"],
 ...      "evidence": {"fleet_user_agent": "bot/1", "fleet_created_hour": "2026-01-05T07:00Z"}}
@@ -31,7 +30,20 @@ def coordinated_fleet(decision: dict[str, Any]) -> Group | None:
     return "coordinated_fleet", f"{ua}|{hour}", f"user agent {ua}, accounts created {hour}"
 
 
-GROUPERS: list[Callable[[dict[str, Any]], Group | None]] = [coordinated_fleet]
+def address_fleet(decision: dict[str, Any]) -> Group | None:
+    """Addresses of a logged-out crawl spread over many addresses, by the block of ids they walked that day.
+
+    >>> address_fleet({"reasons": ["address_fleet"], "event_time": "2026-01-05T09:12:00.000Z",
+    ...                "evidence": {"fleet_ids": "5120-5375"}})
+    ('address_fleet', '5120-5375|2026-01-05', 'addresses crawling ids 5120-5375 on 2026-01-05')
+    """
+    ids, day = (decision.get("evidence") or {}).get("fleet_ids"), str(decision.get("event_time", ""))[:10]
+    if "address_fleet" not in decision.get("reasons", ()) or not ids or not day:
+        return None
+    return "address_fleet", f"{ids}|{day}", f"addresses crawling ids {ids} on {day}"
+
+
+GROUPERS: list[Callable[[dict[str, Any]], Group | None]] = [coordinated_fleet, address_fleet]
 
 
 def group_of(decision: dict[str, Any]) -> Group | None:

@@ -483,7 +483,7 @@ def test_declared_feature_names_are_what_update_returns() -> None:
     assert [n for n in ACCOUNT_FEATURES if n not in ACCOUNT_CONTEXT] == list(RULE_FEATURES["account"])
     assert all(type(account[n]) in (int, float) for n in RULE_FEATURES["account"]), account
     assert all(type(account[n]) is str for n in ("account_created_at", "account_created_at_source", "user_agent"))
-    address = AddressBehaviour().update(adm(0, 5))
+    address = AddressBehaviour().update(adm(0, 5, targets=5, tmin=100, tmax=104))
     assert list(address) == list(ADDRESS_FEATURES)
     assert all(type(address[n]) in (int, float) for n in ADDRESS_FEATURES), address
     assert set(RULE_FEATURES) == {"account", "ip"} and RULE_FEATURES["ip"] == ADDRESS_FEATURES

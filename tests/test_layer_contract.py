@@ -84,6 +84,7 @@ def _configured() -> list[tuple[str, Make]]:
     out.append(("configured", lambda: Learner(CONFIG).anomaly))  # type: ignore[arg-type,return-value]
     out.append(("configured", lambda: Learner(CONFIG).verdicts))  # type: ignore[arg-type,return-value]
     out.append(("configured", lambda: Behave(CONFIG, "account").coordination))  # type: ignore[arg-type,return-value]
+    out.append(("configured", lambda: Behave(CONFIG, "ip").coordination))  # type: ignore[arg-type,return-value]
     return out
 
 
@@ -156,6 +157,9 @@ def _account_minute(name: str, i: int, rng: random.Random) -> AccountMinute | No
                                 "nav": 2, "statics": 4, "targets": 8, "tmin": lo, "tmax": lo + 7,
                                 "browser": 8, "user_agent": "fleet-ua/1.0",
                                 "network": f"10.{50 + k}.0.0/24"})  # fmt: skip
+    if kind == "lookup":  # looks people up by phone number, 25 a minute, and views one profile
+        return AccountMinute(**{**base, "requests": 26, "views": 1, "lookups": 25, "targets": 1, "tmin": 7,
+                                "tmax": 7, "user_agent": "python-requests/2.31"})  # fmt: skip
     raise AssertionError(name)
 
 
@@ -183,6 +187,10 @@ def _address_minute(name: str, i: int, rng: random.Random) -> AddressMinute | No
         views = 70 if i % 3 == 0 else 2
         return AddressMinute(**{**base, "requests": views, "views": views, "statics": 0, "targets": views,
                                 "tmin": lo, "tmax": lo + 800_000, "crawler_ua": views})  # fmt: skip
+    if kind == "spread":  # one of 14 addresses of a crawl: a bare view a minute, together walking the ids
+        target = 5000 + 14 * i + int(name.split("-")[1])
+        return AddressMinute(**{**base, "requests": 1, "views": 1, "statics": 0, "noref": 1, "targets": 1,
+                                "tmin": target, "tmax": target})  # fmt: skip
     raise AssertionError(name)
 
 
@@ -190,11 +198,12 @@ def feature_rows(subject_type: str) -> list[FeatureRow]:
     """Every subject-minute of the synthetic population of one subject type, in (minute, subject) order."""
     rng = random.Random(11)
     if subject_type == "account":
-        names = [*(f"person-{k}" for k in range(14)), "walker-0", "headless-0", "rotator-0", "newcomer-0",
+        names = [*(f"person-{k}" for k in range(14)), "walker-0", "headless-0", "rotator-0", "newcomer-0", "lookup-0",
                  *(f"fleet-{k}" for k in range(3))]  # fmt: skip
         make, state = _account_minute, lambda: AccountBehaviour()
     else:
-        names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", "burst-0"]
+        names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", "burst-0",
+                 *(f"spread-{k}" for k in range(14))]  # fmt: skip
         make, state = _address_minute, lambda: AddressBehaviour()  # type: ignore[assignment]
     states: dict[str, Any] = {}
     rows = []

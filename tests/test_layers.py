@@ -186,10 +186,11 @@ def member(i: int, lo: int | None = None, **kw: Any) -> dict[str, Any]:
 
 def see(c: Coordination, account: str, ts: int, features: dict[str, Any]) -> list[Hit]:
     """One account row through its cohort, as the pipeline's `group` step does; the fleet hits it gets."""
-    row = group(c, Row(ts, BEHAVIOUR, "account", account, ts, features))
-    if row is None:
+    rows = group(c, Row(ts, BEHAVIOUR, "account", account, ts, features))
+    if not rows:
         return []
-    assert {layer for _, layer in row.hits} == {"coordination"}
+    (row,) = rows  # a cohort flags only the account of the row
+    assert row.subject == account and {layer for _, layer in row.hits} == {"coordination"}
     return [h for h, _ in row.hits]
 
 

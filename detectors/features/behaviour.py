@@ -34,17 +34,18 @@ ACCOUNT_FEATURES = (
     "account_created_at_source", "profile_share_1h", "nav_share_1h", "noref_share_1h", "not_found_ratio_1h",
     "static_share_1h", "scripted_share_1h", "browser_share_1h", "target_density_1h", "minute_cv_1h",
     "active_minutes_1h", "hours_active_24h", "night_share_24h", "ips_per_minute_10m", "target_min_1h",
-    "target_max_1h", "user_agent", "network",
+    "target_max_1h", "user_agent", "network", "account_tier", "lookups_10m", "lookups_1h",
 )  # fmt: skip
 """What `AccountBehaviour.update` returns."""
 ACCOUNT_CONTEXT = (
     "account_created_at", "account_created_at_source", "target_min_1h", "target_max_1h", "user_agent", "network",
+    "account_tier",
 )  # fmt: skip
 """Those of them that are evidence and cohort keys, not numbers a rule compares."""
 ADDRESS_FEATURES = (
     "logged_out_views_1m", "logged_out_views_10m", "logged_out_views_1h", "requests_10m", "not_found_ratio_10m",
     "static_share_10m", "noref_share_10m", "crawler_ua_share_10m", "target_density_10m",
-    "addresses_per_minute_max_1h",
+    "addresses_per_minute_max_1h", "target_min_1m",
 )  # fmt: skip
 """What `AddressBehaviour.update` returns (all numbers)."""
 RULE_FEATURES = {
@@ -54,7 +55,7 @@ RULE_FEATURES = {
 """Subject type of a behaviour rule -> the features its conditions may name (tests hold these to `update`)."""
 
 # Positions in an account's per-minute tuple.
-_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI = range(13)
+_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI, _LOOK = range(14)
 # ... and in an address's.
 _AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI = range(1, 11)
 
@@ -105,6 +106,7 @@ class AccountBehaviour:
         self.first_view: int | None = None
         self.views_total = 0
         self.night = night_hours
+        self.tier: str | None = None
 
     def update(self, m: AccountMinute) -> dict[str, Any]:
         """Add the account's next minute; its features at that minute's last request."""
@@ -113,10 +115,11 @@ class AccountBehaviour:
         if m.first_view is not None and self.first_view is None:
             self.first_view = m.first_view
         self.views_total += m.views
+        self.tier = m.tier or getattr(self, "tier", None)  # the latest the platform asserted
         self.minutes = [r for r in self.minutes if r[_MIN] > m.minute - HOUR_MS]
         self.minutes.append(
             (m.minute, m.views, m.requests, m.statics, m.nav, m.noref, m.not_found, m.scripted, m.browser,
-             m.targets, m.ips, m.tmin, m.tmax)
+             m.targets, m.ips, m.tmin, m.tmax, m.lookups)
         )  # fmt: skip
         hour = m.minute - m.minute % HOUR_MS
         self.hours[hour] = self.hours.get(hour, 0) + m.views
@@ -151,6 +154,9 @@ class AccountBehaviour:
             "target_max_1h": hi,
             "user_agent": m.user_agent,
             "network": m.network,
+            "account_tier": self.tier,
+            "lookups_10m": sum(r[_LOOK] for r in ten if len(r) > _LOOK),  # (minutes kept before look-ups counted)
+            "lookups_1h": sum(r[_LOOK] for r in rows if len(r) > _LOOK),
         }
 
     def age(self, ts: int) -> dict[str, Any]:
@@ -221,6 +227,7 @@ class AddressBehaviour:
             "crawler_ua_share_10m": share(t[_ACRAWL], t[_AREQ]),
             "target_density_10m": density(t[_ATGT], lo, hi),
             "addresses_per_minute_max_1h": max(r[_AIPS] for r in rows),
+            "target_min_1m": m.tmin,  # the block of ids an address fleet is grouped by (detectors/coordination.py)
         }
 
     def views_in(self, now: int, ms: int) -> int:

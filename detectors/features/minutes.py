@@ -64,6 +64,8 @@ class AccountMinute(NamedTuple):
     browser: int  # requests claiming a desktop or mobile browser
     user_agent: str | None  # the smallest user agent string of the minute (cohort key)
     network: str  # the smallest network of the minute
+    tier: str | None = None  # the largest trust tier the minute's events assert
+    lookups: int = 0  # look-ups of people by an identifier
 
 
 class AddressMinute(NamedTuple):
@@ -102,6 +104,8 @@ ACCOUNT: dict[str, Agg] = {
     "browser": Agg("count", None, ("browser",)),
     "user_agent": Agg("min", "user_agent"),
     "network": Agg("min", "network"),
+    "tier": Agg("max", "tier"),
+    "lookups": Agg("count", None, ("lookup",)),
 }
 ADDRESS: dict[str, Agg] = {
     "last_ts": Agg("max", "ts"),

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from detectors.events import AccessEvent
-from detectors.routes import RouteTable
+from detectors.routes import LOOKUP_ACTIONS, RouteTable
 
 UA_CLASSES = ("none", "browser", "app", "script", "headless", "crawler", "other")
 SCRIPTED = ("script", "headless")
@@ -85,6 +85,8 @@ class RequestFacts(NamedTuple):
     browser: bool
     crawler: bool
     user_agent: str | None
+    tier: str | None = None  # the platform's trust tier of the account, as the event says
+    lookup: bool = False  # a look-up of people by an identifier (phone, e-mail, contact import)
 
 
 def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
@@ -113,6 +115,8 @@ def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
         browser=ua == "browser",
         crawler=ua == "crawler",
         user_agent=event.user_agent,
+        tier=event.account_tier,
+        lookup=action in LOOKUP_ACTIONS,
     )
 
 

@@ -36,6 +36,8 @@ class ProfileRateRule(Rule):
             n = features.get(f"profile_views_{label}")
             if n is not None and n > limit:
                 evidence = {f"profile_views_{label}": n, f"limit_profile_views_{label}": limit}
+                if "tier" in features:  # the account's trust tier, whose quota this is (detectors/tiers.py)
+                    evidence["tier"] = features["tier"]
                 hits.append(
                     Hit(f"{self.subject_type}_profile_views_{label}", action, over_limit_score(n, limit), evidence)
                 )

@@ -46,12 +46,15 @@ def event(
     created: int | None = None,
     status: int = 200,
     referer: str | None = None,
+    tier: str | None = None,
 ) -> dict:
     e: dict = {"ts": format_ms(ts), "ip": ip, "method": "GET", "path": path, "status": status}
     if account is not None:
         e["account_id"] = account
     if created is not None:
         e["account_created_at"] = format_ms(created)
+    if tier is not None:
+        e["account_tier"] = tier
     if referer is not None:
         e["referer"] = referer
     e["user_agent"] = FIREFOX
@@ -116,19 +119,40 @@ def main() -> None:
         "new_account_first_seen",
         [event(T0, "203.0.113.11", "/login", "anon7"), *views("anon7", "203.0.113.11", T0 + MIN, 80, 4000, rng)],
     )
-    # An account created last year views 260 profiles from search results within one hour: over the
-    # hourly limit of 240.
+    # An account created 20 days ago (past the new-account limits, short of the `human` tier's 30 days)
+    # views 260 profiles from search results within one hour: over the standard hourly limit of 240.
     rng = rng_for("aged_account_hourly_limit")
     write(
         "aged_account_hourly_limit",
-        list(views("veteran", "198.51.100.20", T0, 260, 13_000, rng, created=T0 - 400 * DAY, via="search")),
+        list(views("veteran", "198.51.100.20", T0, 260, 13_000, rng, created=T0 - 20 * DAY, via="search")),
     )
-    # An aged account stays at 200 views per hour (under 240/h) for 10.7 hours: over 2,000 per day.
+    # An account of the standard tier stays at 200 views per hour (under 240/h) for 10.7 hours: over 2,000 per day.
     rng = rng_for("aged_account_daily_limit")
     write(
         "aged_account_daily_limit",
-        list(views("steady", "198.51.100.21", T0, 2150, 18_000, rng, created=T0 - 400 * DAY, via="search")),
+        list(views("steady", "198.51.100.21", T0, 2150, 18_000, rng, created=T0 - 20 * DAY, via="search")),
     )
+    # Trust tiers: three heavy accounts from search results with their photos. Created last year, 260 views in
+    # an hour (human tier: quota 600) and 650 (over it); verified by the platform, 20 days old, 260 views.
+    rng = rng_for("tiered_hourly_limit")
+    tiered = [
+        *views("sourcer", "198.51.100.30", T0, 260, 13_000, rng, created=T0 - 400 * DAY, via="search"),
+        *views("sprinter", "198.51.100.31", T0, 650, 5_000, rng, created=T0 - 400 * DAY, via="search"),
+    ]
+    tiered += [
+        {**e, "account_tier": "verified"}
+        for e in views("checked", "198.51.100.32", T0, 260, 13_000, rng, created=T0 - 20 * DAY, via="search")
+    ]
+    write("tiered_hourly_limit", tiered)
+    # A logged-out crawl spread over 30 residential addresses in 30 networks: in round k (every 2 minutes)
+    # address j views id 5000 + 30k + j, straight (no referer), no assets: 8 views each, under every
+    # per-address limit, while five people browse logged out (from a search engine, with photos).
+    crawl = [event(T0 + k * 2 * MIN + j * 1900, f"100.{70 + j}.{j * 7 % 250}.{11 + j}", f"/u/{5000 + 30 * k + j}")
+             for k in range(8) for j in range(30)]  # fmt: skip
+    rng = rng_for("address_fleet")
+    for v in range(5):
+        crawl += views(None, f"100.64.20.{v}", T0 + v * 37_000, 6, 50_000, rng, via="search")
+    write("address_fleet", crawl)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",

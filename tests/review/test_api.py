@@ -468,7 +468,7 @@ def test_the_queue_sorts_by_risk_filters_and_counts(as_role, world):
         ("action=block", lambda x: x["action"] == "block"),
         ("reason=coordinated_fleet", lambda x: "coordinated_fleet" in x["reasons"]),
         ("subject_type=ip", lambda x: x["subject_type"] == "ip"),
-        ("kind=group", lambda x: x["kind"] == "coordinated_fleet" and x["members"] >= 3),
+        ("kind=group", lambda x: x["kind"] in ("coordinated_fleet", "address_fleet") and x["members"] >= 1),
         ("age_max=1d", lambda x: x["account_age_s"] is not None and x["account_age_s"] <= 86400),
         ("age_min=30d", lambda x: x["account_age_s"] is not None and x["account_age_s"] >= 30 * 86400),
         ("since=2026-01-05T08:30", lambda x: x["last_seen"] >= "2026-01-05T08:30"),

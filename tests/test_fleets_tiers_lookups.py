@@ -1,0 +1,148 @@
+"""Fleets of addresses, trust tiers of the rate limits, and look-ups of people counted (issue 12)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from detectors.config import load_config
+from detectors.coordination import AddressFleet
+from detectors.events import parse_line
+from detectors.features.request import facts
+from detectors.pipeline import BEHAVIOUR, Limits, Row, detect, group
+from detectors.tiers import Tiers
+
+T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
+M, D = 60_000, 86_400_000
+BARE = {"logged_out_views_1m": 1, "static_share_10m": 0.0, "noref_share_10m": 1.0, "crawler_ua_share_10m": 0.0}
+
+
+def bare(target: int, **kw: Any) -> dict[str, Any]:
+    return {**BARE, "target_min_1m": target, **kw}
+
+
+def flagged(fleet: AddressFleet, ip: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int]]:
+    """One address row through its block, as the pipeline's `group` step does: (address, ts) of each scorer row."""
+    rows = group(fleet, Row(ts, BEHAVIOUR, "ip", ip, ts, features))
+    assert all({layer for _, layer in r.hits} == {"coordination"} for r in rows)
+    return [(r.subject, r.ts) for r in rows]
+
+
+# -- fleets of addresses -------------------------------------------------------------------------------------
+
+
+def test_the_member_that_completes_a_fleet_flags_every_member_seen_before() -> None:
+    fleet = AddressFleet(min_members=4)
+    seen = [flagged(fleet, f"100.{i}.0.9", T0 + i * 1000, bare(5000 + i)) for i in range(4)]
+    assert seen[:3] == [[], [], []]
+    assert seen[3] == [(f"100.{i}.0.9", T0 + 3000) for i in range(4)]
+    # a fifth address is flagged at its own row; the first four are not flagged again by it
+    assert flagged(fleet, "100.9.0.9", T0 + 9000, bare(5100)) == [("100.9.0.9", T0 + 9000)]
+
+
+def test_a_members_decision_never_predates_its_own_request() -> None:
+    """Rows of one minute come in canonical (address) order, not in time order."""
+    fleet = AddressFleet(min_members=2)
+    flagged(fleet, "100.1.0.9", T0 + 50_000, bare(5000))
+    assert flagged(fleet, "100.2.0.9", T0 + 10_000, bare(5001)) == [("100.1.0.9", T0 + 50_000),
+                                                                      ("100.2.0.9", T0 + 10_000)]  # fmt: skip
+
+
+def test_requests_that_look_like_a_visit_make_no_fleet() -> None:
+    """Assets, referers or a declared crawler: not bare, so no fleet however many addresses share a block."""
+    for person in ({"static_share_10m": 0.4}, {"noref_share_10m": 0.5}, {"crawler_ua_share_10m": 1.0}):
+        fleet = AddressFleet(min_members=3)
+        assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(5000 + i, **person)) for i in range(10))
+
+
+def test_many_addresses_on_one_popular_profile_are_no_fleet() -> None:
+    """A fleet walks the ids: addresses that all view the same profile (a viral page) are not one."""
+    fleet = AddressFleet(min_members=3)
+    assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(5000)) for i in range(10))
+
+
+def test_scattered_views_are_in_other_blocks_and_old_members_leave() -> None:
+    fleet = AddressFleet(block=256, min_members=3, window_minutes=60)
+    assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(i * 1000)) for i in range(10))  # one per block
+    flagged(fleet, "100.1.1.9", T0, bare(5000))
+    flagged(fleet, "100.2.1.9", T0 + 1, bare(5001))
+    assert flagged(fleet, "100.3.1.9", T0 + 61 * M, bare(5002)) == []  # the first two left the window
+    assert fleet.key(bare(5002)) == "ids:19" and fleet.key({}) is None
+
+
+def test_the_configured_layer_and_its_switch() -> None:
+    config = load_config()
+    layer = config.section("coordination", "addresses")
+    assert layer["enabled"] and layer["action"] == "challenge"
+
+
+def test_a_crawl_spread_over_30_addresses_is_challenged_in_the_reference_run() -> None:
+    """30 addresses, 6 bare views each, walking ids together: each one challenged, by `address_fleet` alone."""
+    lines = [
+        json.dumps({"ts": T0 + k * 2 * M + j * 1900, "ip": f"100.{70 + j}.{j}.11", "method": "GET",
+                    "path": f"/u/{5000 + 30 * k + j}", "status": 200, "user_agent": "Mozilla/5.0 Firefox/120.0"})
+        for k in range(6) for j in range(30)
+    ]  # fmt: skip
+    decisions = detect([parse_line(x) for x in lines], load_config())
+    assert {d.subject for d in decisions} == {f"100.{70 + j}.{j}.11" for j in range(30)}
+    assert {(d.action, tuple(d.reasons)) for d in decisions} == {("challenge", ("address_fleet",))}
+
+
+# -- trust tiers ---------------------------------------------------------------------------------------------
+
+PERSON = {"account_age_s": 400 * D / 1000, "nav_share_1h": 0.8, "static_share_1h": 0.5, "browser_share_1h": 1.0}
+
+
+def test_tiers_come_from_the_platform_then_from_a_human_history() -> None:
+    tiers = Tiers(load_config())
+    assert tiers.of(PERSON) == ("human", 2.5)
+    assert tiers.of({**PERSON, "account_age_s": 20 * D / 1000}) == ("standard", 1.0)  # too young
+    assert tiers.of({**PERSON, "nav_share_1h": 0.1}) == ("standard", 1.0)  # not led by search or the feed
+    assert tiers.of({**PERSON, "static_share_1h": None}) == ("standard", 1.0)  # unknown is not human
+    assert tiers.of({"account_tier": "verified"}) == ("verified", 2.5)
+    assert tiers.of({**PERSON, "account_tier": "gold"}) == ("human", 2.5)  # a tier the config does not list
+
+
+def test_a_tier_scales_the_quotas_of_an_hour_and_longer_only() -> None:
+    limits = Limits(load_config(), "account")
+    (rate, new) = limits.tiered["human"]
+    assert [(e["window"], e["max_views"]) for e in rate.entries] == [("1h", 600), ("24h", 5000)]
+    assert new.entries == limits.long[1].entries  # the new-account limits stay
+    assert Limits(load_config(), "ip").tiered == {}
+
+
+def test_the_hourly_quota_follows_the_tier_and_says_so() -> None:
+    limits = Limits(load_config(), "account")
+    state = type("State", (), {"views_in": lambda self, now, ms: 0})()
+    features = {**PERSON, "views_10m": 0, "views_1h": 300, "views_24h": 300, "account_created_at": None,
+                "account_created_at_source": None}  # fmt: skip
+    assert limits.minute_row("veteran", T0, T0, state, features) is None  # 300 is under the human quota
+    row = limits.minute_row("veteran", T0, T0, state, {**features, "nav_share_1h": 0.0})
+    assert row is not None
+    ((hit, _),) = row.hits
+    assert (hit.reason, hit.evidence["tier"], hit.evidence["limit_profile_views_1h"]) == (
+        "account_profile_views_1h",
+        "standard",
+        240,
+    )
+
+
+# -- look-ups of people --------------------------------------------------------------------------------------
+
+
+def test_look_ups_by_phone_email_and_contact_import_are_counted_and_profile_views_are_not() -> None:
+    routes = load_config().routes
+    line = '{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "%s", "status": 200, "account_id": "a1"}'
+    for path, lookup in [("/api/v1/users/lookup?phone=%2B4915112345678", True), ("/contacts/import", True),
+                         ("/u/12", False), ("/search?q=x", False)]:  # fmt: skip
+        assert facts(parse_line(line % path), routes).lookup is lookup, path
+
+
+def test_a_mass_look_up_is_challenged_and_a_few_are_not() -> None:
+    def lookups(account: str, n: int) -> list[str]:
+        return [json.dumps({"ts": T0 + i * 1500, "ip": "10.0.0.1", "method": "GET", "status": 404,
+                            "path": f"/api/v1/users/lookup?phone=%2B49151{1000000 + i}", "account_id": account,
+                            "user_agent": "python-requests/2.31.0"}) for i in range(n)]  # fmt: skip
+
+    decisions = detect([parse_line(x) for x in lookups("harvester", 40) + lookups("friend", 8)], load_config())
+    assert [(d.subject, d.action, d.reasons) for d in decisions] == [("harvester", "challenge", ["mass_lookup"])]
