@@ -10,7 +10,7 @@ KCAT   := 1.7.1-2
 CHROMIUM   := 156.0.8078.108-1~deb12u1
 POSTGRESQL := 15.20-0+deb12u1
 
-.PHONY: help demo stream-demo test lint test-fast bench bench-review quality quality-heldout quality-heldout-3 clean kcat chromium postgresql
+.PHONY: help demo stream-demo test lint test-fast bench bench-review quality quality-heldout quality-heldout-3 quality-heldout-4 clean kcat chromium postgresql
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -78,6 +78,10 @@ quality-heldout: $(STAMP)  ## the same on a scenario whose scraper and benign pa
 quality-heldout-3: $(STAMP)  ## the same on the scenario written before tuning on spread crawls, heavy users and look-ups
 	$(BIN)/python benchmarks/bench_quality.py --scenario benchmarks/scenarios/heldout-3.json --seeds 31 32 33 \
 	  --out out/heldout-3
+
+quality-heldout-4: $(STAMP)  ## the same on the scenario written before tuning on fleets of accounts and pools
+	$(BIN)/python benchmarks/bench_quality.py --scenario benchmarks/scenarios/heldout-4.json --seeds 41 42 43 \
+	  --out out/heldout-4
 
 clean:  ## remove the venv and outputs
 	rm -rf $(VENV) out
