@@ -128,20 +128,27 @@ def explain(
     version: Version, subject_type: str, features: dict[str, Any], hits: list[Hit], aliases: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The features behind the hits (those their evidence names; for the anomaly model, the most unusual
-    scaled features), each with its value and population percentile (of the behaviour feature that `aliases`
-    names, for a rate-limit count)."""
+    scaled features; for a group's hit that names none, such as a fleet's, its own numbers), each with its
+    value and population percentile (of the behaviour feature that `aliases` names, for a rate-limit count;
+    null for a number no behaviour row has)."""
     population = version.population
     names: list[str] = []
+    values = dict(features)
     for hit in hits:
         if hit.reason == "anomaly_score":
             ranked = sorted(scale(features), key=lambda n: -abs(_midrank(version, subject_type, n, features[n]) - 50))
             names += ranked[:3]
-        names += [k for k, v in hit.evidence.items() if k in features and isinstance(v, (int, float))]
+        numbers = {k: v for k, v in hit.evidence.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        named = [k for k in numbers if k in features]
+        if not named and hit.reason != "anomaly_score":
+            named = list(numbers)
+            values = {**numbers, **values}
+        names += named
     top: list[dict[str, Any]] = []
     for name in dict.fromkeys(names):
         if len(top) == TOP_FEATURES:
             break
-        value = features[name]
+        value = values[name]
         top.append({"feature": name, "value": value, "percentile": population.percentile(subject_type,
                                                                                           aliases.get(name, name),
                                                                                           value)})  # fmt: skip

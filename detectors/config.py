@@ -108,6 +108,14 @@ _SHAPE: dict[str, Any] = {
             "window_minutes": int,
             "action": "action",
         },
+        "accounts": {
+            "enabled": bool,
+            "by": "group_keys",
+            "min_members": int,
+            "min_views_1h": int,
+            "window_minutes": int,
+            "action": "action",
+        },
     },
     "allowlist": {
         "accounts": "strings",
@@ -295,6 +303,9 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
     elif shape == "subject":
         if value not in SUBJECTS:
             raise ConfigError(f"{place}: {value!r} is not one of {', '.join(SUBJECTS)}")
+    elif shape == "group_keys":
+        if not isinstance(value, list) or not value or not set(value) <= {"user_agent", "network"}:
+            raise ConfigError(f"{place} must be a non-empty list of 'user_agent' and/or 'network'")
     elif shape == "factor":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
             raise ConfigError(f"{place}: {value!r} is not a number of at least 1")

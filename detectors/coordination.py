@@ -1,11 +1,13 @@
 """Coordination: crawls spread over many subjects that each stay under every per-subject limit.
 
-Two layers, each keyed by the group it describes, so the Flink job runs them in parallel:
+Layers keyed by the group they describe, so the Flink job runs them in parallel:
 
 - `Coordination`: fleets of accounts that share a user agent and a creation hour and crawl
   disjoint id ranges (below);
 - `AddressFleet`: logged-out crawls spread over many addresses that together walk a block of
-  profile ids (see its docstring).
+  profile ids;
+- `BareAccounts`: accounts that share a user agent or a network and all browse bare (profile
+  pages with no assets and no referers, in a browser).
 
 A botnet spreads its crawl over many accounts so that each stays under every per-account
 limit. What gives it away is what the members share. Accounts are grouped into cohorts by
@@ -114,7 +116,73 @@ class Coordination(Layer):
             del self.cohorts[key]
 
 
-class AddressFleet(Layer):
+class _Group(Layer):
+    """Members of groups, flagged together: once a group is a fleet's (`_fleet`), every member seen in it gets a
+    hit at once (`flagged`), those seen before too, and later members at their own row. Subclasses say how a
+    row is keyed (`key`), when it is a member (`crawling`) and what a member keeps (`_value`)."""
+
+    reason = ""
+
+    def __init__(self, min_members: int, window_minutes: int, action: str) -> None:
+        self.min_members, self.window, self.action = min_members, window_minutes * 60_000, action
+        self.groups: dict[str, dict[str, tuple[int, Any]]] = {}  # group key -> member -> (last ts, value)
+        self.acted: dict[str, set[str]] = {}  # group key -> members already flagged
+
+    def key(self, features: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    def crawling(self, features: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
+        """Record a member row in its group (and forget what left the window)."""
+        key = self.key(features)
+        if key is None:
+            return
+        members = self.groups.setdefault(key, {})
+        if self.crawling(features):
+            members[subject] = (ts, self._value(features))
+        else:
+            members.pop(subject, None)
+        for member in [m for m, v in members.items() if v[0] < ts - self.window]:
+            del members[member]
+        if not members:
+            del self.groups[key]
+            self.acted.pop(key, None)
+
+    def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
+        """A hit when the subject is a member of a fleet's group."""
+        key = self.key(features) or ""
+        members = self.groups.get(key, {})
+        if subject not in members or not self._fleet(members):
+            return []
+        return [self._hit(key, members)]
+
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
+        """`(member, ts, hits)` for this row's subject and for every member of its group not flagged before;
+        `ts` is the later of the row's and the member's own last row (a decision never predates what it
+        decides on)."""
+        key = self.key(features) or ""
+        members = self.groups.get(key, {})
+        if not self._fleet(members):
+            return []
+        acted = self.acted.setdefault(key, set())
+        hit = self._hit(key, members)
+        out = [(m, max(ts, members[m][0]), [hit]) for m in sorted(members) if m == subject or m not in acted]
+        acted.update(members)
+        return out
+
+    def _value(self, features: dict[str, Any]) -> Any:
+        return None
+
+    def _fleet(self, members: dict[str, tuple[int, Any]]) -> bool:
+        return len(members) >= self.min_members
+
+    def _hit(self, key: str, members: dict[str, tuple[int, Any]]) -> Hit:
+        raise NotImplementedError
+
+
+class AddressFleet(_Group):
     """Logged-out crawls spread over many addresses, each with a few bare requests.
 
     A crawl that rents hundreds of residential addresses makes a few dozen requests from each,
@@ -141,11 +209,11 @@ class AddressFleet(Layer):
 
     layer = "coordination"
     subject_type = "ip"
+    reason = "address_fleet"
 
     def __init__(self, block: int = 256, min_members: int = 12, window_minutes: int = 60, action: str = "challenge"):
-        self.block, self.min_members, self.window, self.action = block, min_members, window_minutes * 60_000, action
-        self.blocks: dict[str, dict[str, tuple[int, int]]] = {}  # block key -> address -> (last ts, lowest id)
-        self.acted: dict[str, set[str]] = {}  # block key -> addresses already flagged
+        super().__init__(min_members, window_minutes, action)
+        self.block = block
         self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action)
 
     def key(self, features: dict[str, Any]) -> str | None:
@@ -162,52 +230,70 @@ class AddressFleet(Layer):
             and not features.get("crawler_ua_share_10m")
         )
 
-    def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
-        """Record a bare row in its block (and forget what left the window)."""
-        key = self.key(features)
-        if key is None:
-            return
-        members = self.blocks.setdefault(key, {})
-        if self.crawling(features):
-            members[subject] = (ts, int(features["target_min_1m"]))
-        else:
-            members.pop(subject, None)
-        for member in [m for m, v in members.items() if v[0] < ts - self.window]:
-            del members[member]
-        if not members:
-            del self.blocks[key]
-            self.acted.pop(key, None)
+    def _value(self, features: dict[str, Any]) -> Any:
+        return int(features["target_min_1m"])
 
-    def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
-        """An `address_fleet` hit when the address is in a fleet's block."""
-        key = self.key(features) or ""
-        members = self.blocks.get(key, {})
-        if subject not in members or not self._fleet(members):
-            return []
-        return [self._hit(key, members)]
+    def _fleet(self, members: dict[str, tuple[int, Any]]) -> bool:
+        return super()._fleet(members) and len({v[1] for v in members.values()}) >= self.min_members
 
-    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
-        """`(address, ts, hits)` for this row's subject and for every address of its block not flagged before;
-        `ts` is the later of the row's and the address's own last request (a decision never predates what it
-        decides on)."""
-        key = self.key(features) or ""
-        members = self.blocks.get(key, {})
-        if not self._fleet(members):
-            return []
-        acted = self.acted.setdefault(key, set())
-        hit = self._hit(key, members)
-        out = [(m, max(ts, members[m][0]), [hit]) for m in sorted(members) if m == subject or m not in acted]
-        acted.update(members)
-        return out
-
-    def _fleet(self, members: dict[str, tuple[int, int]]) -> bool:
-        return len(members) >= self.min_members and len({v[1] for v in members.values()}) >= self.min_members
-
-    def _hit(self, key: str, members: dict[str, tuple[int, int]]) -> Hit:
+    def _hit(self, key: str, members: dict[str, tuple[int, Any]]) -> Hit:
         lo = int(key.split(":")[1]) * self.block
         evidence = {"fleet_size": len(members), "fleet_ids": f"{lo}-{lo + self.block - 1}",
                     "fleet_distinct_ids": len({v[1] for v in members.values()})}  # fmt: skip
-        return Hit("address_fleet", self.action, 0.9, evidence)
+        return Hit(self.reason, self.action, 0.9, evidence)
+
+
+class BareAccounts(_Group):
+    """Accounts that share a user agent (`by = "user_agent"`) or a network (`by = "network"`) and browse bare.
+
+    Fleets of aged accounts that each stay under every limit (a few views a turn on shared
+    addresses, or a slow pace on home addresses) are alike in two ways: what they share (the
+    client the operator runs, or the addresses it rents) and a shape no person's hour has. An
+    account row is *bare* when its last hour holds at least `min_views_1h` views of other
+    profiles, claimed by a browser (`browser_share_1h` >= 0.9) that loaded no asset
+    (`static_share_1h` <= 0.02) and sent no referer on at least 90 % of them. Bare alone is
+    evidence, not a verdict: when at least `min_members` bare accounts share the group within
+    `window_minutes`, each of them gets a `bare_fleet_<by>` hit (those seen before at once).
+
+    >>> b = BareAccounts("network", min_members=2)
+    >>> row = {"views_1h": 6, "browser_share_1h": 1.0, "static_share_1h": 0.0, "noref_share_1h": 1.0,
+    ...        "network": "10.0.1.0/24"}
+    >>> b.observe("a1", 0, row)
+    >>> b.flagged("a1", 0, row)
+    []
+    >>> b.observe("a2", 60_000, row)
+    >>> [(s, h[0].evidence["network_fleet"]) for s, _, h in b.flagged("a2", 60_000, row)]
+    [('a1', '10.0.1.0/24'), ('a2', '10.0.1.0/24')]
+    """
+
+    layer = "coordination"
+
+    def __init__(
+        self, by: str, min_members: int = 4, min_views_1h: int = 5, window_minutes: int = 60, action: str = "challenge"
+    ) -> None:
+        super().__init__(min_members, window_minutes, action)
+        self.by, self.min_views, self.reason = by, min_views_1h, f"bare_fleet_{by}"
+        self._remember(by=by, min_members=min_members, min_views_1h=min_views_1h, window_minutes=window_minutes,
+                       action=action)  # fmt: skip
+
+    def _hit(self, key: str, members: dict[str, tuple[int, Any]]) -> Hit:
+        evidence = {f"{self.by}_fleet_size": len(members), f"{self.by}_fleet": key.split(":", 1)[1]}
+        return Hit(self.reason, self.action, 0.9, evidence)
+
+    def key(self, features: dict[str, Any]) -> str | None:
+        """The group of a row: `<by>:<its user agent or network>`."""
+        value = features.get(self.by)
+        return f"{self.by}:{value}" if value else None
+
+    def crawling(self, features: dict[str, Any]) -> bool:
+        """Whether an account row is bare (see the class docstring)."""
+        return (
+            (features.get("views_1h") or 0) >= self.min_views
+            and (features.get("browser_share_1h") or 0.0) >= 0.9
+            and features.get("static_share_1h") is not None
+            and features["static_share_1h"] <= 0.02
+            and (features.get("noref_share_1h") or 0.0) >= 0.9
+        )
 
 
 def block_key(features: dict[str, Any], block: int) -> str | None:

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from detectors.allowlist import Allowlist
 from detectors.assess import Assessor, Tagged
 from detectors.config import ACTIONS, Config
-from detectors.coordination import AddressFleet, Coordination
+from detectors.coordination import AddressFleet, BareAccounts, Coordination
 from detectors.events import AccessEvent
 from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
 from detectors.features.minutes import KINDS, MINUTE_MS, summarise
@@ -234,11 +234,12 @@ def _running_min_created(fs: list[RequestFacts]) -> dict[int, int | None]:
 
 
 class Routed(NamedTuple):
-    """Where one subject-minute goes: scorer rows, learner observations, and a row for coordination."""
+    """Where one subject-minute goes: scorer rows, learner observations, and rows for coordination, each with the
+    key of its group (`<layer name>|<group>`, see `groupings`)."""
 
     score: list[Row]
     learn: list[Observation]
-    group: Row | None
+    group: list[tuple[str, Row]]
 
 
 class Behave:
@@ -256,7 +257,7 @@ class Behave:
             models["anomaly"]["min_views_1h"] if models["anomaly"]["enabled"] or models["verdicts"]["enabled"] else None
         )
         self.sample_every = models["sample_every"]
-        self.coordination = coordination(config, self.subject_type) if kind != "network" else None
+        self.groupings = groupings(config, self.subject_type) if kind != "network" else {}
 
     def new_state(self) -> AccountBehaviour | AddressBehaviour:
         """A subject's state before its first minute."""
@@ -282,35 +283,54 @@ class Behave:
             learn.append(Observation(rowtime, "remember", self.subject_type, subject, ts, features))
         return Routed(score, learn, self._group(state, subject, rowtime, ts, features))
 
-    def _group(self, state: Any, subject: str, rowtime: int, ts: int, features: dict[str, Any]) -> Row | None:
-        """The row for coordination: crawling rows, and the first one after crawling stopped (so the member
-        leaves its group)."""
-        if self.coordination is None:
-            return None
-        crawling = self.coordination.crawling(features)
-        was, state.crawling = getattr(state, "crawling", False), crawling
-        if not (crawling or was) or self.coordination.key(features) is None:
-            return None
-        return Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features)
+    def _group(
+        self, state: Any, subject: str, rowtime: int, ts: int, features: dict[str, Any]
+    ) -> list[tuple[str, Row]]:
+        """The rows for coordination, one per grouping layer: crawling rows, and the first one after crawling
+        stopped (so the member leaves its group)."""
+        out = []
+        was: set[str] = getattr(state, "grouped", set())
+        now = {name for name, layer in self.groupings.items() if layer.crawling(features)}
+        state.grouped = now
+        for name in sorted(now | was):
+            key = self.groupings[name].key(features)
+            if key is not None:
+                out.append((f"{name}|{key}", Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features)))
+        return out
 
 
 # -- coordination --------------------------------------------------------------------------------------------
 
 
-Grouping = Coordination | AddressFleet
+Grouping = Coordination | AddressFleet | BareAccounts
 
 
-def coordination(config: Config, subject_type: str) -> Grouping | None:
-    """The coordination layer of a subject type the configuration asks for (None when it is switched off)."""
+def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
+    """The coordination layers of a subject type the configuration asks for, by name: `cohort` (accounts of
+    one user agent and creation hour), `bare-user_agent` and `bare-network` (bare accounts), `block` (bare
+    addresses)."""
     c = config.section("coordination")
     if not c["enabled"]:
-        return None
-    if subject_type == "account":
-        return Coordination(**{k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")})
-    a = c["addresses"]
-    if not a["enabled"]:
-        return None
-    return AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")})
+        return {}
+    if subject_type == "ip":
+        a = c["addresses"]
+        return {"block": AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")})} \
+            if a["enabled"] else {}  # fmt: skip
+    out: dict[str, Grouping] = {
+        "cohort": Coordination(**{k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")})
+    }
+    b = c["accounts"]
+    if b["enabled"]:
+        for by in b["by"]:
+            params = {k: b[k] for k in ("min_members", "min_views_1h", "window_minutes", "action")}
+            out[f"bare-{by}"] = BareAccounts(by, **params)
+    return out
+
+
+def grouping(config: Config, key: str) -> Grouping:
+    """A new layer for the group `key` (`<layer name>|<group>`, as `Behave` keys its rows)."""
+    name = key.split("|", 1)[0]
+    return groupings(config, "ip" if name == "block" else "account")[name]
 
 
 def group(layer: Grouping, row: Row) -> list[Row]:
@@ -366,7 +386,9 @@ class Score:
         """
         decisions = []
         for source in sorted({r.source for r in rows}):
-            same = [r for r in rows if r.source == source]
+            # rows of one order (a subject's own row and a fleet's row on it, from different operators) are
+            # taken by their hits, so the hits' order (and the explanation) does not depend on arrival
+            same = sorted((r for r in rows if r.source == source), key=lambda r: (r.order(), _reasons(r)))
             first = same[0]
             if source == VERDICT:
                 for r in same:
@@ -380,7 +402,11 @@ class Score:
                 ceiling = ACTIONS[-1]  # models may add hits, and two layers escalate
             if ceiling is None or self.policy.absorbs(state, first.ts, ceiling):
                 continue
-            features = next((r.features for r in same if r.gated), first.features)
+            # the gated row's features, else any row's (a fleet's row for a member other than its own has none,
+            # and may tie in order with the member's own row)
+            features = next((r.features for r in same if r.gated), None) or next(
+                (r.features for r in same if r.features), first.features
+            )
             if source == LIMITS:
                 a = self.assessor.limits(version, first.subject_type, first.subject, first.ts, features, tagged)
             else:
@@ -391,6 +417,10 @@ class Score:
                 decision = self.policy.decide(state, a.subject_type, a.subject, a.ts, a.hits, a.top_features)
                 decisions += [decision] if decision is not None else []
         return decisions
+
+
+def _reasons(row: Row) -> list[str]:
+    return [h.reason for h, _ in row.hits]
 
 
 # -- the reference run ---------------------------------------------------------------------------------------
@@ -413,7 +443,7 @@ def detect(
         limits = Limits(config, subject_type)
         if limits.windows:
             rows += short_window_rows(requests, limits)
-    grouped: list[Row] = []
+    grouped: list[tuple[str, Row]] = []
     for kind in KINDS:
         behave = Behave(config, kind)
         states: dict[str, Any] = {}
@@ -424,11 +454,10 @@ def detect(
             routed = behave.step(state, minute)
             rows += routed.score
             observations += routed.learn
-            if routed.group is not None:
-                grouped.append(routed.group)
-    layers = {t: coordination(config, t) for t in SUBJECT_TYPES}
-    for row in sorted(grouped, key=Row.order):
-        rows += group(layers[row.subject_type], row)  # type: ignore[arg-type]
+            grouped += routed.group
+    layers = {name: layer for t in SUBJECT_TYPES for name, layer in groupings(config, t).items()}
+    for key, row in sorted(grouped, key=lambda g: (g[1].order(), g[0])):
+        rows += group(layers[key.split("|", 1)[0]], row)
     rows += [verdict_row(v) for v in verdicts]
     versions = learn_versions(learner or Learner(config), observations)
     return sorted(score(rows, config, versions), key=decision_order)

@@ -33,8 +33,8 @@ from detectors.pipeline import (
     Limits,
     Observation,
     Score,
-    coordination,
     group,
+    grouping,
     learn,
     verdict_observation,
     verdict_row,
@@ -179,7 +179,7 @@ class Behave(KeyedProcessFunction):
     """A subject's minute summaries (in minute order) through its rolling state (`detectors.pipeline.Behave`).
 
     Scorer rows go out keyed by `subject_type:subject`, learner observations on `LEARN`, rows
-    for coordination on `GROUP` keyed by `<kind>|<group>` (a cohort of accounts, a block of ids).
+    for coordination on `GROUP` keyed by `<layer name>|<group>` (`detectors.pipeline.groupings`).
     """
 
     def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None) -> None:
@@ -201,9 +201,8 @@ class Behave(KeyedProcessFunction):
             yield out(f"{r.subject_type}:{r.subject}", r)
         for o in routed.learn:
             yield LEARN, out(LEARNER_KEY, o)
-        if routed.group is not None:
-            group = f"{self.kind}|{self.step.coordination.key(routed.group.features)}"  # type: ignore[union-attr]
-            yield GROUP, out(group, routed.group)
+        for key, row in routed.group:
+            yield GROUP, out(key, row)
 
 
 # -- step 4: the learner -------------------------------------------------------------------------------------
@@ -311,7 +310,7 @@ class Group(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
         rows = take(self.pending, timestamp)
-        layer = self.state.value() or coordination(self.config, ctx.get_current_key().split("|")[0])
+        layer = self.state.value() or grouping(self.config, ctx.get_current_key())
         for row in sorted(rows, key=ScorerRow.order):
             for hit in group(layer, row):
                 yield out(f"{hit.subject_type}:{hit.subject}", hit)

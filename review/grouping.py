@@ -43,7 +43,22 @@ def address_fleet(decision: dict[str, Any]) -> Group | None:
     return "address_fleet", f"{ids}|{day}", f"addresses crawling ids {ids} on {day}"
 
 
-GROUPERS: list[Callable[[dict[str, Any]], Group | None]] = [coordinated_fleet, address_fleet]
+def bare_fleet(decision: dict[str, Any]) -> Group | None:
+    """Accounts that browse bare and share a user agent or a network, by what they share and the day.
+
+    >>> bare_fleet({"reasons": ["bare_fleet_network"], "event_time": "2026-01-05T09:12:00.000Z",
+    ...             "evidence": {"network_fleet": "10.7.1.0/24"}})
+    ('bare_fleet', 'network|10.7.1.0/24|2026-01-05', 'bare accounts on network 10.7.1.0/24 on 2026-01-05')
+    """
+    evidence, day = decision.get("evidence") or {}, str(decision.get("event_time", ""))[:10]
+    for by in ("network", "user_agent"):
+        shared = evidence.get(f"{by}_fleet")
+        if f"bare_fleet_{by}" in decision.get("reasons", ()) and shared and day:
+            return "bare_fleet", f"{by}|{shared}|{day}", f"bare accounts on {by.replace('_', ' ')} {shared} on {day}"
+    return None
+
+
+GROUPERS: list[Callable[[dict[str, Any]], Group | None]] = [coordinated_fleet, address_fleet, bare_fleet]
 
 
 def group_of(decision: dict[str, Any]) -> Group | None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from detectors.config import load_config
-from detectors.coordination import AddressFleet
+from detectors.coordination import AddressFleet, BareAccounts
 from detectors.events import parse_line
 from detectors.features.request import facts
 from detectors.pipeline import BEHAVIOUR, Limits, Row, detect, group
@@ -86,6 +86,35 @@ def test_a_crawl_spread_over_30_addresses_is_challenged_in_the_reference_run() -
     decisions = detect([parse_line(x) for x in lines], load_config())
     assert {d.subject for d in decisions} == {f"100.{70 + j}.{j}.11" for j in range(30)}
     assert {(d.action, tuple(d.reasons)) for d in decisions} == {("challenge", ("address_fleet",))}
+
+
+# -- fleets of bare accounts ---------------------------------------------------------------------------------
+
+BARE_ACCOUNT = {"views_1h": 8, "browser_share_1h": 1.0, "static_share_1h": 0.0, "noref_share_1h": 1.0,
+                "user_agent": "Mozilla/5.0 Chrome/120", "network": "10.7.1.0/24"}  # fmt: skip
+
+
+def test_bare_accounts_sharing_a_user_agent_are_flagged_together_and_people_are_not() -> None:
+    fleet = BareAccounts("user_agent", min_members=4)
+    rows = [group(fleet, Row(T0 + i, BEHAVIOUR, "account", f"a{i}", T0 + i, BARE_ACCOUNT)) for i in range(4)]
+    assert rows[:3] == [[], [], []]
+    assert [(r.subject, r.hits[0][0].reason) for r in rows[3]] == [(f"a{i}", "bare_fleet_user_agent") for i in range(4)]
+    assert rows[3][0].hits[0][0].evidence == {"user_agent_fleet_size": 4, "user_agent_fleet": "Mozilla/5.0 Chrome/120"}
+    people = BareAccounts("user_agent", min_members=4)  # the same client, but with assets and referers
+    for person in ({"static_share_1h": 0.3}, {"noref_share_1h": 0.2}, {"browser_share_1h": 0.0}, {"views_1h": 2}):
+        assert not any(
+            group(people, Row(T0 + i, BEHAVIOUR, "account", f"p{i}", T0 + i, {**BARE_ACCOUNT, **person}))
+            for i in range(10)
+        )
+
+
+def test_bare_accounts_taking_turns_on_one_network_are_one_fleet() -> None:
+    """A pool: each account a short burst, one after another, all from one network, with different clients."""
+    pool = BareAccounts("network", min_members=4)
+    found = [group(pool, Row(T0 + i * 10 * M, BEHAVIOUR, "account", f"a{i}", T0 + i * 10 * M,
+                             {**BARE_ACCOUNT, "user_agent": f"ua-{i}"})) for i in range(4)]  # fmt: skip
+    assert [r.subject for r in found[3]] == ["a0", "a1", "a2", "a3"]
+    assert BareAccounts("network").key({"network": None}) is None
 
 
 # -- trust tiers ---------------------------------------------------------------------------------------------

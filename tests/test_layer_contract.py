@@ -32,6 +32,7 @@ import detectors
 import detectors.models
 import detectors.rules
 from detectors.config import load_config
+from detectors.coordination import _Group
 from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
 from detectors.features.minutes import MINUTE_MS, AccountMinute, AddressMinute
 from detectors.layers import Hit, Layer
@@ -48,7 +49,7 @@ CONFIG = load_config()
 
 # -- discovery -----------------------------------------------------------------------------------------------
 
-BASES: set[type[Layer]] = {Rule}
+BASES: set[type[Layer]] = {Rule, _Group}
 """Interfaces that are not layers themselves."""
 
 
@@ -83,8 +84,9 @@ def _configured() -> list[tuple[str, Make]]:
         out.append((rule.name, lambda i=i: build_behaviour_rules(CONFIG)[i]))
     out.append(("configured", lambda: Learner(CONFIG).anomaly))  # type: ignore[arg-type,return-value]
     out.append(("configured", lambda: Learner(CONFIG).verdicts))  # type: ignore[arg-type,return-value]
-    out.append(("configured", lambda: Behave(CONFIG, "account").coordination))  # type: ignore[arg-type,return-value]
-    out.append(("configured", lambda: Behave(CONFIG, "ip").coordination))  # type: ignore[arg-type,return-value]
+    for kind in ("account", "ip"):
+        for name in Behave(CONFIG, kind).groupings:
+            out.append((name, lambda kind=kind, name=name: Behave(CONFIG, kind).groupings[name]))  # type: ignore[misc]
     return out
 
 
@@ -157,6 +159,12 @@ def _account_minute(name: str, i: int, rng: random.Random) -> AccountMinute | No
                                 "nav": 2, "statics": 4, "targets": 8, "tmin": lo, "tmax": lo + 7,
                                 "browser": 8, "user_agent": "fleet-ua/1.0",
                                 "network": f"10.{50 + k}.0.0/24"})  # fmt: skip
+    if kind == "pooled":  # aged accounts taking turns on one address, a bare view every other minute each
+        if (i + int(name.split("-")[1])) % 2:
+            return None
+        lo = rng.randint(0, 900_000)
+        return AccountMinute(**{**base, "requests": 1, "views": 1, "noref": 1, "targets": 1, "tmin": lo, "tmax": lo,
+                                "browser": 1, "network": "10.9.0.0/24"})  # fmt: skip
     if kind == "lookup":  # looks people up by phone number, 25 a minute, and views one profile
         return AccountMinute(**{**base, "requests": 26, "views": 1, "lookups": 25, "targets": 1, "tmin": 7,
                                 "tmax": 7, "user_agent": "python-requests/2.31"})  # fmt: skip
@@ -199,6 +207,7 @@ def feature_rows(subject_type: str) -> list[FeatureRow]:
     rng = random.Random(11)
     if subject_type == "account":
         names = [*(f"person-{k}" for k in range(14)), "walker-0", "headless-0", "rotator-0", "newcomer-0", "lookup-0",
+                 *(f"pooled-{k}" for k in range(5)),
                  *(f"fleet-{k}" for k in range(3))]  # fmt: skip
         make, state = _account_minute, lambda: AccountBehaviour()
     else:

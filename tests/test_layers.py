@@ -282,7 +282,7 @@ def test_coordination_observing_a_cohort_expires_its_stale_members_and_drops_it_
 
 def test_configured_coordination_action_reaches_the_fleet_hit(tmp_path: Path) -> None:
     """`[coordination] action` is the action of the fleet hits, in the coordination layer the pipeline builds."""
-    layer = Behave(config(tmp_path, "[coordination]\naction = 'throttle'\n"), "account").coordination
+    layer = Behave(config(tmp_path, "[coordination]\naction = 'throttle'\n"), "account").groupings["cohort"]
     assert layer is not None
     for i in range(2):
         see(layer, f"m{i}", T0, member(i))
