@@ -12,7 +12,7 @@ watermarks guarantee, and is what the job is tested against, decision for decisi
    and behaviour rules; it routes each row to the assessor (hits, or enough volume for the
    models), the learner (sampled subjects, and what the assessor sees) and coordination;
 4. `learn` (`detectors.learner`): population-wide models, published in versions;
-5. `group`: coordination per group (a cohort of accounts, a block of ids for addresses);
+5. `group`: coordination per group (`groupings`: cohorts and fleets of bare accounts, blocks of ids);
 6. `Score`: per subject, in canonical order, the rows of one row time assessed together
    (`detectors.assess`) and put through the decision policy (`detectors.policy`).
 
@@ -334,8 +334,8 @@ def grouping(config: Config, key: str) -> Grouping:
 
 
 def group(layer: Grouping, row: Row) -> list[Row]:
-    """Step 5: one row through its group; a scorer row for each member the group flags (for a fleet of
-    addresses, the members seen before this row too)."""
+    """Step 5: one row through its group; a scorer row for each member the group flags (for the fleets of
+    bare addresses and accounts, the members seen before this row too)."""
     layer.observe(row.subject, row.ts, row.features)
     return [
         row._replace(subject=subject, ts=ts, features=row.features if subject == row.subject else {},
