@@ -156,15 +156,15 @@ class Limits:
             else state.views_in(minute, ms)
             for label, ms in self.long_windows.items()
         }
-        rules = self.long
         if self.tiers is not None:
-            tier, _ = self.tiers.of(features)
-            rules = self.tiered.get(tier, rules)
             counts.update(
                 {k: features[k] for k in ("account_age_s", "account_created_at", "account_created_at_source")}
             )
-            counts["tier"] = tier
-        hits = self._hits(rules, subject, counts)
+            counts["tier"] = "standard"
+        hits = self._hits(self.long, subject, counts)
+        if hits and self.tiers is not None:  # a tier only raises quotas: under the standard ones, none can hit
+            counts["tier"], _ = self.tiers.of(features)
+            hits = self._hits(self.tiered.get(counts["tier"], self.long), subject, counts)
         return Row(rowtime, LIMITS, self.subject_type, subject, ts, counts, hits) if hits else None
 
     def _hits(self, rules: list[Rule], subject: str, features: dict[str, Any]) -> tuple[Tagged, ...]:
