@@ -9,6 +9,8 @@ an allowlisted subject.
 >>> allow = Allowlist(load_config())
 >>> allow.match("ip", "66.249.64.7"), allow.match("ip", "10.0.0.1")
 (('crawler:googlebot', 'logged_out_views_1m', 600), None)
+>>> allow.match("network", "66.249.64.0/24")[0]  # a range that overlaps an allowlisted network
+'crawler:googlebot'
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ class Allowlist:
             self.networks += [(ipaddress.ip_network(n), match) for n in c["cidrs"]]
 
     def match(self, subject_type: str, subject: str) -> Match | None:
-        """The allowlist entry covering the subject, if any."""
+        """The allowlist entry covering the subject, if any (for a `network` range: one it overlaps)."""
         if subject_type == "account":
             return self.accounts.get(subject)
+        if subject_type == "network":
+            rng = ipaddress.ip_network(subject, strict=False)
+            return next((m for net, m in self.networks if net.version == rng.version and net.overlaps(rng)), None)
         try:
             addr = ipaddress.ip_address(subject)
         except ValueError:

@@ -107,6 +107,13 @@ _SHAPE: dict[str, Any] = {
             "min_members": int,
             "window_minutes": int,
             "action": "action",
+            "ranges": {
+                "enabled": bool,
+                "prefix_v4": "prefix_v4",
+                "prefix_v6": "prefix_v6",
+                "min_addresses": int,
+                "action": "action",
+            },
         },
         "accounts": {
             "enabled": bool,
@@ -321,6 +328,10 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
         ok = isinstance(value, list) and len(value) == 2 and all(type(v) is int and 0 <= v <= 24 for v in value)
         if not ok or value[0] >= value[1]:
             raise ConfigError(f"{place}: {value!r} is not [first, last) UTC hours such as [0, 6]")
+    elif shape in ("prefix_v4", "prefix_v6"):
+        low, high = (8, 24) if shape == "prefix_v4" else (16, 48)  # a range is at least one /24 (/48)
+        if type(value) is not int or not low <= value <= high:
+            raise ConfigError(f"{place}: {value!r} is not a prefix length from {low} to {high}")
     elif shape == "action":
         if value not in ACTIONS:
             raise ConfigError(f"{place}: {value!r} is not one of {', '.join(ACTIONS)}")

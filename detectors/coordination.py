@@ -32,12 +32,22 @@ parallel; one instance may also hold every cohort (the reference run).
 
 from __future__ import annotations
 
+import ipaddress
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.layers import Hit, Layer
 
 HOUR_MS = 3_600_000
+
+
+class Flag(NamedTuple):
+    """A group's finding on one subject: a scorer row for it with these hits, at `ts`."""
+
+    subject_type: str
+    subject: str
+    ts: int
+    hits: list[Hit]
 
 
 def cohort_key(features: dict[str, Any]) -> str | None:
@@ -62,10 +72,10 @@ class Coordination(Layer):
         """The group of a row: its cohort."""
         return cohort_key(features)
 
-    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
-        """The row's hits as `(subject, ts, hits)` (only this account: the others are flagged at their own rows)."""
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[Flag]:
+        """The row's hits as a `Flag` (only this account: the others are flagged at their own rows)."""
         hits = self.hits(subject, ts, features)
-        return [(subject, ts, hits)] if hits else []
+        return [Flag(self.subject_type, subject, ts, hits)] if hits else []
 
     def crawling(self, features: dict[str, Any]) -> bool:
         """Whether an account row counts as crawling (the only rows that can change a cohort's fleet)."""
@@ -158,17 +168,17 @@ class _Group(Layer):
             return []
         return [self._hit(key, members)]
 
-    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int, list[Hit]]]:
-        """`(member, ts, hits)` for this row's subject and for every member of its group not flagged before;
-        `ts` is the later of the row's and the member's own last row (a decision never predates what it
-        decides on)."""
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[Flag]:
+        """A `Flag` for this row's subject and for every member of its group not flagged before; its `ts` is
+        the later of the row's and the member's own last row (a decision never predates what it decides on)."""
         key = self.key(features) or ""
         members = self.groups.get(key, {})
         if not self._fleet(members):
             return []
         acted = self.acted.setdefault(key, set())
         hit = self._hit(key, members)
-        out = [(m, max(ts, members[m][0]), [hit]) for m in sorted(members) if m == subject or m not in acted]
+        out = [Flag(self.subject_type, m, max(ts, members[m][0]), [hit]) for m in sorted(members)
+               if m == subject or m not in acted]  # fmt: skip
         acted.update(members)
         return out
 
@@ -203,7 +213,7 @@ class AddressFleet(_Group):
     >>> for i in range(3):
     ...     row = {**bare, "target_min_1m": 5120 + i}
     ...     f.observe(f"10.0.{i}.7", 60_000 * i, row)
-    >>> [(s, h[0].reason) for s, _, h in f.flagged("10.0.2.7", 120_000, row)]
+    >>> [(f.subject, f.hits[0].reason) for f in f.flagged("10.0.2.7", 120_000, row)]
     [('10.0.0.7', 'address_fleet'), ('10.0.1.7', 'address_fleet'), ('10.0.2.7', 'address_fleet')]
     """
 
@@ -211,10 +221,24 @@ class AddressFleet(_Group):
     subject_type = "ip"
     reason = "address_fleet"
 
-    def __init__(self, block: int = 256, min_members: int = 12, window_minutes: int = 60, action: str = "challenge"):
+    def __init__(
+        self,
+        block: int = 256,
+        min_members: int = 12,
+        window_minutes: int = 60,
+        action: str = "challenge",
+        range_min_addresses: int = 0,
+        prefix_v4: int = 24,
+        prefix_v6: int = 48,
+        range_action: str = "challenge",
+    ) -> None:
         super().__init__(min_members, window_minutes, action)
         self.block = block
-        self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action)
+        self.range_min, self.prefix, self.range_action = range_min_addresses, {4: prefix_v4, 6: prefix_v6}, range_action
+        self.acted_ranges: dict[str, set[str]] = {}  # group key -> ranges already flagged
+        self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action,
+                       range_min_addresses=range_min_addresses, prefix_v4=prefix_v4, prefix_v6=prefix_v6,
+                       range_action=range_action)  # fmt: skip
 
     def key(self, features: dict[str, Any]) -> str | None:
         """The group of a row: its block of ids."""
@@ -242,6 +266,40 @@ class AddressFleet(_Group):
                     "fleet_distinct_ids": len({v[1] for v in members.values()})}  # fmt: skip
         return Hit(self.reason, self.action, 0.9, evidence)
 
+    def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
+        super().observe(subject, ts, features)
+        key = self.key(features)
+        if key is not None and key not in self.groups:
+            self.acted_ranges.pop(key, None)
+
+    def flagged(self, subject: str, ts: int, features: dict[str, Any]) -> list[Flag]:
+        """The members' `Flag`s and, with range scope (`range_min_addresses` > 0), a `network` one for each
+        range (`range_of`) that holds at least that many of the fleet's addresses: when it reaches them, and
+        again at each row of an address in it (so a range stays acted on while its addresses crawl)."""
+        out = super().flagged(subject, ts, features)
+        if not out or not self.range_min:
+            return out
+        key = self.key(features) or ""
+        members = self.groups[key]
+        ranges: dict[str, list[str]] = {}
+        for member in members:
+            ranges.setdefault(self.range_of(member), []).append(member)
+        acted = self.acted_ranges.setdefault(key, set())
+        own = self.range_of(subject)
+        fleet = self._hit(key, members).evidence
+        for net, addresses in sorted(ranges.items()):
+            if len(addresses) >= self.range_min and (net == own or net not in acted):
+                acted.add(net)
+                hit = Hit(f"{self.reason}_range", self.range_action, 0.9,
+                          {"network": net, "range_addresses": len(addresses), **fleet})  # fmt: skip
+                out.append(Flag("network", net, max(ts, *(members[a][0] for a in addresses)), [hit]))
+        return out
+
+    def range_of(self, address: str) -> str:
+        """The network range of an address: `10.1.2.0/24` (by `prefix_v4` / `prefix_v6`)."""
+        version = 6 if ":" in address else 4
+        return str(ipaddress.ip_network(f"{address}/{self.prefix[version]}", strict=False))
+
 
 class BareAccounts(_Group):
     """Accounts that share a user agent (`by = "user_agent"`) or a network (`by = "network"`) and browse bare.
@@ -262,7 +320,7 @@ class BareAccounts(_Group):
     >>> b.flagged("a1", 0, row)
     []
     >>> b.observe("a2", 60_000, row)
-    >>> [(s, h[0].evidence["network_fleet"]) for s, _, h in b.flagged("a2", 60_000, row)]
+    >>> [(f.subject, f.hits[0].evidence["network_fleet"]) for f in b.flagged("a2", 60_000, row)]
     [('a1', '10.0.1.0/24'), ('a2', '10.0.1.0/24')]
     """
 

@@ -313,9 +313,11 @@ def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
     if not c["enabled"]:
         return {}
     if subject_type == "ip":
-        a = c["addresses"]
-        return {"block": AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")})} \
-            if a["enabled"] else {}  # fmt: skip
+        a, r = c["addresses"], c["addresses"]["ranges"]
+        scope = {"range_min_addresses": r["min_addresses"] if r["enabled"] else 0, "prefix_v4": r["prefix_v4"],
+                 "prefix_v6": r["prefix_v6"], "range_action": r["action"]}  # fmt: skip
+        return {"block": AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")},
+                                      **scope)} if a["enabled"] else {}  # fmt: skip
     out: dict[str, Grouping] = {
         "cohort": Coordination(**{k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")})
     }
@@ -334,13 +336,14 @@ def grouping(config: Config, key: str) -> Grouping:
 
 
 def group(layer: Grouping, row: Row) -> list[Row]:
-    """Step 5: one row through its group; a scorer row for each member the group flags (for the fleets of
-    bare addresses and accounts, the members seen before this row too)."""
+    """Step 5: one row through its group; a scorer row for each subject the group flags (for the fleets of
+    bare addresses and accounts, the members seen before this row too; with range scope, network ranges)."""
     layer.observe(row.subject, row.ts, row.features)
     return [
-        row._replace(subject=subject, ts=ts, features=row.features if subject == row.subject else {},
-                     hits=tuple((h, "coordination") for h in hits))
-        for subject, ts, hits in layer.flagged(row.subject, row.ts, row.features)
+        row._replace(subject_type=f.subject_type, subject=f.subject, ts=f.ts,
+                     features=row.features if f.subject == row.subject else {},
+                     hits=tuple((h, "coordination") for h in f.hits))
+        for f in layer.flagged(row.subject, row.ts, row.features)
     ]  # fmt: skip
 
 

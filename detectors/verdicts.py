@@ -6,10 +6,13 @@ Verdict(ts=1767603600000, subject_type='account', subject='a7', verdict='dismiss
 
 from __future__ import annotations
 
+import ipaddress
 from typing import NamedTuple
 
 from detectors.events import BadEvent, json_object, parse_timestamp
 
+SUBJECT_TYPES = ("account", "ip", "network")
+"""What decisions and verdicts are on: an account, an IP address, or a network range (CIDR)."""
 VERDICTS = ("confirm", "dismiss", "escalate")
 LABELS = ("confirm", "dismiss")
 """The verdicts the detector acts on and learns from; `escalate` (a hand-over between analysts) is recorded only."""
@@ -25,16 +28,30 @@ class Verdict(NamedTuple):
     verdict: str
 
 
+def canonical_network(text: str) -> str | None:
+    """A network range in the canonical CIDR form of decisions, or None if `text` is not one.
+
+    >>> canonical_network("2001:DB8:1::/48"), canonical_network("10.1.2.7/24"), canonical_network("10.1.2.7")
+    ('2001:db8:1::/48', None, '10.1.2.7/32')
+    """
+    try:
+        return str(ipaddress.ip_network(text))
+    except ValueError:
+        return None
+
+
 def parse_verdict(line: str | bytes) -> Verdict:
     """One JSON line to a `Verdict`; `BadEvent` with the reason otherwise (unknown fields are ignored)."""
     obj = json_object(line)
     for name in ("ts", "subject_type", "subject", "verdict"):
         if obj.get(name) is None:
             raise BadEvent(f"missing required field '{name}'")
-    if obj["subject_type"] not in ("account", "ip"):
-        raise BadEvent(f"field 'subject_type' is not 'account' or 'ip' ({obj['subject_type']!r})")
+    if obj["subject_type"] not in SUBJECT_TYPES:
+        raise BadEvent(f"field 'subject_type' is not one of {', '.join(SUBJECT_TYPES)} ({obj['subject_type']!r})")
     if not isinstance(obj["subject"], str) or not obj["subject"]:
         raise BadEvent(f"field 'subject' is not a non-empty string ({obj['subject']!r})")
+    if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
+        raise BadEvent(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
     if obj["verdict"] not in VERDICTS:
         raise BadEvent(f"field 'verdict' is not one of {', '.join(VERDICTS)} ({obj['verdict']!r})")
     return Verdict(parse_timestamp(obj["ts"]), obj["subject_type"], obj["subject"], obj["verdict"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,9 +53,10 @@ class Evaluation:
 
 
 def decision_actions(
-    decisions: Iterable[Decision], delay_ms: int = 0
+    decisions: Iterable[Decision], delay_ms: int = 0, addresses: Iterable[str] = ()
 ) -> tuple[dict[str, list[Action]], dict[str, list[Action]]]:
     """Flagging decisions as actions: (by account actor key, by IP); an unblock ends its subject's earlier ones.
+    A decision on a network range is an action on each of the `addresses` (those the traffic holds) in it.
 
     With `delay_ms`, every decision (unblocks too) takes effect that long after its event time, as in a live
     deployment where enforcement reads it later; it still ends at its `expires_at`, and one that expired
@@ -68,7 +70,18 @@ def decision_actions(
     ({}, {'10.0.0.1': [Action(time=30, end=70, blocks=True)]})
     >>> decision_actions(ds[:1], delay_ms=101)
     ({}, {})
+    >>> decision_actions([Decision("network", "10.0.0.0/24", "challenge", 0, 100)], addresses=["10.0.0.9", "10.0.1.9"])
+    ({}, {'10.0.0.9': [Action(time=0, end=100, blocks=False)]})
     """
+    by_range: dict[str, list[str]] = {}
+    ranges = {d.subject for d in decisions if d.subject_type == "network"}
+    if ranges:
+        networks = [ipaddress.ip_network(r) for r in sorted(ranges)]
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            for network in networks:
+                if ip.version == network.version and ip in network:
+                    by_range.setdefault(str(network), []).append(canonical_ip(address))
     decisions = sorted(decisions, key=lambda d: d.time)
     unblocks: dict[str, list[int]] = {}
     for d in decisions:
@@ -86,6 +99,9 @@ def decision_actions(
         action = Action(start, end, d.action == "block")
         if d.subject_type == "ip":
             ips.setdefault(canonical_ip(d.subject), []).append(action)
+        elif d.subject_type == "network":
+            for address in by_range.get(str(ipaddress.ip_network(d.subject)), ()):
+                ips.setdefault(address, []).append(action)
         else:
             accounts.setdefault(d.key, []).append(action)
     return accounts, ips
@@ -120,8 +136,9 @@ def evaluate(
             "are they from the same simulation?"
         )
 
-    account_actions, ip_actions = decision_actions(decisions, enforcement_delay_ms)
     presence = traffic.presence
+    addresses = {*traffic.ip_minute, *(ip for used in presence.values() for ip in used)}
+    account_actions, ip_actions = decision_actions(decisions, enforcement_delay_ms, addresses)
     versions = sorted({d.detector_version for d in decisions if d.detector_version})
     detector = score(
         DETECTOR,

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from detectors.events import BadEvent, parse_timestamp
+from detectors.verdicts import SUBJECT_TYPES, canonical_network
 from evaluation.labels import InputError, actor_key
 from jobs.inputs import Source
 
@@ -43,7 +44,7 @@ class Decision:
 
     @property
     def key(self) -> str:
-        """The labels key of the subject (`account:<id>` or `ip:<addr>`)."""
+        """The labels key of the subject (`account:<id>` or `ip:<addr>`; `network:<range>` for a range)."""
         return actor_key(self.subject_type, self.subject)
 
 
@@ -53,10 +54,12 @@ def parse_decision(obj: Any, line_no: int, source: str = "decisions") -> Decisio
     if not isinstance(obj, dict):
         raise InputError(f"{where}: not a JSON object")
     subject_type, subject, action = obj.get("subject_type"), obj.get("subject"), obj.get("action")
-    if subject_type not in ("account", "ip"):
-        raise InputError(f"{where}: field 'subject_type' is {subject_type!r}, not 'account' or 'ip'")
+    if subject_type not in SUBJECT_TYPES:
+        raise InputError(f"{where}: field 'subject_type' is {subject_type!r}, not one of {', '.join(SUBJECT_TYPES)}")
     if not isinstance(subject, str) or not subject:
         raise InputError(f"{where}: field 'subject' is not a non-empty string ({subject!r})")
+    if subject_type == "network" and canonical_network(subject) is None:
+        raise InputError(f"{where}: field 'subject' is not a network range such as '10.1.2.0/24' ({subject!r})")
     if action not in ACTIONS:
         raise InputError(f"{where}: field 'action' is {action!r}, not one of {', '.join(ACTIONS)}")
     if obj.get("event_time") is None:

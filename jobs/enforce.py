@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
@@ -40,9 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from detectors.events import BadEvent, format_ms, parse_timestamp
+from detectors.verdicts import SUBJECT_TYPES, canonical_network
 
 ACTIONS = ("throttle", "challenge", "block", "unblock")
-SUBJECT_TYPES = ("account", "ip")
 REQUIRED = (
     "decision_id",
     "subject_type",
@@ -94,6 +95,8 @@ def validate(decision: Any) -> tuple[int, int]:
     for name in ("decision_id", "subject"):
         if not isinstance(decision[name], str) or not decision[name]:
             raise InvalidDecision(f"field '{name}' is not a non-empty string ({decision[name]!r})")
+    if decision["subject_type"] == "network" and canonical_network(decision["subject"]) != decision["subject"]:
+        raise InvalidDecision(f"subject {decision['subject']!r} is not a network range in canonical CIDR form")
     if not isinstance(decision["reasons"], list) or not all(isinstance(r, str) for r in decision["reasons"]):
         raise InvalidDecision(f"field 'reasons' is not a list of strings ({decision['reasons']!r})")
     return parse_time(decision["event_time"], "event_time"), parse_time(decision["expires_at"], "expires_at")
@@ -124,6 +127,7 @@ class ActiveDecisions:
 
     def __init__(self) -> None:
         self._subjects: dict[tuple[str, str], _Subject] = {}
+        self._prefixes: set[tuple[int, int]] = set()  # (IP version, prefix length) of the ranges seen
 
     def apply(self, decision: dict[str, Any]) -> str | None:
         """Apply one decision; return what changed: new, replaced, released, duplicate, stale, or None.
@@ -136,6 +140,9 @@ class ActiveDecisions:
         subject = self._subjects.get(subject_key)
         if subject is None:
             subject = self._subjects[subject_key] = _Subject(latest=event_time, ids=set())
+            if decision["subject_type"] == "network":
+                network = ipaddress.ip_network(decision["subject"])
+                self._prefixes.add((network.version, network.prefixlen))
         elif decision["decision_id"] in subject.ids:
             return DUPLICATE
         elif event_time < subject.latest:
@@ -172,6 +179,31 @@ class ActiveDecisions:
         if s is None or s.current is None or s.expires_at <= now_ms:
             return None
         return s.current
+
+    def for_address(self, address: str, now_ms: int) -> dict[str, Any] | None:
+        """The strongest decision in force at `now_ms` on a logged-out request from `address`: the address's own,
+        or one on a network range that holds it (ties: the address's own, then the narrower range).
+
+        >>> state = ActiveDecisions()
+        >>> d = {"decision_id": "6f1c0e52-0000-5000-8000-000000000002", "subject_type": "network",
+        ...      "subject": "203.0.113.0/24", "action": "challenge", "score": 0.9, "reasons": ["address_fleet_range"],
+        ...      "evidence": {}, "event_time": "2026-01-05T08:00:00.000Z", "emitted_at": "2026-01-05T08:00:01.000Z",
+        ...      "expires_at": "2026-01-05T09:00:00.000Z", "detector_version": "0.1.0+1a2b3c4d"}
+        >>> state.apply(d)
+        'new'
+        >>> state.for_address("203.0.113.99", parse_time("2026-01-05T08:30:00Z"))["subject"]
+        '203.0.113.0/24'
+        >>> state.for_address("203.0.114.1", parse_time("2026-01-05T08:30:00Z")) is None
+        True
+        """
+        found = [self.decision_for("ip", address, now_ms)]
+        version = 6 if ":" in address else 4
+        for v, prefix in sorted(self._prefixes, key=lambda p: -p[1]):
+            if v == version:
+                network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+                found.append(self.decision_for("network", network, now_ms))
+        in_force = [d for d in found if d is not None]
+        return max(in_force, key=lambda d: ACTIONS.index(d["action"]), default=None)
 
     def blocked(self, subject_type: str, subject: str, now_ms: int) -> dict[str, Any] | None:
         """The subject's decision if it is a `block` in force at `now_ms`, else None."""
@@ -314,7 +346,9 @@ def _parse_key(key: bytes | None) -> tuple[str, str]:
         raise InvalidDecision(f"key is not UTF-8 ({key[:40]!r})") from None
     subject_type, sep, subject = text.partition(":")  # IPv6 subjects contain ':' themselves
     if not sep or subject_type not in SUBJECT_TYPES or not subject:
-        raise InvalidDecision(f"key {text[:80]!r} is not subject_type:subject with subject_type account or ip")
+        raise InvalidDecision(
+            f"key {text[:80]!r} is not subject_type:subject with subject_type {', '.join(SUBJECT_TYPES)}"
+        )
     return subject_type, subject
 
 

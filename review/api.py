@@ -194,7 +194,8 @@ def allowlist_toml() -> str:
         | set(AllowlistRequest.objects.filter(subject_type="account").values_list("subject", flat=True))
     )
     ips = AllowlistRequest.objects.filter(subject_type="ip").values_list("subject", flat=True)
-    cidrs = sorted(set(section["cidrs"]) | {ip + ("/128" if ":" in ip else "/32") for ip in ips})
+    ranges = AllowlistRequest.objects.filter(subject_type="network").values_list("subject", flat=True)
+    cidrs = sorted(set(section["cidrs"]) | {ip + ("/128" if ":" in ip else "/32") for ip in ips} | set(ranges))
     return (
         "# Reviewed allowlist requests of the review console; merge into the [allowlist] of your --config.\n"
         "[allowlist]\n"

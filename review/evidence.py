@@ -1,11 +1,12 @@
 """What the case page shows, computed from the stored events and decisions of a case's members.
 
 A member's requests are what the detector counts for it: an account's requests, or an address's
-logged-out requests (as `detectors.features.minutes` summarises them).
+(a network range's) logged-out requests (as `detectors.features.minutes` summarises them).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from detectors.events import format_ms
+from detectors.verdicts import SUBJECT_TYPES
 from review.incident import Request
 from review.models import Case, DecisionRecord, Event, Member
 
@@ -31,16 +33,32 @@ def requests_q(members: Iterable[tuple[str, str]], since: int | None = None, unt
     members = list(members)
     accounts = [s for t, s in members if t == "account"]
     ips = [s for t, s in members if t == "ip"]
+    networks = stored_networks([s for t, s in members if t == "network"])
     q = Q(pk__in=[])
     if accounts:
         q |= Q(account_id__in=accounts)
     if ips:
         q |= Q(ip__in=ips, account_id__isnull=True)
+    if networks:
+        q |= Q(network__in=networks, account_id__isnull=True)
     if since is not None:
         q &= Q(ts__gte=since)
     if until is not None:
         q &= Q(ts__lte=until)
     return q
+
+
+def stored_networks(ranges: list[str]) -> list[str]:
+    """The networks events are stored under (/24, /48: `network_of`) that make up the ranges (which are never
+    narrower: the configuration allows prefixes up to /24 and /48)."""
+    out = [r for r in ranges if ipaddress.ip_network(r).prefixlen in (24, 48)]
+    wide = [ipaddress.ip_network(r) for r in ranges if r not in out]
+    if wide:
+        for n in Event.objects.values_list("network", flat=True).distinct().iterator():
+            net = ipaddress.ip_network(n)
+            if any(net.version == w.version and net.subnet_of(w) for w in wide):  # type: ignore[arg-type]
+                out.append(n)
+    return out
 
 
 def requests_of(members: list[tuple[str, str]], since: int | None = None, until: int | None = None) -> QuerySet[Event]:
@@ -118,9 +136,9 @@ def population(members: list[tuple[str, str]], until: int) -> dict[str, Any]:
     """The members' figures over the hour before `until`, each against every subject of the same type active in that
     hour: the population's median and 99th percentile, and the member's percentile."""
     subject_type = members[0][0] if members else "account"
-    key = "account_id" if subject_type == "account" else "ip"
+    key = {"account": "account_id", "ip": "ip", "network": "network"}[subject_type]
     window = Event.objects.filter(ts__gt=until - HOUR_MS, ts__lte=until)
-    window = window.filter(account_id__isnull=subject_type == "ip")  # logged-out requests are an address's
+    window = window.filter(account_id__isnull=subject_type != "account")  # logged-out requests are an address's
     per = (
         window.values(key)
         .annotate(
@@ -250,7 +268,7 @@ def linked(members: list[tuple[str, str]], limit: int = 15) -> dict[str, list[di
 def history(members: list[tuple[str, str]]) -> list[DecisionRecord]:
     """Every decision on the members, in any case, oldest first."""
     q = Q(pk__in=[])
-    for subject_type in ("account", "ip"):
+    for subject_type in SUBJECT_TYPES:
         subjects = [s for t, s in members if t == subject_type]
         if subjects:
             q |= Q(subject_type=subject_type, subject__in=subjects)

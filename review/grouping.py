@@ -31,14 +31,16 @@ def coordinated_fleet(decision: dict[str, Any]) -> Group | None:
 
 
 def address_fleet(decision: dict[str, Any]) -> Group | None:
-    """Addresses of a logged-out crawl spread over many addresses, by the block of ids they walked that day.
+    """Addresses (and network ranges) of a logged-out crawl spread over many addresses, by the block of ids they
+    walked that day.
 
     >>> address_fleet({"reasons": ["address_fleet"], "event_time": "2026-01-05T09:12:00.000Z",
     ...                "evidence": {"fleet_ids": "5120-5375"}})
     ('address_fleet', '5120-5375|2026-01-05', 'addresses crawling ids 5120-5375 on 2026-01-05')
     """
     ids, day = (decision.get("evidence") or {}).get("fleet_ids"), str(decision.get("event_time", ""))[:10]
-    if "address_fleet" not in decision.get("reasons", ()) or not ids or not day:
+    reasons = set(decision.get("reasons", ()))
+    if not reasons & {"address_fleet", "address_fleet_range"} or not ids or not day:
         return None
     return "address_fleet", f"{ids}|{day}", f"addresses crawling ids {ids} on {day}"
 

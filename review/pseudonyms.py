@@ -41,8 +41,8 @@ class Identifiers:
         return value if self.full else pseudonym(self.key, kind, value)
 
     def subject(self, subject_type: str, value: str | None) -> str:
-        """An account id or an address, by subject type."""
-        return self.show("account" if subject_type == "account" else "ip", value)
+        """An account id, an address or a network range, by subject type."""
+        return self.show(subject_type if subject_type in PREFIX else "ip", value)
 
     def path(self, path: str, target: str | None) -> str:
         """A request path with the person it names pseudonymised (the rest of the path is not an identifier)."""

@@ -134,6 +134,19 @@ def test_an_invalid_decision_changes_nothing():
     assert state.blocked("ip", "1.2.3.4", T0 + MIN) is not None
 
 
+def test_a_request_from_an_address_meets_its_own_decision_or_the_strongest_range_holding_it():
+    state = ActiveDecisions()
+    state.apply(dec("203.0.113.0/24", "challenge", T0, subject_type="network"))
+    state.apply(dec("203.0.112.0/22", "block", T0, ttl=2 * MIN, subject_type="network"))
+    state.apply(dec("203.0.113.9", "throttle", T0))
+    state.apply(dec("2001:db8:1::/48", "block", T0, subject_type="network"))
+    assert state.for_address("203.0.113.9", T0 + MIN)["subject"] == "203.0.112.0/22"  # the block is strongest
+    assert state.for_address("203.0.113.9", T0 + 3 * MIN)["subject"] == "203.0.113.0/24"  # the block lapsed
+    assert state.for_address("203.0.113.77", T0 + 11 * MIN) is None
+    assert state.for_address("2001:db8:1:5::1", T0 + MIN)["action"] == "block"
+    assert state.for_address("2001:db8:2::1", T0 + MIN) is None
+
+
 BAD = [
     (b"{not json", "ip:1.2.3.4", "value is not JSON (Expecting property name enclosed in double quotes at char"),
     (b"\xff\xfe", "ip:1.2.3.4", "value is not UTF-8 (invalid start byte at byte 0)"),
@@ -143,6 +156,11 @@ BAD = [
     (json.dumps(dec("1.2.3.4", "block", T0, event_time="yesterday")).encode(), "ip:1.2.3.4", "'event_time'"),
     (json.dumps(dec("1.2.3.4", "block", T0)).encode(), "ip:5.6.7.8", "key 'ip:5.6.7.8' does not match the value's"),
     (json.dumps(dec("1.2.3.4", "block", T0)).encode(), "1.2.3.4", "is not subject_type:subject"),
+    (
+        json.dumps(dec("1.2.3.4/24", "block", T0, subject_type="network")).encode(),
+        "network:1.2.3.4/24",
+        "subject '1.2.3.4/24' is not a network range in canonical CIDR form",
+    ),
 ]
 
 

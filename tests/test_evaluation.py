@@ -16,7 +16,7 @@ from evaluation import evaluate
 from evaluation.attribution import LOOKBACK_MS, Action, Outcome, Presence, resolve
 from evaluation.core import decision_actions
 from evaluation.decisions import Decision, load_decisions
-from evaluation.labels import load_labels
+from evaluation.labels import InputError, load_labels
 from evaluation.leaky_bucket import CrawlBuckets, file_name
 from evaluation.static_limit import WindowCounter, tune
 from evaluation.traffic import scan
@@ -430,7 +430,8 @@ def test_bad_decisions_unsorted_events_and_bad_labels_exit_2_naming_the_line(tmp
     args[args.index("--decisions") + 1] = str(bad)
     assert main(args) == 2
     assert capsys.readouterr().err == (
-        f"scrapeguard evaluate: decisions {bad} line 2: field 'subject_type' is 'user', not 'account' or 'ip'\n"
+        f"scrapeguard evaluate: decisions {bad} line 2: "
+        "field 'subject_type' is 'user', not one of account, ip, network\n"
     )
     lines = (CASE / "events.jsonl").read_text().splitlines()
     unsorted = tmp_path / "events.jsonl"
@@ -496,3 +497,25 @@ def test_enforcement_delay_counts_what_was_served_until_the_decision_took_effect
     assert kinds[1]["parameters"]["enforcement_delay_s"] == 3
     assert main([*args[:-1], "--enforcement-delay", "soon"]) == 2
     assert "--enforcement-delay: 'soon' is not a duration" in capsys.readouterr().err
+
+
+def test_a_range_decision_reaches_every_address_in_the_range_and_the_accounts_that_used_them(tmp_path: Path) -> None:
+    """Two crawling addresses of 10.9.1.0/24, one outside it, and a person's account on an address in it: a
+    challenge on the range at the 3rd second reaches the three inside (the account by the IP rule), not the other."""
+    rows = [(T0 + i * S, ip, f"/u/{i}", None) for i in range(10) for ip in ("10.9.1.5", "10.9.1.6", "10.9.2.5")]
+    rows += [(T0 + 500, "10.9.1.77", "/u/1", "person")]
+    events = _write_events(tmp_path / "events.jsonl", rows)
+    labels = {"ip:10.9.1.5": "scraper_spread", "ip:10.9.1.6": "scraper_spread", "ip:10.9.2.5": "scraper_spread",
+              "account:person": "benign_user"}  # fmt: skip
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    decision = {"subject_type": "network", "subject": "10.9.1.0/24", "action": "challenge",
+                "event_time": format_ms(T0 + 2 * S)}  # fmt: skip
+    (tmp_path / "decisions.jsonl").write_text(json.dumps(decision) + "\n")
+    ev = evaluate(events, tmp_path / "labels.json", tmp_path / "decisions.jsonl", grid=(20, 80, 3))
+    spread = ev.detector.kinds["scraper_spread"]
+    assert (spread.actors, spread.flagged, sorted(spread.views_before)) == (3, 2, [3, 3, 10])  # 10: never acted on
+    assert ev.detector.kinds["benign_user"].flagged == 1
+    bad = {**decision, "subject": "10.9.1/24"}
+    (tmp_path / "decisions.jsonl").write_text(json.dumps(bad) + "\n")
+    with pytest.raises(InputError, match=r"line 1: field 'subject' is not a network range such as '10\.1\.2\.0/24'"):
+        evaluate(events, tmp_path / "labels.json", tmp_path / "decisions.jsonl", grid=(20, 80, 3))

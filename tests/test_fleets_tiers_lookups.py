@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from detectors.config import load_config
+import pytest
+
+from detectors.config import Config, ConfigError, load_config
 from detectors.coordination import AddressFleet, BareAccounts
-from detectors.events import parse_line
+from detectors.events import AccessEvent, parse_line
 from detectors.features.request import facts
 from detectors.pipeline import BEHAVIOUR, Limits, Row, detect, group
 from detectors.tiers import Tiers
@@ -175,3 +178,64 @@ def test_a_mass_look_up_is_challenged_and_a_few_are_not() -> None:
 
     decisions = detect([parse_line(x) for x in lookups("harvester", 40) + lookups("friend", 8)], load_config())
     assert [(d.subject, d.action, d.reasons) for d in decisions] == [("harvester", "challenge", ["mass_lookup"])]
+
+
+# -- range scope: the network ranges of a fleet's addresses ----------------------------------------------------
+
+
+def ranged(fleet: AddressFleet, ip: str, ts: int, features: dict[str, Any]) -> list[tuple[str, str]]:
+    """One address row through its block: (subject_type, subject) of each scorer row."""
+    return [(r.subject_type, r.subject) for r in group(fleet, Row(ts, BEHAVIOUR, "ip", ip, ts, features))]
+
+
+def test_a_range_holding_enough_of_a_fleets_addresses_is_flagged_once_with_the_fleet() -> None:
+    fleet = AddressFleet(min_members=4, range_min_addresses=3)
+    ips = ["100.1.1.7", "100.1.1.8", "100.2.0.9", "100.1.1.9"]
+    seen = [ranged(fleet, ip, T0 + i * 1000, bare(5000 + i)) for i, ip in enumerate(ips)]
+    assert seen[3] == [("ip", ip) for ip in sorted(ips)] + [("network", "100.1.1.0/24")]
+    rows = group(fleet, Row(T0 + 9000, BEHAVIOUR, "ip", "100.3.0.1", T0 + 9000, bare(5100)))
+    assert [(r.subject_type, r.subject) for r in rows] == [("ip", "100.3.0.1")]  # not in the range: not again
+    (row,) = [r for r in group(fleet, Row(T0, BEHAVIOUR, "ip", "100.1.1.7", T0 + 9500, bare(5101)))
+              if r.subject_type == "network"]  # fmt: skip
+    hit = row.hits[0][0]  # a member in the range: the range again (the policy absorbs it while in force)
+    assert (hit.reason, hit.action, hit.evidence["range_addresses"], hit.evidence["network"]) == (
+        "address_fleet_range", "challenge", 3, "100.1.1.0/24")  # fmt: skip
+
+
+def test_ranges_are_off_by_default_and_too_few_addresses_make_none() -> None:
+    for fleet, ips in ((AddressFleet(min_members=4), ["100.1.1.1", "100.1.1.2", "100.1.1.3", "100.1.1.4"]),
+                       (AddressFleet(min_members=4, range_min_addresses=3), ["100.1.1.1", "100.1.1.2", "100.2.1.3",
+                                                                             "100.3.1.4"])):  # fmt: skip
+        rows = [r for i, ip in enumerate(ips) for r in ranged(fleet, ip, T0 + i, bare(5000 + i))]
+        assert rows and all(t == "ip" for t, _ in rows)
+
+
+def config_with(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+RANGES_ON = "[coordination.addresses.ranges]\nenabled = true\n"
+
+
+def test_ipv6_ranges_are_48s_and_the_prefix_is_configurable(tmp_path: Path) -> None:
+    assert AddressFleet().range_of("2001:db8:1:2::7") == "2001:db8:1::/48"
+    assert AddressFleet(prefix_v4=16).range_of("100.1.2.3") == "100.1.0.0/16"
+    with pytest.raises(ConfigError, match=r"coordination.addresses.ranges.prefix_v4: 28 is not a prefix length from 8"):
+        config_with(tmp_path, RANGES_ON + "prefix_v4 = 28\n")
+
+
+def test_the_reference_acts_on_the_range_but_never_on_one_that_overlaps_an_allowlisted_network(tmp_path: Path) -> None:
+    ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    crawl = [
+        AccessEvent(T0 + k * 120_000 + j * 1900, ip, "GET", f"/u/{5000 + 30 * k + j}", 200, user_agent=ua)
+        for k in range(3)
+        for j, ip in enumerate([f"100.80.1.{10 + j}" for j in range(8)] + [f"100.80.2.{10 + j}" for j in range(8)])
+    ]
+    on = config_with(tmp_path, RANGES_ON + "min_addresses = 4\n")
+    ranges = {(d.subject, d.action) for d in detect(crawl, on) if d.subject_type == "network"}
+    assert ranges == {("100.80.1.0/24", "challenge"), ("100.80.2.0/24", "challenge")}
+    allowed = config_with(tmp_path, RANGES_ON + '[allowlist]\ncidrs = ["100.80.2.240/28"]\n')
+    assert {d.subject for d in detect(crawl, allowed) if d.subject_type == "network"} == {"100.80.1.0/24"}
+    assert not any(d.subject_type == "network" for d in detect(crawl, load_config()))

@@ -22,6 +22,12 @@ def inputs(case: str) -> list[Path]:
     return sorted((GOLDEN / case).glob("input.*"))
 
 
+def config(case: str) -> Path | None:
+    """The case's own configuration (`config.toml`), if it has one; else the defaults."""
+    path = GOLDEN / case / "config.toml"
+    return path if path.exists() else None
+
+
 def test_every_case_is_complete():
     folders = [p for p in GOLDEN.iterdir() if p.is_dir() and not p.name.startswith("__")]
     assert len(folders) >= 8
@@ -33,13 +39,14 @@ def test_every_case_is_complete():
 
 @pytest.mark.parametrize("case", CASES)
 def test_reference_matches_golden(case):
-    assert reference(inputs(case)) == expected(case)
+    assert reference(inputs(case), config(case)) == expected(case)
 
 
 @pytest.mark.flink
 @pytest.mark.parametrize("case", CASES)
 def test_flink_job_matches_golden(case, run_cli):
-    run = run_cli(inputs(case))
+    cfg = config(case)
+    run = run_cli(inputs(case), *(["--config", str(cfg)] if cfg else []))
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.dead_letters == []
     assert comparable(run.decisions) == expected(case)

@@ -115,12 +115,15 @@ crawlers = [{ name = "googlebot", user_agent = "Googlebot", cidrs = ["66.249.64.
         ("ip", "198.51.100.16", None),
         ("ip", "66.249.95.255", ("crawler:googlebot", "logged_out_views_1m", 60)),
         ("ip", "66.249.96.0", None),
-        ("network", "66.249.64.0/24", None),
+        ("network", "66.249.64.0/24", ("crawler:googlebot", "logged_out_views_1m", 60)),  # a range it overlaps
+        ("network", "66.0.0.0/8", ("crawler:googlebot", "logged_out_views_1m", 60)),  # wider, holding it
+        ("network", "66.249.96.0/24", None),
         ("ip", "staff-1", None),
     ],
 )
 def test_allowlist_match(tmp_path: Path, subject_type: str, subject: str, match: tuple | None) -> None:
-    """Accounts by name, partners by account (with an hourly quota) and CIDRs, crawlers only by their ranges."""
+    """Accounts by name, partners by account (with an hourly quota) and CIDRs, crawlers only by their ranges; a
+    network range by any allowlisted network it overlaps."""
     assert Allowlist(config(tmp_path, ALLOW_TOML)).match(subject_type, subject) == match
 
 

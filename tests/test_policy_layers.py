@@ -189,6 +189,8 @@ def test_parse_verdict_accepts_rfc3339_and_epoch_ms_and_ignores_unknown_fields()
     assert parse_verdict(line) == Verdict(T0, "ip", "10.0.0.1", "confirm")
     text = '{"ts": "2026-01-05T09:00:00+01:00", "subject_type": "account", "subject": "a7", "verdict": "dismiss"}'
     assert parse_verdict(text) == Verdict(T0, "account", "a7", "dismiss")
+    text = '{"ts": 1767600000000, "subject_type": "network", "subject": "10.9.1.0/24", "verdict": "dismiss"}'
+    assert parse_verdict(text) == Verdict(T0, "network", "10.9.1.0/24", "dismiss")
 
 
 GOOD = '"ts": "2026-01-05T08:00:00Z", "subject_type": "account", "subject": "a7", "verdict": "confirm"'
@@ -202,7 +204,11 @@ GOOD = '"ts": "2026-01-05T08:00:00Z", "subject_type": "account", "subject": "a7"
         ('{"subject_type": "account", "subject": "a7", "verdict": "confirm"}', "missing required field 'ts'"),
         ("{" + GOOD.replace('"a7"', "null") + "}", "missing required field 'subject'"),
         ("{" + GOOD.replace('"verdict": "confirm"', '"x": 1') + "}", "missing required field 'verdict'"),
-        ("{" + GOOD.replace('"account"', '"network"') + "}", "'subject_type' is not 'account' or 'ip' ('network')"),
+        ("{" + GOOD.replace('"account"', '"user"') + "}", "'subject_type' is not one of account, ip, network ('user')"),
+        (
+            "{" + GOOD.replace('"account"', '"network"') + "}",
+            "field 'subject' is not a network range in canonical CIDR form ('a7')",
+        ),
         ("{" + GOOD.replace('"a7"', '""') + "}", "field 'subject' is not a non-empty string ('')"),
         ("{" + GOOD.replace('"a7"', "7") + "}", "field 'subject' is not a non-empty string (7)"),
         (
@@ -227,7 +233,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     """Models warm-started from different files can decide differently, so their decisions never share a
     detector_version; the same bytes under another name give the same version, and no model keeps the old one."""
     cold = DecisionPolicy(load_config()).version
-    assert cold == "0.1.0+9fecf5e1"  # as in the golden files: without --model nothing changes
+    assert cold == "0.1.0+04b1e4cb"  # as in the golden files: without --model nothing changes
     one, same, other = tmp_path / "one.pkl", tmp_path / "copy.pkl", tmp_path / "other.pkl"
     one.write_bytes(b"model one")
     same.write_bytes(b"model one")
@@ -235,7 +241,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     versions = {name: DecisionPolicy(load_config().with_model(path)).version for name, path in
                 (("one", one), ("same", same), ("other", other))}  # fmt: skip
     assert versions["one"] == versions["same"] != versions["other"]
-    assert versions["one"].startswith("0.1.0+9fecf5e1.m") and len(versions["one"]) == len(cold) + 10
+    assert versions["one"].startswith("0.1.0+04b1e4cb.m") and len(versions["one"]) == len(cold) + 10
     assert cold not in versions.values()
     warm = DecisionPolicy(load_config().with_model(one))
     decision = warm.decide(warm.new_state(), "ip", "10.0.0.1", T0, [hit("block")])

@@ -153,6 +153,17 @@ def main() -> None:
     for v in range(5):
         crawl += views(None, f"100.64.20.{v}", T0 + v * 37_000, 6, 50_000, rng, via="search")
     write("address_fleet", crawl)
+    # The same kind of crawl from rented hosting ranges (its own config.toml turns range scope on): 12 addresses
+    # in 100.80.1.0/24, 12 in 100.80.2.0/24 (half of it allowlisted, 100.80.2.128/25), 2 in 100.80.3.0/24 and
+    # 4 scattered; in round k address j views id 5000 + 30k + j. Two people browse logged out from 100.80.1.0/24.
+    hosts = [f"100.80.1.{10 + j}" for j in range(12)] + [f"100.80.2.{10 + 20 * j}" for j in range(12)]
+    hosts += ["100.80.3.7", "100.80.3.8"] + [f"100.{90 + j}.{j * 7}.11" for j in range(4)]
+    crawl = [event(T0 + k * 2 * MIN + j * 1900, ip, f"/u/{5000 + 30 * k + j}")
+             for k in range(8) for j, ip in enumerate(hosts)]  # fmt: skip
+    rng = rng_for("address_fleet_range")
+    for v in range(2):
+        crawl += views(None, f"100.80.1.{200 + v}", T0 + v * 37_000, 6, 50_000, rng, via="search")
+    write("address_fleet_range", crawl)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",
@@ -238,7 +249,8 @@ def write_expected() -> None:
     from tests.conftest import reference
 
     for folder in sorted(p for p in HERE.iterdir() if p.is_dir() and not p.name.startswith("__")):
-        decisions = reference(sorted(folder.glob("input.*")))
+        config = folder / "config.toml"
+        decisions = reference(sorted(folder.glob("input.*")), config if config.exists() else None)
         (folder / "expected.jsonl").write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in decisions))
 
 

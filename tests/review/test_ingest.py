@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,34 @@ def test_the_console_commands_help_shows_the_defaults_and_no_empty_ones(command,
     if command == ["serve"]:
         assert "(default: 127.0.0.1)" in text and "(default: 8000)" in text and "(default: 8)" in text
         assert "or the wall clock (default: event)" in text
+
+
+def test_a_network_range_joins_its_fleets_case_and_its_evidence_is_the_ranges_logged_out_requests(db, as_role):
+    """The golden case `address_fleet_range`: the range decision is reviewed with the fleet's addresses."""
+    import orjson
+
+    from detectors.config import load_config
+    from review.evidence import requests_of
+    from review.ingest import ingest_event_lines
+
+    case = Path(__file__).resolve().parents[1] / "golden" / "address_fleet_range"
+    lines = (case / "input.jsonl").read_text().splitlines()
+    assert ingest_event_lines(((f"input:{i}", x) for i, x in enumerate(lines)), load_config().routes).rejected == 0
+    decisions = [orjson.loads(x) for x in (case / "expected.jsonl").read_text().splitlines()]
+    assert feed(*({**d, "emitted_at": d["event_time"]} for d in decisions)).added == len(decisions)
+    [group] = open_cases("100.80.1.0/24")
+    assert group.kind == "address_fleet" and group.member_count == len(decisions)
+    range_requests = requests_of([("network", "100.80.1.0/24")])
+    assert {e.ip for e in range_requests} == {f"100.80.1.{i}" for i in (*range(10, 22), 200, 201)}
+    page = as_role("viewer").get(f"/cases/{group.pk}")
+    assert page.status_code == 200 and b"<td>network net-" in page.content  # pseudonymised, as addresses are
+    assert as_role("viewer").get("/?subject_type=network").status_code == 200
+
+
+def test_a_range_that_is_not_in_canonical_form_is_rejected(db):
+    bad = {**decision("x", 1), "subject_type": "network", "subject": "100.80.1.7/24"}
+    summary = feed(bad)
+    assert summary.rejected == 1
+    assert summary.reasons == [
+        "test 0: field 'subject' is not a network range in canonical CIDR form ('100.80.1.7/24')"
+    ]
