@@ -107,6 +107,7 @@ def message_parser(source: str, config: Config, idle_ms: int, partitions: int, r
             floor = state.get("floor")
             if slowest is not None and (floor is None or slowest > floor):
                 state["floor"] = floor = slowest
+            dead = None
             try:
                 if not value or not value.strip():
                     raise BadEvent("empty message")
@@ -121,10 +122,13 @@ def message_parser(source: str, config: Config, idle_ms: int, partitions: int, r
                 if off:
                     raise BadEvent(off)
             except BadEvent as exc:
-                where = {"partition": int(partition), "offset": int(offset)}
-                rows.append((*blank, slowest, dead_letter(source, where, str(exc), value or "")))
-                continue
-            rows.append((*facts(event, routes), slowest, None))
+                dead = dead_letter(source, {"partition": int(partition), "offset": int(offset)}, str(exc), value or "")
+            # The row carries the clocks as its message left them, so the watermark reaches the last message's too;
+            # the floor follows, so no message accepted after this row is behind the watermark it brings.
+            after = _slowest(clocks, seen, now, idle_ms) if ready else None
+            if after is not None and (floor is None or after > floor):
+                state["floor"] = after
+            rows.append((*blank, after, dead) if dead is not None else (*facts(event, routes), after, None))
         return _frame(rows)
 
     state: dict[str, Any] = {}

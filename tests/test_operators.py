@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pickle
 
+import orjson
+
 from detectors.config import load_config
+from detectors.events import parse_timestamp
 from detectors.learner import EPOCH_MS
-from jobs.operators import ScoreAndDecide
+from detectors.pipeline import LIMITS, Row
+from detectors.rules.base import Hit
+from jobs.operators import ScoreAndDecide, out
 
 
 class Broadcast(dict):
@@ -65,3 +70,87 @@ def test_a_version_goes_once_timers_a_second_past_its_successor_have_fired():
     assert op.index == [2 * EPOCH_MS, 3 * EPOCH_MS, 4 * EPOCH_MS]  # version 1: no row before epoch 2 is left
     assert set(state) == {*op.index, -1}  # and the broadcast state holds just those, with the index under -1
     assert op._version(state, 3 * EPOCH_MS - 1) == "version 2"
+
+
+# -- tombstones: a subject's decisions lapsing in event time, with Flink's keyed state and timers stood in for ---
+
+
+class Value:
+    """Keyed value state of one key."""
+
+    def __init__(self) -> None:
+        self.v = None
+
+    def value(self):
+        return self.v
+
+    def update(self, v) -> None:
+        self.v = pickle.loads(pickle.dumps(v))
+
+    def clear(self) -> None:
+        self.v = None
+
+
+class Timers:
+    """An event-time timer service of one key: one timer per timestamp (as Flink's), fired in order."""
+
+    def __init__(self) -> None:
+        self.due: set[int] = set()
+        self.watermark = -(2**63)
+
+    def register_event_time_timer(self, t: int) -> None:
+        self.due.add(t)
+
+    def current_watermark(self) -> int:
+        return self.watermark
+
+
+class KeyedContext(Context):
+    def __init__(self, key: str, state: Broadcast, timers: Timers) -> None:
+        super().__init__(state)
+        self.key, self.timers = key, timers
+
+    def timer_service(self) -> Timers:
+        return self.timers
+
+    def get_current_key(self) -> str:
+        return self.key
+
+
+def advance(op: ScoreAndDecide, ctx: KeyedContext, watermark: int) -> list[tuple[str | None, int]]:
+    """Move the watermark to `watermark`: fire the due timers in order (also those they register); the
+    messages they emit, as (action or None for a tombstone, event time)."""
+    ctx.timers.watermark = watermark
+    emitted = []
+    while ctx.timers.due and min(ctx.timers.due) <= watermark:
+        t = min(ctx.timers.due)
+        ctx.timers.due.remove(t)
+        for key, value, ts in op.on_timer(t, ctx) or []:
+            assert key == ctx.key
+            emitted.append((None if value is None else orjson.loads(value)["action"], ts))
+    return emitted
+
+
+def test_a_subject_that_lapses_returns_and_lapses_again_gets_a_second_tombstone():
+    """account:a1013 on the default scenario (seed 3): challenged at 08:51 for an hour, again at 09:51 (a repeat
+    offence: two hours); each lapse ends on a tombstone."""
+    op = ScoreAndDecide(load_config(), tombstones=True)
+    op.open(Runtime())
+    op.pending, op.policy = Broadcast(), Value()
+    ctx = KeyedContext("account:a1013", Broadcast(), Timers())
+    hit = ((Hit("account_profile_views_1m", "challenge", 1.0, {}), "limits"),)
+    at = parse_timestamp
+
+    def row(ts: str) -> Row:
+        minute_end = at(ts) - at(ts) % 60_000 + 59_999
+        return out(ctx.key, Row(minute_end, LIMITS, "account", "a1013", at(ts), {}, hit))[1]
+
+    op.process_element(row("2026-01-05T08:51:47.313Z"), ctx)
+    assert advance(op, ctx, at("2026-01-05T09:51:00Z")) == [("challenge", at("2026-01-05T08:51:47.313Z"))]
+    op.process_element(row("2026-01-05T09:51:56.132Z"), ctx)
+    assert advance(op, ctx, at("2026-01-05T11:00:00Z")) == [
+        (None, at("2026-01-05T09:51:47.313Z")),  # the first decision lapsed
+        ("challenge", at("2026-01-05T09:51:56.132Z")),  # back, for two hours
+    ]
+    assert advance(op, ctx, at("2026-01-06T12:00:00Z")) == [(None, at("2026-01-05T11:51:56.132Z"))]  # lapsed again
+    assert op.policy.value() is None  # and a day on, forgotten
