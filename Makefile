@@ -62,11 +62,11 @@ postgresql:  ## install Debian's PostgreSQL 15 server (pinned) if missing, witho
 test-fast: $(STAMP)  ## the tests that start no Flink job and no broker
 	$(BIN)/python -m pytest -m 'not flink and not kafka'
 
-bench: $(STAMP)  ## throughput of `scrapeguard run` on 1,000,000 simulated events
-	$(BIN)/python benchmarks/bench_run.py --events 1000000
+bench: $(STAMP)  ## every benchmark (`scrapeguard bench`): out/bench/*.json and docs/benchmarks.md (about 20 minutes)
+	$(BIN)/scrapeguard bench
 
 bench-review: $(STAMP)  ## review console: latency of the queue page with 10,000 open cases
-	$(BIN)/python benchmarks/bench_review.py --cases 10000
+	$(BIN)/scrapeguard bench review --cases 10000
 
 quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (about 25 minutes)
 	$(BIN)/python benchmarks/bench_quality.py --scenario default --seeds 1 2 3 --out out/quality

@@ -1,6 +1,7 @@
 """Review console: how fast the queue page answers with many open cases.
 
-    python benchmarks/bench_review.py [--cases 10000] [--requests 40] [--database URL]
+    scrapeguard bench review [--cases 10000] [--requests 40]
+    python -m benchmarks.bench_review [--cases 10000] [--requests 40] [--database URL]   # also on PostgreSQL
 
 Fills a scratch console database with open cases (subjects and fleets, every action, a spread of reasons,
 account ages and times), starts `scrapeguard review serve` on a free port, logs in as an analyst over HTTP and
@@ -119,16 +120,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=40, help="timed requests per URL (after 3 warm-up ones)")
-    parser.add_argument("--database", help="postgresql://... instead of a scratch SQLite database")
-    args = parser.parse_args()
+def measure(cases: int, requests: int, database: str | None = None) -> list[tuple[str, float, float, float, int]]:
+    """Fill a scratch console with `cases` open cases, serve it on a free port and time each URL `requests` times
+    (after 3 warm-up requests): (url, median ms, p95 ms, max ms, bytes) per URL."""
     data = Path(tempfile.mkdtemp(prefix="bench-review-"))
     os.environ["SCRAPEGUARD_REVIEW_DATA"] = str(data)
-    if args.database:
-        os.environ["SCRAPEGUARD_REVIEW_DATABASE"] = args.database
+    if database:
+        os.environ["SCRAPEGUARD_REVIEW_DATABASE"] = database
     os.environ["DJANGO_SETTINGS_MODULE"] = "review.settings"
     import django
 
@@ -137,28 +135,14 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    fill(args.cases)
+    fill(cases)
     user = User.objects.create_user("bench", password=PASSWORD)
     user.groups.set([Group.objects.get(name="analyst")])
-    print(f"filled {args.cases} open cases in {time.perf_counter() - started:.1f} s ({data})")
-
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "jobs.cli",
-        "review",
-        "serve",
-        "--port",
-        str(port),
-        "--data",
-        str(data),
-        "--verdicts",
-        str(data / "verdicts.jsonl"),
-        *(["--database", args.database] if args.database else []),
-    ]
+    cmd = [sys.executable, "-m", "jobs.cli", "review", "serve", "--port", str(port), "--data", str(data),
+           "--verdicts", str(data / "verdicts.jsonl"), *(["--database", database] if database else [])]  # fmt: skip
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -175,21 +159,31 @@ def main() -> int:
             data=json.dumps({"username": "bench", "password": PASSWORD}).encode(),
         )
         opener.open(login).read()
-        print(f"{'url':40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  bytes")
         for url in URLS:
             times = []
-            for i in range(args.requests + 3):
+            for i in range(requests + 3):
                 t = time.perf_counter()
                 body = opener.open(base + url).read()
                 if i >= 3:
                     times.append((time.perf_counter() - t) * 1000)
             times.sort()
             p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-            median = statistics.median(times)
-            print(f"{urllib.parse.unquote(url):40} {median:10.1f} {p95:8.1f} {times[-1]:8.1f}  {len(body)}")
+            rows.append((urllib.parse.unquote(url), statistics.median(times), p95, times[-1], len(body)))
     finally:
         server.terminate()
         server.wait()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per URL (after 3 warm-up ones)")
+    parser.add_argument("--database", help="postgresql://... instead of a scratch SQLite database")
+    args = parser.parse_args()
+    print(f"{'url':40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  bytes")
+    for url, median, p95, most, size in measure(args.cases, args.requests, args.database):
+        print(f"{url:40} {median:10.1f} {p95:8.1f} {most:8.1f}  {size}")
     return 0
 
 

@@ -1,24 +1,21 @@
-"""Where the Python time goes: the reference run (`detectors.pipeline.detect`) under cProfile, by step.
-
-    python benchmarks/bench_steps.py --events out/quality/seed-1/events.jsonl
+"""Where the Python time goes: the reference run (`detectors.pipeline.detect`) under cProfile, by step
+(`scrapeguard bench steps [--input FILE]`).
 
 The Flink job calls the same step functions, so this is the cost of each Python step per
-row it sees (the job adds the crossings, serialisation and state access around them).
-Prints, per step: calls, total seconds (the step and what it calls) and microseconds per call.
+row it sees (the job adds the crossings, serialisation and state access around them):
+per step, calls and total seconds (the step and what it calls).
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
 import time
 from pathlib import Path
 
+from benchmarks.reference import read_events
 from detectors.config import load_config
-from detectors.events import LineReader
 from detectors.pipeline import detect
-from jobs.detect import read_lines
 
 STEPS = {  # (module path suffix, function name) -> what it is
     ("events.py", "feed"): "parse (contract + input clock), per line",
@@ -34,26 +31,18 @@ STEPS = {  # (module path suffix, function name) -> what it is
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", required=True, type=Path)
-    args = parser.parse_args()
+def profile(path: Path) -> tuple[float, list[tuple[str, int, float]]]:
+    """The reference run on an events file under cProfile: its seconds, and (step, calls, seconds) per step."""
     config = load_config()
-    profile = cProfile.Profile()
+    profiler = cProfile.Profile()
     started = time.perf_counter()
-    profile.enable()
-    reader = LineReader.for_config(config)
-    events = [e for e in (reader.feed(line) for line in read_lines(args.events)) if e is not None]
-    decisions = detect(events, config)
-    profile.disable()
-    print(f"{len(events):,} events, {len(decisions):,} decisions in {time.perf_counter() - started:.1f} s (profiled)")
-    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    profiler.enable()
+    detect(read_events(path, config), config)
+    profiler.disable()
+    seconds = time.perf_counter() - started
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    out = []
     for (suffix, name), what in STEPS.items():
         found = [(v[1], v[3]) for (file, _, func), v in stats.items() if func == name and file.endswith(suffix)]
-        calls, seconds = sum(c for c, _ in found), sum(s for _, s in found)
-        per = f"{1e6 * seconds / calls:9.1f} us/call" if calls else ""
-        print(f"{what:80s} {calls:>10,} calls {seconds:7.1f} s {per}")
-
-
-if __name__ == "__main__":
-    main()
+        out.append((what, sum(c for c, _ in found), sum(s for _, s in found)))
+    return seconds, out

@@ -1,6 +1,6 @@
 """The engine's ceiling on an input: Flink jobs over the same files that detect nothing (a command, not a test).
 
-    python benchmarks/passthrough.py {json,parse} FILE...
+    python -m benchmarks.passthrough {json,parse} FILE...   (run by `scrapeguard bench embedded`)
 
 - `json`: the raw file source, `JSON_VALUE` of five fields, a blackhole sink (the Flink SQL floor);
 - `parse`: the job's own parse stage (the vectorised Python UDF: event contract, input clock,

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return review(argv[1:])
     args = _parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.handler(args))
     except (UsageError, ConfigError) as exc:
@@ -91,6 +92,26 @@ def _run(args: argparse.Namespace) -> int:
     print(f"scrapeguard run: {summary.line()}")
     print(f"decisions: {output}")
     print(f"dead letters: {dead_letter}" + ("" if summary.rejected else " (none)"))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.suite import BENCHMARKS, run  # imported late: only a checkout or a wheel with benchmarks has it
+
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise UsageError(f"unknown benchmark {unknown[0]!r}; the benchmarks are {', '.join(BENCHMARKS)}")
+    for option in ("events", "cases", "requests"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            raise UsageError(f"--{option} must be at least 1")
+    if any(p < 1 for p in args.parallelism):
+        raise UsageError("--parallelism must be at least 1")
+    if args.input:
+        if is_stdin(args.input):
+            raise UsageError("--input -: a benchmark reads a file, not standard input")
+        _input("--input", args.input)
+    run(args.names, args, "scrapeguard " + " ".join(args.argv))
+    print(f"docs: {args.docs}")
     return 0
 
 
@@ -546,6 +567,19 @@ def _parser() -> argparse.ArgumentParser:
         help="give up when the broker does not answer for this long",
     )
     enforce.set_defaults(handler=_enforce)
+
+    bench = command("bench", "benchmarks beside the engine's ceiling: JSON per benchmark and docs/benchmarks.md")
+    bench.add_argument("names", nargs="*", metavar="NAME", help="embedded, steps, simulate, review (default: all)")
+    bench.add_argument("--events", type=int, metavar="N", help="events to simulate (default: each benchmark's own)")
+    bench.add_argument("--input", metavar="PATH", help="embedded and steps: this events file instead of simulating")
+    bench.add_argument("--parallelism", type=int, nargs="+", default=[1], metavar="N", help="embedded: job runs")
+    bench.add_argument("--cases", type=int, default=10_000, metavar="N", help="review: open cases")
+    bench.add_argument("--requests", type=int, default=40, metavar="N", help="review: timed requests per URL")
+    bench.add_argument("--out", default="out/bench", metavar="DIR", help="where each benchmark's JSON is written")
+    bench.add_argument(
+        "--docs", default="docs/benchmarks.md", metavar="PATH", help="rewritten from every JSON in --out"
+    )
+    bench.set_defaults(handler=_bench)
 
     commands.add_parser(
         "review", add_help=False, help="analyst review console: serve, ingest, feed, user (scrapeguard review --help)"

@@ -1,0 +1,1 @@
+"""Benchmarks: `scrapeguard bench` (`benchmarks/suite.py`) and the commands it runs."""

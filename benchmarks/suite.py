@@ -1,0 +1,285 @@
+"""`scrapeguard bench [NAME ...]`: every benchmark from one entry point, written as JSON and as docs/benchmarks.md.
+
+    scrapeguard bench                                   # all of them, each at its own default size
+    scrapeguard bench embedded --input FILE             # one, on an existing events file
+    scrapeguard bench --events 3000 --cases 30 --out /tmp/b --docs /tmp/b/benchmarks.md   # the smoke test's size
+
+Each benchmark writes `<out>/<name>.json`: its table, the command, the time, the machine (CPU, cores, memory, load)
+and the versions (Python, Java, Flink, River, commit). `--docs` is then rewritten from every JSON file in `<out>`.
+
+- `embedded`: `scrapeguard run` on N events of the `large` scenario (default 3,000,000), beside what the same file
+  costs in the same run without detection: Flink reading it with `JSON_VALUE` only, Flink with the job's parse stage
+  (the ceiling the job is measured against), and the plain-Python reference run (`detectors.pipeline.detect`, one
+  process), whose decisions the job's must equal.
+- `steps`: where the Python time goes, per step, from cProfile over the reference run (default 300,000 events).
+- `simulate`: the simulator writing N events of `large` (default 10,000,000).
+- `review`: the review console's queue page with `--cases` open cases, over HTTP, logged in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+Result = dict[str, Any]
+"""One benchmark's figures: `name`, `title`, `columns`, `rows` (lists of values), `notes`; `write` adds the rest."""
+
+
+# -- what every result carries -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores, memory and load of this machine, and the versions that decide the figures."""
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])  # type: ignore[index]
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "java": java[0] if java else "?",
+        "apache_flink": version("apache-flink"),
+        "river": version("river"),
+        "commit": commit.stdout.strip() or "not a git checkout",
+    }
+
+
+def timed(cmd: list[str]) -> tuple[float, int, str]:
+    """Run `cmd` in its own process group: wall seconds, peak resident bytes of the whole group (the CLI, its JVM,
+    any Python worker; sampled every 0.2 s) and its standard output. A failure raises `RuntimeError`."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, group_rss(proc.pid))
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:5])} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return time.monotonic() - started, peak, out
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group `pgid`."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def events_file(opts: argparse.Namespace, tmp: str, default: int) -> tuple[Path, int]:
+    """`--input`, or `--events` (else `default`) events of the `large` scenario simulated into `tmp`."""
+    if opts.input:
+        path = Path(opts.input)
+        with path.open("rb") as f:
+            return path, sum(1 for _ in f)
+    from simulator import generate
+
+    summary = generate(tmp, seed=1, hours=24, accounts=50_000, scenario="large", max_events=opts.events or default)
+    return Path(summary["path"]), summary["events"]
+
+
+def comparable(path: Path) -> list[dict[str, Any]]:
+    """A decisions file without the wall-clock `emitted_at`, in canonical order."""
+    rows = [{k: v for k, v in json.loads(x).items() if k != "emitted_at"} for x in path.read_text().splitlines()]
+    return sorted(rows, key=lambda d: (d["event_time"], d["subject_type"], d["subject"], d["decision_id"]))
+
+
+# -- the benchmarks ----------------------------------------------------------------------------------------------
+
+
+def embedded(opts: argparse.Namespace) -> Result:
+    """`scrapeguard run` beside the engine's ceilings and the plain-Python reference, on one file, in one run."""
+    with tempfile.TemporaryDirectory(prefix="bench-embedded-") as tmp:
+        path, events = events_file(opts, tmp, 3_000_000)
+        runs: list[tuple[str, float, int, str]] = []
+        for mode in ("json", "parse"):
+            seconds, peak, _ = timed([sys.executable, "-m", "benchmarks.passthrough", mode, str(path)])
+            what = "JSON_VALUE of five fields" if mode == "json" else "the job's parse stage, no detection"
+            runs.append((f"Flink pass-through ({mode}): {what}", seconds, peak, ""))
+        reference = Path(tmp) / "reference.jsonl"
+        seconds, peak, _ = timed([sys.executable, "-m", "benchmarks.reference", str(path), str(reference)])
+        expected = comparable(reference)
+        runs.append(("plain-Python reference, one process", seconds, peak, f"{len(expected):,} decisions"))
+        for parallelism in opts.parallelism:
+            out = Path(tmp) / f"decisions-p{parallelism}.jsonl"
+            cmd = [sys.executable, "-m", "jobs.cli", "run", "--input", str(path), "--output", str(out),
+                   "--parallelism", str(parallelism), "--quiet"]  # fmt: skip
+            seconds, peak, _ = timed(cmd)
+            same = "equal to the reference's" if comparable(out) == expected else "NOT equal to the reference's"
+            runs.append((f"scrapeguard run, p={parallelism}", seconds, peak, f"decisions {same}"))
+    ceiling = runs[1][1]
+    rows = [[name, round(s, 1), round(events / s), round(ceiling / s, 2), round(peak / 2**30, 2), note]
+            for name, s, peak, note in runs]  # fmt: skip
+    return {
+        "name": "embedded",
+        "title": f"Embedded job on {events:,} events, beside its ceilings on the same file in the same run",
+        "columns": ["run", "seconds", "events/s", "of the parse pass-through", "peak memory GiB", "decisions"],
+        "rows": rows,
+        "notes": [
+            f"input: {'--input ' + str(opts.input) if opts.input else 'the large scenario, seed 1'}; "
+            "JVM and job start are included in every Flink time",
+            "the parse pass-through is the ceiling: everything the job does but detection",
+        ],
+    }
+
+
+def steps(opts: argparse.Namespace) -> Result:
+    """cProfile of the reference run: seconds and microseconds per call of each step."""
+    from benchmarks.bench_steps import profile
+
+    with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
+        path, events = events_file(opts, tmp, 300_000)
+        seconds, found = profile(path)
+    rows = [[what, calls, round(s, 2), round(1e6 * s / calls, 1) if calls else None] for what, calls, s in found]
+    return {
+        "name": "steps",
+        "title": f"Where the Python time goes: the reference run on {events:,} events under cProfile ({seconds:.1f} s)",
+        "columns": ["step", "calls", "seconds", "µs per call"],
+        "rows": rows,
+        "notes": ["the Flink job calls the same step functions, and adds crossings, serialisation and state access"],
+    }
+
+
+def simulate(opts: argparse.Namespace) -> Result:
+    """The simulator writing N events of `large` to disk."""
+    import resource
+
+    from simulator import SCENARIOS, generate
+
+    params = SCENARIOS["large"]
+    with tempfile.TemporaryDirectory(prefix="bench-simulate-") as tmp:
+        wall, cpu = time.perf_counter(), time.process_time()
+        summary = generate(tmp, scenario="large", seed=1, hours=params["hours"], accounts=params["accounts"],
+                           max_events=opts.events or 10_000_000)  # fmt: skip
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        size = Path(summary["path"]).stat().st_size
+    n = summary["events"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    return {
+        "name": "simulate",
+        "title": f"Simulator: {n:,} events of the large scenario to disk",
+        "columns": ["events", "seconds", "events/s", "cpu seconds", "bytes per event", "peak RSS MiB"],
+        "rows": [[n, round(wall, 2), round(n / wall), round(cpu, 2), round(size / max(n, 1)), round(peak)]],
+        "notes": ["peak RSS is this process's, which also ran any benchmark before it"],
+    }
+
+
+def review(opts: argparse.Namespace) -> Result:
+    """The review console's queue page and its filtered variants over HTTP."""
+    from benchmarks.bench_review import measure
+
+    rows = [[url, round(median, 1), round(p95, 1), round(most, 1), size]
+            for url, median, p95, most, size in measure(opts.cases, opts.requests)]  # fmt: skip
+    return {
+        "name": "review",
+        "title": f"Review console: {opts.cases:,} open cases (SQLite), {opts.requests} timed requests per URL",
+        "columns": ["url", "median ms", "p95 ms", "max ms", "bytes"],
+        "rows": rows,
+        "notes": ["served by `scrapeguard review serve` (waitress) on 127.0.0.1, logged in as an analyst"],
+    }
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
+    "embedded": embedded,
+    "steps": steps,
+    "simulate": simulate,
+    "review": review,
+}
+NOT_YET = [
+    "Kafka end to end (sustained events/s without growing lag, beside the path without detection) and the latency "
+    "from a crossing request's append to its decision being readable (read_committed)",
+    "state per active account and per IP from checkpoint sizes (200,000 accounts), and the River models' memory",
+    "parallelism 1, 2 and 4 on a cluster (`--parallelism 1 2` runs them embedded, in one interpreter)",
+]
+
+
+# -- output ------------------------------------------------------------------------------------------------------
+
+
+def write(result: Result, command: str, started: str, host: dict[str, Any], out: Path) -> Path:
+    """The result with the command, its start time and the machine as it started, as `<out>/<name>.json`."""
+    full = {**result, "command": command, "measured_at": started, "machine": host}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['name']}.json"
+    path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def markdown(results: list[Result]) -> str:
+    """docs/benchmarks.md: one section per result, in `BENCHMARKS` order, then what is not measured yet."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `scrapeguard bench` (`benchmarks/suite.py`) from its JSON results; do not edit by hand. On a "
+        "shared machine only ratios measured in one run are stable, so compare figures within a table.",
+    ]
+    order = list(BENCHMARKS)
+    for r in sorted(results, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order)):
+        m = r["machine"]
+        lines += [
+            "",
+            f"## {r['name']}: {r['title']}",
+            "",
+            f"`{r['command']}`, {r['measured_at']}, commit {m['commit']}. {m['cpu']}, {m['cores']} cores, "
+            f"{m['memory_gib']} GiB, load average {' / '.join(map(str, m['load_average']))} at the start; "
+            f"Python {m['python']}, {m['java']}, apache-flink {m['apache_flink']}, river {m['river']}.",
+            "",
+            "| " + " | ".join(r["columns"]) + " |",
+            "|" + "---|" * len(r["columns"]),
+        ]
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in r["rows"]]
+        lines += [""] + [f"- {note}" for note in r["notes"]]
+    lines += ["", "## Not measured yet", ""] + [f"- {item}" for item in NOT_YET]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|")
+
+
+def run(names: list[str], opts: argparse.Namespace, command: str) -> list[Path]:
+    """Run the named benchmarks (all when none), write their JSON, rewrite `opts.docs`; the JSON paths."""
+    out = Path(opts.out)
+    written = []
+    for name in names or list(BENCHMARKS):
+        print(f"bench {name} ...", flush=True)
+        started, host = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), machine()
+        path = write(BENCHMARKS[name](opts), command, started, host, out)
+        print(f"bench {name}: {path}", flush=True)
+        written.append(path)
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    Path(opts.docs).parent.mkdir(parents=True, exist_ok=True)
+    Path(opts.docs).write_text(markdown([r for r in results if r.get("name") in BENCHMARKS]))
+    return written

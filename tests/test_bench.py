@@ -1,0 +1,56 @@
+"""`scrapeguard bench`: every benchmark runs at a tiny size (so none can rot) and writes its JSON and the docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.suite import BENCHMARKS, markdown
+from jobs.cli import main
+
+
+@pytest.mark.flink
+@pytest.mark.slow
+def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: Path, capsys) -> None:
+    docs = tmp_path / "benchmarks.md"
+    argv = [
+        "bench",
+        "--events",
+        "3000",
+        "--cases",
+        "20",
+        "--requests",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--docs",
+        str(docs),
+    ]
+    assert main(argv) == 0
+    results = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in BENCHMARKS}
+    for name, r in results.items():
+        assert r["name"] == name and r["command"] == "scrapeguard " + " ".join(argv)
+        assert r["machine"]["cores"] >= 1 and r["machine"]["apache_flink"] == "2.2.1" and r["machine"]["java"]
+        assert r["rows"] and all(len(row) == len(r["columns"]) for row in r["rows"])
+    runs = {row[0]: row for row in results["embedded"]["rows"]}
+    job, ceiling = runs["scrapeguard run, p=1"], runs["Flink pass-through (parse): the job's parse stage, no detection"]
+    assert job[2] > 0 and ceiling[3] == 1.0 and job[3] == round(ceiling[1] / job[1], 2)
+    assert job[5] == "decisions equal to the reference's"
+    assert "3,000 events" in results["embedded"]["title"] and results["simulate"]["rows"][0][0] == 3000
+    assert {row[0] for row in results["review"]["rows"]} >= {"/", "/api/v1/cases"}
+    text = docs.read_text()
+    assert [line[3:].split(":")[0] for line in text.splitlines() if line.startswith("## ")] == [
+        *BENCHMARKS, "Not measured yet"]  # fmt: skip
+    assert text == markdown(list(results.values()))
+
+
+def test_an_unknown_benchmark_or_a_bad_size_is_a_usage_error(capsys) -> None:
+    assert main(["bench", "quality"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark 'quality'; the benchmarks are embedded, steps, simulate, review" in err
+    assert main(["bench", "steps", "--events", "0"]) == 2
+    assert "--events must be at least 1" in capsys.readouterr().err
+    assert main(["bench", "steps", "--input", "-"]) == 2
+    assert "a benchmark reads a file, not standard input" in capsys.readouterr().err
