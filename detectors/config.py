@@ -134,6 +134,7 @@ _SHAPE: dict[str, Any] = {
         "ttl": {a: "duration" for a in ACTIONS},
         "max_ttl_factor": int,
         "memory": "duration",
+        "offence_memory": "duration",
         "corroborate": bool,
         "dismiss_grace": "duration",
     },

@@ -3,7 +3,8 @@
 A subject has at most one active decision. A hit whose action is no stronger than
 the active one is absorbed; a stronger one escalates (the new decision replaces the
 old); once the active decision expires, the next hit starts a new one. Each repeat
-offence doubles the time-to-live, up to `max_ttl_factor`.
+offence doubles the time-to-live, up to `max_ttl_factor`; offences count for `offence_memory` after
+the last decision lapsed, and then the subject starts afresh (the streaming job drops its state then).
 
 Hysteresis: within `memory` after a decision expires, a new hit starts at the expired
 action or above, so a subject hovering around a limit is not released and re-caught at
@@ -92,6 +93,7 @@ class DecisionPolicy:
         self.ttl = {action: parse_duration(v) for action, v in section["ttl"].items()}
         self.max_factor = section["max_ttl_factor"]
         self.memory = parse_duration(section["memory"])
+        self.offence_memory = parse_duration(section["offence_memory"])
         self.grace = parse_duration(section["dismiss_grace"])
         self.version = f"{__version__}+{config.fingerprint}"
 
@@ -100,9 +102,9 @@ class DecisionPolicy:
         return PolicyState()
 
     def forget_at(self, state: PolicyState) -> int:
-        """When the subject's state no longer matters: its last decision lapsed, the hysteresis memory and any
-        analyst's grace are over (after that the state can be dropped, and with it the subject)."""
-        return max(state.lapses_at + self.memory, state.grace_until)
+        """When the subject's state no longer matters: its last decision lapsed, the hysteresis and offence
+        memories and any analyst's grace are over (`decide` then starts afresh, and the state can be dropped)."""
+        return max(state.lapses_at + max(self.memory, self.offence_memory), state.grace_until)
 
     def absorbs(self, state: PolicyState, ts: int, action: str) -> bool:
         """Whether hits no stronger than `action` at `ts` would add nothing: a decision at least that strong is in
@@ -123,6 +125,8 @@ class DecisionPolicy:
         The decision id depends only on subject, action and event time, so it is the same
         whichever of several simultaneous events of the subject is processed first.
         """
+        if state.lapses_at and ts >= self.forget_at(state):
+            state.action, state.expires_at, state.offences, state.grace_until, state.lapses_at = None, 0, 0, 0, 0
         if ts < state.grace_until:
             hits = [h for h in hits if h.action == "block"]
         if not hits:

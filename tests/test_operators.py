@@ -153,4 +153,6 @@ def test_a_subject_that_lapses_returns_and_lapses_again_gets_a_second_tombstone(
         ("challenge", at("2026-01-05T09:51:56.132Z")),  # back, for two hours
     ]
     assert advance(op, ctx, at("2026-01-06T12:00:00Z")) == [(None, at("2026-01-05T11:51:56.132Z"))]  # lapsed again
-    assert op.policy.value() is None  # and a day on, forgotten
+    assert op.policy.value().offences == 2  # its offences still count a day on ...
+    assert advance(op, ctx, at("2026-01-12T12:00:00Z")) == []
+    assert op.policy.value() is None  # ... and are forgotten after the offence memory (7 days)

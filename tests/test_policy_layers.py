@@ -99,6 +99,17 @@ def test_hit_after_memory_starts_from_its_own_action() -> None:
     assert late.expires_at == T0 + 48 * H + 2 * 15 * M  # still a repeat offence
 
 
+def test_offences_count_for_the_offence_memory_and_then_the_subject_starts_afresh() -> None:
+    """The streaming job drops a subject's policy state at `forget_at`; the policy itself starts afresh there too,
+    so the reference and the job give the same TTL to a subject that comes back (7 days by default)."""
+    for gap, factor in ((7 * D - M, 2), (7 * D, 1)):
+        state = POLICY.new_state()
+        decide(state, T0, "challenge")  # lapses at T0 + 1 h
+        assert POLICY.forget_at(state) == T0 + H + 7 * D
+        back = decide(state, T0 + H + gap, "challenge")
+        assert back is not None and back.expires_at == T0 + H + gap + factor * H and state.offences == factor
+
+
 def test_memory_is_configurable(tmp_path: Path) -> None:
     """A shorter `policy.memory` ends the floor sooner."""
     path = tmp_path / "p.toml"
@@ -233,7 +244,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     """Models warm-started from different files can decide differently, so their decisions never share a
     detector_version; the same bytes under another name give the same version, and no model keeps the old one."""
     cold = DecisionPolicy(load_config()).version
-    assert cold == "0.1.0+04b1e4cb"  # as in the golden files: without --model nothing changes
+    assert cold == "0.1.0+271b1e97"  # as in the golden files: without --model nothing changes
     one, same, other = tmp_path / "one.pkl", tmp_path / "copy.pkl", tmp_path / "other.pkl"
     one.write_bytes(b"model one")
     same.write_bytes(b"model one")
@@ -241,7 +252,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     versions = {name: DecisionPolicy(load_config().with_model(path)).version for name, path in
                 (("one", one), ("same", same), ("other", other))}  # fmt: skip
     assert versions["one"] == versions["same"] != versions["other"]
-    assert versions["one"].startswith("0.1.0+04b1e4cb.m") and len(versions["one"]) == len(cold) + 10
+    assert versions["one"].startswith("0.1.0+271b1e97.m") and len(versions["one"]) == len(cold) + 10
     assert cold not in versions.values()
     warm = DecisionPolicy(load_config().with_model(one))
     decision = warm.decide(warm.new_state(), "ip", "10.0.0.1", T0, [hit("block")])
