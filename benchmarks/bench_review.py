@@ -180,9 +180,14 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=40, help="timed requests per URL (after 3 warm-up ones)")
     parser.add_argument("--database", help="postgresql://... instead of a scratch SQLite database")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON list (for `scrapeguard bench`)")
     args = parser.parse_args()
+    rows = measure(args.cases, args.requests, args.database)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
     print(f"{'url':40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  bytes")
-    for url, median, p95, most, size in measure(args.cases, args.requests, args.database):
+    for url, median, p95, most, size in rows:
         print(f"{url:40} {median:10.1f} {p95:8.1f} {most:8.1f}  {size}")
     return 0
 
