@@ -145,6 +145,19 @@ class Limits:
         hits = self._hits(self.short, subject, features)
         return Row(ts, LIMITS, self.subject_type, subject, ts, features, hits) if hits else None
 
+    def counted_row(self, values: list[Any]) -> Row | None:
+        """`request_row` of a counted request as the job's SQL reports it (`jobs.sql.limit_query`): the values of
+        `COUNTED`, then the count of each window of `windows`, in order.
+
+        >>> from detectors.config import load_config
+        >>> row = Limits(load_config(), "ip").counted_row(["10.0.0.9", 1767600030000, None, 1767600000000, 61])
+        >>> row.subject, row.features, [h.reason for h, _ in row.hits]
+        ('10.0.0.9', {'profile_views_1m': 61}, ['ip_profile_views_1m'])
+        """
+        subject, ts, created_at, first_view = values[: len(COUNTED)]
+        counts = dict(zip(self.windows, values[len(COUNTED) :], strict=True))
+        return self.request_row(subject, ts, counts, created_at, first_view)
+
     def minute_row(self, subject: str, rowtime: int, ts: int, state: Any, features: dict[str, Any]) -> Row | None:
         """A subject-minute's long-window counts to a scorer row, when a rate rule hits."""
         if not self.long:
@@ -176,6 +189,9 @@ class Limits:
             return () if quota is None else ((quota, "limits"),)
         return tuple((h, "limits") for rule in rules for h in rule.evaluate(features))
 
+
+COUNTED = ("subject", "ts", "created_at", "first_view")
+"""What the job's short-window SQL reports of a counted request over a limit, before its window counts."""
 
 _SAME = {
     ("account", 600_000): "views_10m",

@@ -10,7 +10,7 @@ files in, JSON Lines out, on PyFlink's local mini-cluster.
          -> Learn (one key, parallelism 1)                  sampled rows and what the scorer sees -> versions,
                                                             broadcast to ScoreAndDecide
          -> Group (keyed by cohort)                          coordination -> ScoreAndDecide
-    LimitRows (stateless): short-window counts over a limit -> ScoreAndDecide
+    SQL: short-window counts over a limit -> ScoreAndDecide (which applies the rate rules to them)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyflink.common import Configuration, Row, Types, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
@@ -46,7 +47,6 @@ from jobs.operators import (
     Behave,
     Group,
     Learn,
-    LimitRows,
     ParseVerdictLines,
     ScoreAndDecide,
     keyed,
@@ -102,10 +102,7 @@ def build(
     for subject_type in SUBJECT_TYPES:
         limits = Limits(config, subject_type)
         if limits.windows:
-            rows = _rows(t_env, limit_query(t_env, "requests", limits))
-            scored.append(
-                rows.process(LimitRows(config, subject_type), output_type=KEYED).name(f"limits-{subject_type}")
-            )
+            scored.append(_rows(t_env, limit_query(t_env, "requests", limits), KEYED))
     for kind in KINDS:
         behaved = (
             _keyed_table(t_env, minute_query(t_env, "requests", kind))
@@ -148,13 +145,17 @@ def _keyed_table(t_env: StreamTableEnvironment, table: Table):  # type: ignore[n
     return keyed(_rows(t_env, table), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
 
 
-def _rows(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+def _rows(t_env: StreamTableEnvironment, table: Table, row_type: Any = None) -> DataStream:
     """A query's rows as a stream of plain `Row`s, the type the Python operators read (`to_data_stream` types them
-    as external rows of the table runtime; the objects are the same)."""
+    as external rows of the table runtime; the objects are the same), or as `row_type` if given (a byte array
+    column as a pickled one: the same bytes to the JVM)."""
     from pyflink.java_gateway import get_gateway
 
     legacy = get_gateway().jvm.org.apache.flink.table.types.utils.LegacyTypeInfoDataTypeConverter
-    row_type = legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
+    if row_type is not None:
+        row_type = row_type.get_java_type_info()
+    else:
+        row_type = legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
     j_stream = t_env._j_tenv.toDataStream(table._j_table)
     j_stream.getTransformation().setOutputType(row_type)
     return DataStream(j_stream)

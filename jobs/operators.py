@@ -8,6 +8,8 @@ no extra key-extraction step runs in Python (`keyed`).
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -31,7 +33,6 @@ from detectors.learner import EPOCH_MS, FIRST, Learner, Version, epoch_end
 from detectors.pipeline import Behave as BehaveStep
 from detectors.pipeline import (
     Limits,
-    Observation,
     Score,
     group,
     grouping,
@@ -46,8 +47,10 @@ from detectors.records import RowReader, columns
 from detectors.verdicts import parse_verdict
 
 BYTES = Types.PICKLED_BYTE_ARRAY()  # Python bytes (a byte array would reach thread-mode Python as a tuple)
-ITEM = Types.ROW([Types.LONG(), BYTES])
-"""A pickled record of `detectors.pipeline` and its row time (read without unpickling)."""
+ITEM = Types.ROW([Types.LONG(), BYTES, Types.STRING()])
+"""A record for a Python operator and its row time (read without unpickling): a pickled record of
+`detectors.pipeline`, or (straight from SQL, to the scorer) a counted request over a short-window limit
+as a JSON array (`jobs.sql.limit_query`, `detectors.pipeline.Limits.counted_row`)."""
 KEYED = Types.ROW([Types.STRING(), ITEM])
 """An `ITEM` and the key of the operator it goes to (a keyed Python operator is handed the `ITEM`)."""
 DEAD_LETTER = OutputTag("dead-letter", Types.STRING())
@@ -79,7 +82,7 @@ def keyed(stream: DataStream, key_type: Any, value_type: Any) -> KeyedStream:
 
 def out(key: Any, record: Any) -> Row:
     """A record of `detectors.pipeline` (it has a `rowtime`) as a `KEYED` row for the operator keyed by `key`."""
-    return Row(key, Row(record.rowtime, pickle.dumps(record)))
+    return Row(key, Row(record.rowtime, pickle.dumps(record), None))
 
 
 def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> str:
@@ -226,6 +229,7 @@ class Learn(KeyedProcessFunction):
         self.learned = runtime_context.get_list_state(ListStateDescriptor("learned", BYTES))
         self.state = runtime_context.get_state(ValueStateDescriptor("learner", Types.PICKLED_BYTE_ARRAY()))
         self.learner: Learner | None = None
+        self.timers = Timers()
 
     def _learner(self) -> Learner:
         if self.learner is None:
@@ -237,13 +241,13 @@ class Learn(KeyedProcessFunction):
     def process_element(self, item: Row, ctx: KeyedProcessFunction.Context) -> Any:
         rowtime, payload = item[0], item[1]
         self.pending.add(payload)  # an append: the list is read once, at the watermark
-        timers = ctx.timer_service()
-        timers.register_event_time_timer(rowtime - rowtime % 1000 + 999)
-        timers.register_event_time_timer(epoch_end(rowtime))
+        self.timers.register(ctx, rowtime - rowtime % 1000 + 999)
+        self.timers.register(ctx, epoch_end(rowtime))
         if self.model_out:
-            timers.register_event_time_timer(END_OF_INPUT)
+            self.timers.register(ctx, END_OF_INPUT)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
+        self.timers.fired(timestamp)
         learner = self._learner()
         if timestamp == END_OF_INPUT:
             if self.model_out:
@@ -254,12 +258,12 @@ class Learn(KeyedProcessFunction):
             self.learned.clear()
             yield Row(timestamp, pickle.dumps(learner.version(timestamp)))
             return
-        pending = [pickle.loads(p) for p in self.pending.get() or []]
-        due = sorted((o for o in pending if o.rowtime <= timestamp), key=Observation.order)
-        self.pending.update([pickle.dumps(o) for o in pending if o.rowtime > timestamp])
-        for o in due:
+        pending = [(p, pickle.loads(p)) for p in self.pending.get() or []]
+        due = sorted((po for po in pending if po[1].rowtime <= timestamp), key=lambda po: po[1].order())
+        self.pending.update([p for p, o in pending if o.rowtime > timestamp])
+        for _, o in due:
             learn(learner, o)
-        self.learned.add_all([pickle.dumps(o) for o in due])
+        self.learned.add_all([p for p, _ in due])
 
 
 def start_learner(config: Config, model: str | None) -> Learner:
@@ -271,8 +275,9 @@ def start_learner(config: Config, model: str | None) -> Learner:
 
 
 def hold(pending: Any, item: Row, ctx: Any) -> None:
-    """Keep an `ITEM` in map state under the second of its row time, with a timer for the end of that second."""
-    rowtime, payload = item[0], item[1]
+    """Keep an `ITEM`'s record (pickled, or a counted request's JSON) in map state under the second of its row
+    time, with a timer for the end of that second."""
+    rowtime, payload = item[0], item[1] if item[1] is not None else item[2]
     second = rowtime - rowtime % 1000
     held = pending.get(second)
     pending.put(second, [*(held or []), payload])
@@ -284,7 +289,24 @@ def take(pending: Any, timestamp: int) -> list[Any]:
     """The records held for the second that ends at `timestamp` (a timer of `hold`), removed from state."""
     held = pending.get(timestamp - 999) or []
     pending.remove(timestamp - 999)
-    return [pickle.loads(p) for p in held]
+    return held
+
+
+class Timers:
+    """Event-time timers of one key (the learner's), each registered once: Flink keeps one timer per key and time
+    anyway, so a repeat is only a call into the JVM. After a restore the set starts empty and a timer is
+    registered again, which Flink ignores."""
+
+    def __init__(self) -> None:
+        self.registered: set[int] = set()
+
+    def register(self, ctx: Any, timestamp: int) -> None:
+        if timestamp not in self.registered:
+            self.registered.add(timestamp)
+            ctx.timer_service().register_event_time_timer(timestamp)
+
+    def fired(self, timestamp: int) -> None:
+        self.registered.discard(timestamp)
 
 
 # -- step 5: coordination ------------------------------------------------------------------------------------
@@ -309,7 +331,7 @@ class Group(KeyedProcessFunction):
         hold(self.pending, item, ctx)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
-        rows = take(self.pending, timestamp)
+        rows = [pickle.loads(p) for p in take(self.pending, timestamp)]
         layer = self.state.value() or grouping(self.config, ctx.get_current_key())
         for row in sorted(rows, key=ScorerRow.order):
             for hit in group(layer, row):
@@ -359,7 +381,7 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         a scorer, for instance while one of the scorer's other inputs has no watermark yet. In thread mode this
         context has no watermark, hence the timers.)"""
         state = ctx.get_broadcast_state(VERSIONS)
-        index = sorted({*self._index(state), version[0]})
+        index = sorted({*self._index(lambda: state), version[0]})
         state.put(version[0], version[1])
         while len(index) > 1 and index[1] <= self.fired - 1000:
             state.remove(index[0])
@@ -367,17 +389,18 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         self.index = index
         state.put(_INDEX, pickle.dumps(self.index))
 
-    def _index(self, state: Any) -> list[int]:
+    def _index(self, broadcast: Callable[[], Any]) -> list[int]:
         if self.index is None:
-            stored = state.get(_INDEX)
+            stored = broadcast().get(_INDEX)
             self.index = pickle.loads(stored) if stored is not None else []
         return self.index
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
         self.fired = max(self.fired, timestamp)
-        rows = sorted(take(self.pending, timestamp), key=ScorerRow.order) if timestamp % 1000 == 999 else []
+        held = take(self.pending, timestamp) if timestamp % 1000 == 999 else []
+        rows = sorted(filter(None, map(self._row, held)), key=ScorerRow.order)
         state = self.policy.value() or self.step.policy.new_state()
-        broadcast = ctx.get_broadcast_state(VERSIONS)
+        broadcast = partial(ctx.get_broadcast_state, VERSIONS)  # fetched only when a version is not cached
         start, decided = 0, False
         while start < len(rows):
             end = start
@@ -404,7 +427,14 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         elif decided or rows:
             self.policy.update(state)
 
-    def _version(self, broadcast: Any, rowtime: int) -> Version:
+    def _row(self, record: bytes | str) -> ScorerRow | None:
+        """A held record as a scorer row; a counted request is one if a short-window rule hits."""
+        if isinstance(record, bytes):
+            return pickle.loads(record)  # type: ignore[no-any-return]
+        subject_type, *counted = orjson.loads(record)
+        return self.limits[subject_type].counted_row(counted)
+
+    def _version(self, broadcast: Callable[[], Any], rowtime: int) -> Version:
         """The newest version effective at `rowtime` (the learner as the run started, before any)."""
         effective = [k for k in self._index(broadcast) if k <= rowtime]
         if not effective:
@@ -414,26 +444,8 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
         newest = effective[-1]
         version = self.versions.get(newest)
         if version is None:
-            version = self.versions[newest] = pickle.loads(broadcast.get(newest))
+            version = self.versions[newest] = pickle.loads(broadcast().get(newest))
         return version
-
-
-class LimitRows(ProcessFunction):
-    """Counted requests over a short-window limit (SQL) to scorer rows keyed by subject, when a rate rule hits."""
-
-    def __init__(self, config: Config, subject_type: str) -> None:
-        self.config, self.subject_type = config, subject_type
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.limits = Limits(self.config, self.subject_type)
-        self.labels = list(self.limits.windows)
-
-    def process_element(self, row: Row, ctx: ProcessFunction.Context) -> Any:
-        v = row[1]
-        counts = {label: v[f"views_{label}"] for label in self.labels}
-        scored = self.limits.request_row(v["subject"], v["ts"], counts, v["created_at"], v["first_view"])
-        if scored is not None:
-            yield out(f"{self.subject_type}:{v['subject']}", scored)
 
 
 __all__ = [
@@ -447,7 +459,6 @@ __all__ = [
     "Behave",
     "Group",
     "Learn",
-    "LimitRows",
     "ParseFileLines",
     "ParseVerdictLines",
     "ParseVerdictMessages",

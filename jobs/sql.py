@@ -5,7 +5,7 @@
 - `minute_query`: the one-minute summaries of `detectors.features.minutes` (`AccountMinute`,
   `AddressMinute`), one aggregate per declared field, as tumbling windows.
 - `limit_query`: the short-window rate-limit counts of `detectors.pipeline.short_window_rows`,
-  as chained OVER windows; only requests over some limit leave it.
+  as chained OVER windows; only requests over some limit leave it, straight to the scorer.
 
 Every column is named after a record field or a window label; rows are read back by name
 (`detectors.records.from_row`). Each query's result carries its key first and the record as
@@ -18,7 +18,7 @@ from pyflink.table import Schema, StreamTableEnvironment, Table
 
 from detectors.features.minutes import SUMMARIES, Agg
 from detectors.features.request import RequestFacts
-from detectors.pipeline import Limits
+from detectors.pipeline import COUNTED, Limits
 from detectors.records import columns
 from jobs.parse import PARSED
 
@@ -90,8 +90,10 @@ def minute_query(t_env: StreamTableEnvironment, requests: str, kind: str) -> Tab
 
 
 def limit_query(t_env: StreamTableEnvironment, requests: str, limits: Limits) -> Table:
-    """Counted requests of one subject type over some short-window limit: columns `k` (the subject) and `v`
-    (subject, ts, created_at, first_view and `views_<label>` per window, as `Limits.crossed` reports them).
+    """Counted requests of one subject type over some short-window limit, as rows for the scorer: columns `k`
+    (`subject_type:subject`) and `v`, an `ITEM` of `jobs.operators` whose record is the JSON array that
+    `Limits.counted_row` reads (the subject type, `COUNTED`, then `views_<label>` per window, as
+    `Limits.crossed` reports them).
 
     One OVER window per subject type: a request is more than `n` into a window of `w` ms when the
     request `n` before it (`LAG(ts, n)`) is at most `w` ms older. All requests at one event time see
@@ -112,12 +114,11 @@ def limit_query(t_env: StreamTableEnvironment, requests: str, limits: Limits) ->
         f"SELECT `{key}` AS subject, ts, MIN(created_at) OVER w AS created_at, MIN(ts) OVER w AS first_view, {over} "
         f"FROM {requests} WHERE {counted} WINDOW w AS (PARTITION BY `{key}` ORDER BY rowtime)"
     )
-    names = [f"`views_{label}`" for label in limits.windows]
-    row_type = ", ".join(
-        ["subject STRING", "ts BIGINT", "created_at BIGINT", "first_view BIGINT", *(f"{n} BIGINT" for n in names)]
-    )
+    values = ", ".join([*COUNTED, *(f"`views_{label}`" for label in limits.windows)])
+    subject_type = limits.subject_type
     return t_env.sql_query(
-        f"SELECT subject AS k, CAST(ROW(subject, ts, created_at, first_view, {', '.join(names)}) AS ROW<{row_type}>) "
+        f"SELECT CONCAT('{subject_type}:', subject) AS k, CAST(ROW(ts, CAST(NULL AS BYTES), "
+        f"JSON_ARRAY('{subject_type}', {values} NULL ON NULL)) AS ROW<rowtime BIGINT, payload BYTES, counted STRING>) "
         f"AS v FROM (SELECT subject, ts, created_at, first_view, {counts} FROM ({seen}) WHERE {crossed})"
     )
 

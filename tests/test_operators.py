@@ -55,8 +55,8 @@ def test_a_scorer_far_behind_the_learner_keeps_every_version_it_has_yet_to_use()
     for epoch in range(1, 31):  # five hours of versions before any timer of this scorer fires
         publish(op, state, epoch)
 
-    assert op._version(state, EPOCH_MS + 5) == "version 1"
-    assert op._version(state, 30 * EPOCH_MS) == "version 30"
+    assert op._version(lambda: state, EPOCH_MS + 5) == "version 1"
+    assert op._version(lambda: state, 30 * EPOCH_MS) == "version 30"
 
 
 def test_a_version_goes_once_timers_a_second_past_its_successor_have_fired():
@@ -69,7 +69,7 @@ def test_a_version_goes_once_timers_a_second_past_its_successor_have_fired():
 
     assert op.index == [2 * EPOCH_MS, 3 * EPOCH_MS, 4 * EPOCH_MS]  # version 1: no row before epoch 2 is left
     assert set(state) == {*op.index, -1}  # and the broadcast state holds just those, with the index under -1
-    assert op._version(state, 3 * EPOCH_MS - 1) == "version 2"
+    assert op._version(lambda: state, 3 * EPOCH_MS - 1) == "version 2"
 
 
 # -- tombstones: a subject's decisions lapsing in event time, with Flink's keyed state and timers stood in for ---
