@@ -256,7 +256,7 @@ class Learn(KeyedProcessFunction):
         if timestamp % EPOCH_MS == 0:
             self.state.update(learner)
             self.learned.clear()
-            yield Row(timestamp, pickle.dumps(learner.version(timestamp)))
+            yield Row(timestamp, learner.published(timestamp))
             return
         pending = [(p, pickle.loads(p)) for p in self.pending.get() or []]
         due = sorted((po for po in pending if po[1].rowtime <= timestamp), key=lambda po: po[1].order())
