@@ -68,7 +68,7 @@ bench: $(STAMP)  ## every benchmark (`scrapeguard bench`): out/bench/*.json and 
 bench-review: $(STAMP)  ## review console: latency of the queue page with 10,000 open cases
 	$(BIN)/scrapeguard bench review --cases 10000
 
-quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (about 25 minutes)
+quality: $(STAMP)  ## detection quality on the default scenario, 3 seeds, beside the two anchors (about 4.5 minutes on 2 cores)
 	$(BIN)/python benchmarks/bench_quality.py --scenario default --seeds 1 2 3 --out out/quality
 
 quality-heldout: $(STAMP)  ## the same on a scenario whose scraper and benign parameters were never tuned on
