@@ -1,4 +1,5 @@
-"""The scorer's learner versions, with stand-ins for Flink's contexts: a version stays until no row can need it."""
+"""The scorer with stand-ins for Flink's contexts: a learner version stays until no row can need it; rows from SQL
+and from Python operators; tombstones."""
 
 from __future__ import annotations
 
@@ -70,6 +71,22 @@ def test_a_version_goes_once_timers_a_second_past_its_successor_have_fired():
     assert op.index == [2 * EPOCH_MS, 3 * EPOCH_MS, 4 * EPOCH_MS]  # version 1: no row before epoch 2 is left
     assert set(state) == {*op.index, -1}  # and the broadcast state holds just those, with the index under -1
     assert op._version(lambda: state, 3 * EPOCH_MS - 1) == "version 2"
+
+
+# -- rows from SQL: a counted request over a short-window limit reaches the scorer as a JSON array -------------
+
+
+def test_a_counted_request_from_sql_is_the_row_the_reference_builds_and_none_when_no_rule_hits():
+    op, _ = scorer()
+    limits = op.limits["ip"]
+    counted = ["10.0.0.9", 1767600030000, None, 1767600000000, 61]  # COUNTED, then the 1-minute count
+
+    row = op._row(orjson.dumps(["ip", *counted]).decode())
+
+    assert row == limits.request_row("10.0.0.9", 1767600030000, {"1m": 61}, None, 1767600000000)
+    assert [h.reason for h, _ in row.hits] == ["ip_profile_views_1m"]
+    assert op._row(orjson.dumps(["ip", *counted[:4], 0]).decode()) is None  # under every limit: no scorer row
+    assert op._row(pickle.dumps(row)) == row  # a record pickled by an upstream operator
 
 
 # -- tombstones: a subject's decisions lapsing in event time, with Flink's keyed state and timers stood in for ---
