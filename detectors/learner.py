@@ -18,6 +18,7 @@ same model.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import zlib
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ EPOCH_MS = 10 * 60_000
 """How often (in event time) the learner publishes a version."""
 FIRST = -(2**63)
 """The effective time of the first version (the learner as it starts, warm-started or not)."""
+log = logging.getLogger(__name__)
 MEMORY_MS = 7 * 86_400_000
 """How long the features of an assessed subject are kept for learning from a later verdict."""
 
@@ -69,6 +71,10 @@ class Version:
 class Learner:
     """Population-wide learning (see module docstring)."""
 
+    unlearned = 0
+    """Verdicts the verdict model could not learn (`verdict`); a class default, so learners pickled before it
+    existed restore."""
+
     def __init__(self, config: Config) -> None:
         models = config.section("models")
         a, v = models["anomaly"], models["verdicts"]
@@ -101,10 +107,24 @@ class Learner:
             self.memory = {k: v for k, v in self.memory.items() if v[0] >= ts - MEMORY_MS}
 
     def verdict(self, subject_type: str, subject: str, verdict: str) -> None:
-        """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's remembered features."""
+        """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's remembered features.
+
+        One on an account with no features remembered (no behaviour row of it reached the assessor in the
+        last `MEMORY_MS`: it was acted on by a rate limit alone, say) cannot be learned. It still acts through
+        the decision policy; here it is counted in `unlearned` and logged, without the subject's id."""
+        if self.verdicts is None or subject_type != "account" or verdict not in LABELS:
+            return
         seen = self.memory.get((subject_type, subject))
-        if self.verdicts is not None and seen is not None and subject_type == "account" and verdict in LABELS:
-            self.verdicts.learn(seen[1], verdict == "confirm")
+        if seen is None:
+            self.unlearned += 1
+            log.warning(
+                "a %s verdict on an account with no remembered features was not learned by the verdict model "
+                "(%d so far); it still applies to the account's decisions",
+                verdict,
+                self.unlearned,
+            )
+            return
+        self.verdicts.learn(seen[1], verdict == "confirm")
 
     def version(self, effective: int) -> Version:
         """A copy of what was learned so far, effective from `effective`."""

@@ -635,6 +635,21 @@ def warm_config(tmp_path: Path) -> Config:
     return config(tmp_path, "[models.anomaly]\nwarmup = 100\nwindow_size = 50\n")
 
 
+def test_a_verdict_the_verdict_model_cannot_learn_is_counted_and_logged_without_the_subject(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    learner = Learner(warm_config(tmp_path))
+    learner.remember("account", "seen", T0, dict(SCRAPER))
+    learner.verdict("account", "seen", "confirm")
+    learner.verdict("ip", "10.0.0.1", "confirm")  # the verdict model is for accounts: nothing to learn, nothing lost
+    assert learner.unlearned == 0 and not caplog.records
+
+    learner.verdict("account", "never-assessed", "confirm")
+
+    assert learner.unlearned == 1
+    assert "not learned" in caplog.text and "never-assessed" not in caplog.text
+
+
 def test_learner_save_load_round_trip_gives_identical_later_assessments(tmp_path: Path) -> None:
     """A fresh learner loaded from a saved one publishes versions that assess the next rows exactly as the
     original's do, and goes on learning exactly as the original does."""
