@@ -152,12 +152,13 @@ def _rows(t_env: StreamTableEnvironment, table: Table, row_type: Any = None) -> 
     from pyflink.java_gateway import get_gateway
 
     legacy = get_gateway().jvm.org.apache.flink.table.types.utils.LegacyTypeInfoDataTypeConverter
-    if row_type is not None:
-        row_type = row_type.get_java_type_info()
-    else:
-        row_type = legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
+    j_type = (
+        row_type.get_java_type_info()
+        if row_type is not None
+        else legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
+    )
     j_stream = t_env._j_tenv.toDataStream(table._j_table)
-    j_stream.getTransformation().setOutputType(row_type)
+    j_stream.getTransformation().setOutputType(j_type)
     return DataStream(j_stream)
 
 
