@@ -1,4 +1,4 @@
-"""Unsupervised layer: River HalfSpaceTrees over an account's scaled behaviour, flagged by a score quantile.
+"""Unsupervised layer: HalfSpaceTrees (River's, laid out flat: `detectors.models.halfspace`) over an account's scaled behaviour, flagged by a score quantile.
 
 - **Scaling**: HalfSpaceTrees expects features in [0, 1]. Counts are scaled as
   log1p(x) / log1p(cap) and shares are used as they are, both clipped, so the scaling is
@@ -29,6 +29,7 @@ from typing import Any
 from river import anomaly, stats
 
 from detectors.layers import Hit, Layer
+from detectors.models.halfspace import HalfSpaceTrees
 
 COUNTS = {"views_1m": 60, "views_10m": 500, "views_1h": 2000, "views_24h": 10000, "ips_per_minute_10m": 20}
 SHARES = (
@@ -74,7 +75,7 @@ class AnomalyModel(Layer):
         min_views_1h: int = 20,
         action: str = "throttle",
     ) -> None:
-        self.model = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
+        self.model = HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
         self.threshold = stats.Quantile(quantile)
         self.warmup = max(warmup, window_size)
         self.min_views = min_views_1h
@@ -83,6 +84,12 @@ class AnomalyModel(Layer):
         self._previous: float | None = None
         self._remember(seed=seed, n_trees=n_trees, height=height, window_size=window_size, warmup=warmup,
                        quantile=quantile, min_views_1h=min_views_1h, action=action)  # fmt: skip
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore; a model file or checkpoint from before the flat trees holds River's, converted here."""
+        if isinstance(state["model"], anomaly.HalfSpaceTrees):
+            state["model"] = HalfSpaceTrees.from_river(state["model"])
+        self.__dict__.update(state)
 
     def score(self, subject: str, ts: int, features: dict[str, Any]) -> float:
         return round(float(self.model.score_one(scale(features))), 6)
