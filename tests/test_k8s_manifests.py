@@ -63,9 +63,9 @@ BROKEN = {
     ),
     "type-in-a-map": (
         "flink-deployment.yaml",
-        'numberOfTaskSlots: "2"',
-        "numberOfTaskSlots: 2",
-        "spec.flinkConfiguration.taskmanager.numberOfTaskSlots: 2 is not of type 'string'",
+        'numberOfTaskSlots: "1"',
+        "numberOfTaskSlots: 1",
+        "spec.flinkConfiguration.taskmanager.numberOfTaskSlots: 1 is not of type 'string'",
     ),
     "typo-deep-in-the-pod-template": (
         "flink-deployment.yaml",
@@ -176,6 +176,16 @@ def test_the_job_the_operator_and_kafka_agree():
     assert any(x["port"] == int(port) and not x["tls"] for x in kafka["spec"]["kafka"]["listeners"])
     # upgradeMode last-state needs Kubernetes HA and a checkpoint directory the operator can see.
     assert job["upgradeMode"] == "last-state" and conf["high-availability.type"] == "kubernetes"
+
+
+def test_each_task_manager_runs_one_slot_in_thread_mode():
+    """The job runs its Python operators in thread mode (`jobs.detect.flink_configuration`): one interpreter per
+    TaskManager JVM, so the deployment scales Python with TaskManagers, one slot each, not with slots."""
+    from jobs.detect import flink_configuration
+
+    conf = one(K8S / "flink-deployment.yaml", "FlinkDeployment")["spec"]["flinkConfiguration"]
+    assert flink_configuration().get_string("python.execution-mode", "") == "thread"
+    assert conf["taskmanager.numberOfTaskSlots"] == "1"
 
 
 def test_the_versions_agree_with_the_project():
