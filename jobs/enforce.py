@@ -127,7 +127,7 @@ class ActiveDecisions:
 
     def __init__(self) -> None:
         self._subjects: dict[tuple[str, str], _Subject] = {}
-        self._prefixes: set[tuple[int, int]] = set()  # (IP version, prefix length) of the ranges seen
+        self._prefixes: list[tuple[int, int]] = []  # (IP version, prefix length) of the ranges seen, narrowest first
 
     def apply(self, decision: dict[str, Any]) -> str | None:
         """Apply one decision; return what changed: new, replaced, released, duplicate, stale, or None.
@@ -142,7 +142,9 @@ class ActiveDecisions:
             subject = self._subjects[subject_key] = _Subject(latest=event_time, ids=set())
             if decision["subject_type"] == "network":
                 network = ipaddress.ip_network(decision["subject"])
-                self._prefixes.add((network.version, network.prefixlen))
+                prefix = (network.version, network.prefixlen)
+                if prefix not in self._prefixes:
+                    self._prefixes = sorted([*self._prefixes, prefix], key=lambda p: -p[1])
         elif decision["decision_id"] in subject.ids:
             return DUPLICATE
         elif event_time < subject.latest:
@@ -198,7 +200,7 @@ class ActiveDecisions:
         """
         found = [self.decision_for("ip", address, now_ms)]
         version = 6 if ":" in address else 4
-        for v, prefix in sorted(self._prefixes, key=lambda p: -p[1]):
+        for v, prefix in self._prefixes:
             if v == version:
                 network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
                 found.append(self.decision_for("network", network, now_ms))

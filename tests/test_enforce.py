@@ -147,6 +147,16 @@ def test_a_request_from_an_address_meets_its_own_decision_or_the_strongest_range
     assert state.for_address("2001:db8:2::1", T0 + MIN) is None
 
 
+def test_on_a_tie_the_address_decision_wins_then_the_narrower_range():
+    state = ActiveDecisions()
+    state.apply(dec("198.51.96.0/20", "challenge", T0, subject_type="network"))  # the wider range comes first
+    state.apply(dec("198.51.100.0/24", "challenge", T0, subject_type="network"))
+    state.apply(dec("198.51.100.7", "challenge", T0))
+    assert state.for_address("198.51.100.9", T0 + MIN)["subject"] == "198.51.100.0/24"
+    assert state.for_address("198.51.100.7", T0 + MIN)["subject"] == "198.51.100.7"
+    assert state.for_address("198.51.97.1", T0 + MIN)["subject"] == "198.51.96.0/20"
+
+
 BAD = [
     (b"{not json", "ip:1.2.3.4", "value is not JSON (Expecting property name enclosed in double quotes at char"),
     (b"\xff\xfe", "ip:1.2.3.4", "value is not UTF-8 (invalid start byte at byte 0)"),
