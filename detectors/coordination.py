@@ -207,13 +207,13 @@ class AddressFleet(_Group):
     and every address seen in it gets an `address_fleet` hit: those seen before too, at once
     (`flagged`), so the first addresses of a round are not left to go on.
 
-    >>> f = AddressFleet(min_members=3)
+    >>> fleet = AddressFleet(min_members=3)
     >>> bare = {"logged_out_views_1m": 1, "static_share_10m": 0.0, "noref_share_10m": 1.0,
     ...         "crawler_ua_share_10m": 0.0}
     >>> for i in range(3):
     ...     row = {**bare, "target_min_1m": 5120 + i}
-    ...     f.observe(f"10.0.{i}.7", 60_000 * i, row)
-    >>> [(f.subject, f.hits[0].reason) for f in f.flagged("10.0.2.7", 120_000, row)]
+    ...     fleet.observe(f"10.0.{i}.7", 60_000 * i, row)
+    >>> [(flag.subject, flag.hits[0].reason) for flag in fleet.flagged("10.0.2.7", 120_000, row)]
     [('10.0.0.7', 'address_fleet'), ('10.0.1.7', 'address_fleet'), ('10.0.2.7', 'address_fleet')]
     """
 
