@@ -1,5 +1,6 @@
-"""Unsupervised layer: HalfSpaceTrees (River's, laid out flat: `detectors.models.halfspace`) over an account's scaled behaviour, flagged by a score quantile.
+"""Unsupervised layer: HalfSpaceTrees over an account's scaled behaviour, flagged by a score quantile.
 
+- **Trees**: River's, laid out flat (`detectors.models.halfspace`): the same trees and scores.
 - **Scaling**: HalfSpaceTrees expects features in [0, 1]. Counts are scaled as
   log1p(x) / log1p(cap) and shares are used as they are, both clipped, so the scaling is
   fixed (no drift while the model warms up) and the same in every run.

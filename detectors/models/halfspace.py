@@ -30,7 +30,7 @@ class HalfSpaceTrees:
 
     def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 250, seed: int | None = None) -> None:
         self.n_trees, self.height, self.window_size, self.seed = n_trees, height, window_size, seed
-        self.size = 2 ** (height + 1) - 1  # nodes per tree
+        self.size = (1 << (height + 1)) - 1  # nodes per tree
         self.feature: list[str | None] = []  # None at a leaf
         self.threshold: list[float] = []
         self.l_mass: list[int] = []  # the window being filled
