@@ -11,6 +11,9 @@ files in, JSON Lines out, on PyFlink's local mini-cluster.
                                                             broadcast to ScoreAndDecide
          -> Group (keyed by cohort)                          coordination -> ScoreAndDecide
     SQL: short-window counts over a limit -> ScoreAndDecide (which applies the rate rules to them)
+
+The SQL queries are planned together (`to_streams`), so the parse rows are converted, watermarked
+and filtered once for all of them, not once per query.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pyflink.common import Configuration, Row, Types, WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
 from detectors.config import Config, parse_duration
@@ -82,15 +87,17 @@ class RunSummary:
 def build(
     t_env: StreamTableEnvironment,
     requests: Table,
+    rejected: Table,
     config: Config,
     state_ttl_ms: int | None = None,
     verdicts: DataStream | None = None,
     model: str | None = None,
     model_out: str | None = None,
     tombstones: bool = False,
-) -> DataStream:
-    """Request rows (a table with watermarks) and analyst verdicts in, `DECISION` rows out (and, if `tombstones`,
-    a row with a null value when a subject's last decision lapses or is lifted).
+) -> tuple[DataStream, DataStream]:
+    """Request rows (a table with watermarks), their rejected lines and analyst verdicts in; `DECISION` rows out
+    (and, if `tombstones`, a row with a null value when a subject's last decision lapses or is lifted), and the
+    dead letters of `rejected` as decision-shaped rows.
 
     `verdicts` are `KEYED` scorer rows with learner observations on their `LEARN` side output.
     Keyed state expires after `state_ttl_ms` without updates.
@@ -99,13 +106,17 @@ def build(
     scored: list[DataStream] = []
     learned: list[DataStream] = []
     grouped: list[DataStream] = []
-    for subject_type in SUBJECT_TYPES:
-        limits = Limits(config, subject_type)
-        if limits.windows:
-            scored.append(_rows(t_env, limit_query(t_env, "requests", limits), KEYED))
-    for kind in KINDS:
+    limits = [limits for limits in map(partial(Limits, config), SUBJECT_TYPES) if limits.windows]
+    dead, *counted = to_streams(
+        t_env,
+        [rejected, *(limit_query(t_env, "requests", lim) for lim in limits)]
+        + [minute_query(t_env, "requests", kind) for kind in KINDS],
+        [None, *(KEYED for _ in limits), *(None for _ in KINDS)],
+    )
+    scored.extend(counted[: len(limits)])
+    for kind, minutes in zip(KINDS, counted[len(limits) :], strict=True):
         behaved = (
-            _keyed_table(t_env, minute_query(t_env, "requests", kind))
+            keyed(minutes, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
             .process(Behave(config, kind, state_ttl_ms), output_type=KEYED)
             .name(f"behave-{kind}")
             .uid(f"behave-{kind}")
@@ -131,35 +142,68 @@ def build(
         .uid("learn")
         .set_parallelism(1)
     )
-    return (
+    decisions = (
         keyed(scored[0].union(*scored[1:]), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         .connect(versions.broadcast(VERSIONS))
         .process(ScoreAndDecide(config, model, state_ttl_ms, tombstones), output_type=DECISION)
         .name("score-and-decide")
         .uid("score-and-decide")
     )
+    return decisions, dead
 
 
-def _keyed_table(t_env: StreamTableEnvironment, table: Table):  # type: ignore[no-untyped-def]
-    """A query's `(k, v)` rows as a stream keyed by `k` (the JVM partitions it; no Python step)."""
-    return keyed(_rows(t_env, table), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+def to_streams(
+    t_env: StreamTableEnvironment, tables: list[Table], row_types: list[Any] | None = None
+) -> list[DataStream]:
+    """The rows of `tables` as streams of plain `Row`s, planned together, so the planner builds once what their
+    plans share (the conversion of the parse rows, their watermark, the accepted rows): planned one by one, as
+    `to_data_stream` does, each query repeats that chain for every row.
 
-
-def _rows(t_env: StreamTableEnvironment, table: Table, row_type: Any = None) -> DataStream:
-    """A query's rows as a stream of plain `Row`s, the type the Python operators read (`to_data_stream` types them
-    as external rows of the table runtime; the objects are the same), or as `row_type` if given (a byte array
-    column as a pickled one: the same bytes to the JVM)."""
-    from pyflink.java_gateway import get_gateway
-
-    legacy = get_gateway().jvm.org.apache.flink.table.types.utils.LegacyTypeInfoDataTypeConverter
-    j_type = (
-        row_type.get_java_type_info()
-        if row_type is not None
-        else legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
-    )
-    j_stream = t_env._j_tenv.toDataStream(table._j_table)
-    j_stream.getTransformation().setOutputType(j_type)
-    return DataStream(j_stream)
+    A stream is typed as its table's external rows (the objects the Python operators read), or as the row type
+    given for it in `row_types` (a byte array column as a pickled one: the same bytes to the JVM). This is
+    `StreamTableEnvironmentImpl.toDataStream(Table)` for a list, through the same planner calls (the planner's
+    sub-plan reuse, on by default, does the sharing), less its registration of jars added with `ADD JAR`,
+    which the jobs do not use.
+    """
+    jvm = get_gateway().jvm
+    j_tenv = t_env._j_tenv
+    catalogs = j_tenv.getCatalogManager()
+    operations = jvm.java.util.ArrayList()
+    for table in tables:
+        schema = table._j_table.getResolvedSchema()
+        result = jvm.org.apache.flink.table.catalog.SchemaTranslator.createProducingResult(
+            catalogs.getDataTypeFactory(), schema, schema.toSourceRowDataType()
+        )
+        query = table._j_table.getQueryOperation()
+        if result.getProjections().isPresent():
+            refs = jvm.java.util.ArrayList()
+            for name in result.getProjections().get():
+                refs.add(jvm.org.apache.flink.table.expressions.ApiExpressionUtils.unresolvedRef(name))
+            query = j_tenv.getOperationTreeBuilder().project(refs, query)
+        sink = catalogs.resolveCatalogTable(jvm.org.apache.flink.table.catalog.ExternalCatalogTable(result.getSchema()))
+        operations.add(
+            jvm.org.apache.flink.table.operations.ExternalModifyOperation(
+                jvm.org.apache.flink.table.catalog.ContextResolvedTable.anonymous("datastream_sink", sink),
+                query,
+                jvm.org.apache.flink.table.connector.ChangelogMode.insertOnly(),
+                result.getPhysicalDataType().orElse(sink.getResolvedSchema().toPhysicalRowDataType()),
+            )
+        )
+    legacy = jvm.org.apache.flink.table.types.utils.LegacyTypeInfoDataTypeConverter
+    env = j_tenv.execEnv()
+    streams = []
+    for table, row_type, transformation in zip(
+        tables, row_types or [None] * len(tables), j_tenv.getPlanner().translate(operations), strict=True
+    ):
+        env.addOperator(transformation)
+        transformation.setOutputType(
+            row_type.get_java_type_info()
+            if row_type is not None
+            else legacy.toLegacyTypeInfo(table._j_table.getResolvedSchema().toPhysicalRowDataType())
+        )
+        streams.append(DataStream(jvm.org.apache.flink.streaming.api.datastream.DataStream(env, transformation)))
+    env.configure(j_tenv.getConfig().getConfiguration())
+    return streams
 
 
 def flink_configuration() -> Configuration:
@@ -188,9 +232,9 @@ def flink_configuration() -> Configuration:
 
 def file_requests(
     t_env: StreamTableEnvironment, path: Path, config: Config, index: int, progress: Path | None = None
-) -> tuple[Table, DataStream]:
-    """One input file (`.gz` read transparently) as a table of request rows with its own watermarks, and its
-    dead letters (decision-shaped rows with key `_DEAD`); the parse stage reports its progress in `progress`."""
+) -> tuple[Table, Table]:
+    """One input file (`.gz` read transparently) as a table of request rows with its own watermarks, and one of
+    its dead letters (decision-shaped rows with key `_DEAD`); the parse stage reports its progress in `progress`."""
     t_env.execute_sql(
         f"CREATE TEMPORARY TABLE lines_{index} (line STRING) "
         f"WITH ('connector' = 'filesystem', 'path' = '{path.resolve().as_uri()}', 'format' = 'raw')"
@@ -198,10 +242,17 @@ def file_requests(
     t_env.create_temporary_function(
         f"parse_{index}", file_parser(str(path), config, str(progress) if progress else None)
     )
-    parsed = _rows(t_env, t_env.sql_query(f"SELECT parse_{index}(line) AS r FROM lines_{index}"))
+    (parsed,) = to_streams(t_env, [t_env.sql_query(f"SELECT parse_{index}(line) AS r FROM lines_{index}")])
     lag = parse_duration(config.section("time", "out_of_orderness"))
     t_env.create_temporary_view(f"parsed_{index}", t_env.from_data_stream(parsed, parsed_schema(lag)))
-    return t_env.sql_query(accepted(f"parsed_{index}")), _rows(t_env, t_env.sql_query(rejected(f"parsed_{index}")))
+    return t_env.sql_query(accepted(f"parsed_{index}")), t_env.sql_query(rejected(f"parsed_{index}"))
+
+
+def _union(tables: tuple[Table, ...]) -> Table:
+    union = tables[0]
+    for table in tables[1:]:
+        union = union.union_all(table)
+    return union
 
 
 def verdict_rows(env: StreamExecutionEnvironment, path: Path) -> DataStream:
@@ -232,19 +283,16 @@ def run_files(
     t_env = StreamTableEnvironment.create(env)
     reports = Path(tempfile.mkdtemp(prefix="scrapeguard-progress-"))
     files = [reports / str(i) if bar is not None else None for i in range(len(inputs))]
-    tables, dead = zip(*(file_requests(t_env, path, config, i, files[i]) for i, path in enumerate(inputs)), strict=True)
-    requests = tables[0]
-    for table in tables[1:]:
-        requests = requests.union_all(table)
-    verdict_stream = None
-    if verdicts is not None:
-        verdict_stream = verdict_rows(env, verdicts)
-        dead = (
-            *dead,
-            verdict_stream.get_side_output(DEAD_LETTER).map(lambda s: Row(_DEAD, s, 0), output_type=DECISION),
-        )
-    decisions = build(t_env, requests, config, verdicts=verdict_stream, model=model, model_out=model_out)
-    dead_rows = dead[0].union(*dead[1:])
+    tables, rejects = zip(
+        *(file_requests(t_env, path, config, i, files[i]) for i, path in enumerate(inputs)), strict=True
+    )
+    verdict_stream = verdict_rows(env, verdicts) if verdicts is not None else None
+    decisions, dead_rows = build(
+        t_env, _union(tables), _union(rejects), config, verdicts=verdict_stream, model=model, model_out=model_out
+    )
+    if verdict_stream is not None:
+        dead_letters = verdict_stream.get_side_output(DEAD_LETTER)
+        dead_rows = dead_rows.union(dead_letters.map(lambda s: Row(_DEAD, s, 0), output_type=DECISION))
     summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
     if bar is not None:
         bar.total = summary.read

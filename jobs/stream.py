@@ -28,7 +28,7 @@ from pyflink.table import StreamTableEnvironment
 from pyflink.table.expressions import col
 
 from detectors.config import Config, parse_duration
-from jobs.detect import _rows, build, flink_configuration
+from jobs.detect import build, flink_configuration, to_streams
 from jobs.operators import DEAD_LETTER, KEYED, ParseVerdictMessages
 from jobs.parse import message_parser
 from jobs.sql import accepted, interval, parsed_schema, rejected
@@ -184,8 +184,8 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         "parse_messages",
         message_parser(topic, config, options.idle_timeout_ms, partition_count(options, topic), options.parallelism),
     )
-    parsed = _rows(
-        t_env, t_env.sql_query("SELECT parse_messages(`value`, `partition`, `offset`) AS r FROM access_logs")
+    (parsed,) = to_streams(
+        t_env, [t_env.sql_query("SELECT parse_messages(`value`, `partition`, `offset`) AS r FROM access_logs")]
     )
     lag = parse_duration(config.section("time", "out_of_orderness"))
     t_env.create_temporary_view("parsed", t_env.from_data_stream(parsed, parsed_schema(lag)))
@@ -195,14 +195,14 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         .name("parse-verdicts")
         .uid("parse-verdicts")
     )
-    decisions = build(
-        t_env, t_env.sql_query(accepted("parsed")), config, options.state_ttl_ms, verdicts, options.model,
-        tombstones=True,
+    decisions, rejects = build(
+        t_env, t_env.sql_query(accepted("parsed")), t_env.sql_query(rejected("parsed")), config,
+        options.state_ttl_ms, verdicts, options.model, tombstones=True,
     )  # fmt: skip
     statements = t_env.create_statement_set()
     statements.add_insert("decisions_sink", t_env.from_data_stream(decisions).select(col("k"), col("v")))
     dead = (
-        t_env.sql_query(rejected("parsed"))
+        t_env.from_data_stream(rejects)
         .select(col("v"))
         .union_all(t_env.from_data_stream(verdicts.get_side_output(DEAD_LETTER)))
     )

@@ -223,3 +223,37 @@ def test_one_event_far_in_the_future_is_rejected_alone_and_changes_no_decision(t
     assert comparable(run.decisions) == comparable(
         [json.loads(x) for x in (case / "expected.jsonl").read_text().splitlines()]
     )
+
+
+PLAN = """
+import collections, json, sys
+from pathlib import Path
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+from detectors.config import load_config
+from jobs.detect import _union, build, file_requests, flink_configuration
+
+env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
+t_env = StreamTableEnvironment.create(env)
+config = load_config()
+tables, rejects = zip(*(file_requests(t_env, Path(p), config, i) for i, p in enumerate(sys.argv[1:])))
+decisions, dead = build(t_env, _union(tables), _union(rejects), config)
+decisions.union(dead).print()
+nodes = json.loads(env.get_execution_plan())["nodes"]
+print(json.dumps(collections.Counter(n["contents"].split("(")[0].split(":")[-1] for n in nodes)))
+"""
+
+
+@pytest.mark.flink
+def test_the_queries_convert_and_watermark_the_parse_rows_once_per_input(tmp_path):
+    """The SQL queries (dead letters, short-window limits, minute summaries) are planned together, so each input's
+    parse rows are converted into the table runtime and watermarked once, not once per query."""
+    inputs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for path in inputs:
+        path.write_text("\n".join(clean_lines()[:10]) + "\n")
+    plan = subprocess.run(
+        [sys.executable, "-c", PLAN, *map(str, inputs)], capture_output=True, text=True, check=True, timeout=300
+    )
+    counts = json.loads(plan.stdout.strip().splitlines()[-1])
+    assert counts["WatermarkAssigner"] == 2 and counts["TableSourceScan"] == 4  # 2 files + 2 parse streams
+    assert counts["OverAggregate"] == 2 and counts["GlobalWindowAggregate"] == 3  # the queries are all there
