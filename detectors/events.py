@@ -39,6 +39,7 @@ _COMBINED = re.compile(
 )
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _UNESCAPE = re.compile(r"\\([\\\"])")
+_REQUIRED = ("ts", "ip", "method", "path", "status")
 _OPTIONAL_STR = ("account_id", "user_agent", "referer", "session_id", "request_id", "account_tier")
 
 
@@ -87,6 +88,12 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
     >>> parse_timestamp(1767600000000)
     1767600000000
     """
+    if isinstance(value, str):
+        fast = _utc_ms(value)
+        if fast is not None:
+            if not _MIN_EPOCH_MS <= fast < _MAX_EPOCH_MS:
+                raise BadEvent(f"field '{field}' is out of range ({value!r})")
+            return fast
     if isinstance(value, bool):
         raise BadEvent(f"field '{field}' is not a timestamp ({value!r})")
     if isinstance(value, float) and value.is_integer():  # JSON Schema's "integer" admits 1767600000000.0
@@ -96,12 +103,6 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
             hint = " (epoch seconds? the contract wants milliseconds)" if value < _MIN_EPOCH_MS else ""
             raise BadEvent(f"field '{field}' is out of range: {value}{hint}")
         return value
-    if isinstance(value, str):
-        fast = _utc_ms(value)
-        if fast is not None:
-            if not _MIN_EPOCH_MS <= fast < _MAX_EPOCH_MS:
-                raise BadEvent(f"field '{field}' is out of range ({value!r})")
-            return fast
     if isinstance(value, str) and _RFC3339.match(value):
         try:
             dt = datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
@@ -198,9 +199,8 @@ def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
     """Validate a decoded v1 object against the contract and normalise it."""
     get = obj.get
     ts, ip, method, path, status = get("ts"), get("ip"), get("method"), get("path"), get("status")
-    for name, value in (("ts", ts), ("ip", ip), ("method", method), ("path", path), ("status", status)):
-        if value is None:
-            raise BadEvent(f"missing required field '{name}'")
+    if ts is None or ip is None or method is None or path is None or status is None:
+        raise BadEvent(f"missing required field '{next(name for name in _REQUIRED if get(name) is None)}'")
     ip = _ip(ip)
     if type(method) is not str or not method:
         method = _nonempty_str(obj, "method")
@@ -210,31 +210,31 @@ def event_from_dict(obj: dict[str, Any]) -> AccessEvent:
         status = _integer(status)
     if status is None or not 100 <= status <= 599:
         raise BadEvent(f"field 'status' is not an HTTP status code ({_short(obj['status'])})")
-    optional = [get(name) for name in _OPTIONAL_STR]
-    for name, value in zip(_OPTIONAL_STR, optional, strict=True):
+    account, agent, referer, session, request, tier = optional = [get(name) for name in _OPTIONAL_STR]
+    for value in optional:
         if value is not None and type(value) is not str:
-            raise BadEvent(f"field '{name}' is not a string ({_short(value)})")
+            name = next(n for n in _OPTIONAL_STR if get(n) is not None and type(get(n)) is not str)
+            raise BadEvent(f"field '{name}' is not a string ({_short(obj[name])})")
     size = get("bytes")
-    if (size is not None and type(size) is not int) or (size is not None and size < 0):
+    if size is not None and (type(size) is not int or size < 0):
         size = _integer(size)
         if size is None or size < 0:
             raise BadEvent(f"field 'bytes' is not a non-negative integer ({_short(obj['bytes'])})")
     created = get("account_created_at")
-    account, agent, referer, session, request, tier = (v or None for v in optional)
     return AccessEvent(
         parse_timestamp(ts),
         ip,
         method,
         path,
         status,
-        account,
+        account or None,
         None if created is None else _created_at(created),
-        agent,
-        referer,
+        agent or None,
+        referer or None,
         size,
-        session,
-        request,
-        tier,
+        session or None,
+        request or None,
+        tier or None,
     )
 
 

@@ -487,3 +487,14 @@ def test_declared_feature_names_are_what_update_returns() -> None:
     assert list(address) == list(ADDRESS_FEATURES)
     assert all(type(address[n]) in (int, float) for n in ADDRESS_FEATURES), address
     assert set(RULE_FEATURES) == {"account", "ip"} and RULE_FEATURES["ip"] == ADDRESS_FEATURES
+
+
+def test_facts_every_field_by_name() -> None:
+    """Every field of a request's facts, by name (`facts` builds them by position, so a reordered record fails here)."""
+    referer, tier = "https://example.com/feed", "verified"
+    f = fact("/u/42", referer=referer, user_agent=CHROME, account_created_at=T0 - D, account_tier=tier)
+    assert f._asdict() == {
+        "ts": T0, "account": "a1", "created_at": T0 - D, "ip": "10.0.0.1", "network": "10.0.0.0/24", "view": True,
+        "target": 42, "not_found": False, "static": False, "nav": True, "noref": False, "scripted": False,
+        "browser": True, "crawler": False, "user_agent": CHROME, "tier": "verified", "lookup": False,
+    }  # fmt: skip

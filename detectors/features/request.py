@@ -92,31 +92,31 @@ class RequestFacts(NamedTuple):
 def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
     """The facts of one event, routed by `routes`."""
     action, target = routes.classify(event.path)
-    view = action == "profile_view" and (event.account_id is None or target != event.account_id)
+    account, referer, ua = event.account_id, event.referer, classify_user_agent(event.user_agent)
+    view = action == "profile_view" and (account is None or target != account)
     nav = noref = False
     if view:
-        noref = not event.referer
-        if event.referer:
-            nav = _referer_action(routes, event.referer) in ("search", "feed")
-    ua = classify_user_agent(event.user_agent)
-    return RequestFacts(
-        ts=event.ts,
-        account=event.account_id,
-        created_at=event.account_created_at,
-        ip=event.ip,
-        network=network_of(event.ip),
-        view=view,
-        target=int(target) if view and target is not None and target.isdigit() and len(target) < 19 else None,
-        not_found=event.status == 404,
-        static=action == "static",
-        nav=nav,
-        noref=noref,
-        scripted=ua in SCRIPTED,
-        browser=ua == "browser",
-        crawler=ua == "crawler",
-        user_agent=event.user_agent,
-        tier=event.account_tier,
-        lookup=action in LOOKUP_ACTIONS,
+        noref = not referer
+        if referer:
+            nav = _referer_action(routes, referer) in ("search", "feed")
+    return RequestFacts(  # by position, which is cheaper than by keyword: the fields in order
+        event.ts,
+        account,
+        event.account_created_at,
+        event.ip,
+        network_of(event.ip),
+        view,
+        int(target) if view and target is not None and target.isdigit() and len(target) < 19 else None,
+        event.status == 404,
+        action == "static",
+        nav,
+        noref,
+        ua in SCRIPTED,
+        ua == "browser",
+        ua == "crawler",
+        event.user_agent,
+        event.account_tier,
+        action in LOOKUP_ACTIONS,
     )
 
 
