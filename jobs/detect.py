@@ -62,7 +62,6 @@ from jobs.sql import accepted, limit_query, minute_query, parsed_schema, rejecte
 
 _DEAD = ""
 """The key of a dead letter among the decision rows the embedded job collects (decisions are keyed by subject)."""
-STATE_CACHE_KEYS = 200_000
 EMBEDDED = str(Path(__file__).resolve().parent / "embedded")
 """On the PYTHONPATH of the JVM: the start-up of its embedded interpreter (`jobs/embedded/sitecustomize.py`)."""
 
@@ -208,7 +207,8 @@ def to_streams(
 
 def flink_configuration() -> Configuration:
     """Settings for the Python operators: they run in thread mode, inside the JVM (no Python worker process, no
-    per-record Beam round trip), with a large keyed-state cache, since each miss is a call into the JVM.
+    per-record Beam round trip). Each state access is then a call into the JVM: PyFlink's Python-side state
+    cache (`python.state.cache-size`) serves process mode only, so it is not set.
 
     Thread mode embeds the `python3` found on PATH (pemja), so this interpreter's directory goes first on PATH
     before the JVM starts, and `jobs/embedded` first on its PYTHONPATH (its `sitecustomize` imports the compiled
@@ -221,7 +221,6 @@ def flink_configuration() -> Configuration:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (EMBEDDED, os.environ.get("PYTHONPATH")) if p)
     conf = Configuration()
     conf.set_string("python.execution-mode", "thread")
-    conf.set_string("python.state.cache-size", str(STATE_CACHE_KEYS))
     conf.set_string("pipeline.object-reuse", "true")
     # The parse UDF (process mode) ends a bundle, waiting for all its rows, every 10,000 lines or 100 ms, not every
     # 100,000 lines or 1 s: the JVM's wait at each bundle end is shorter, and rows reach the windows sooner.
