@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian's kcat, the outside Kafka client of the tests
+# Debian's kcat, the outside Kafka client of the tests and the Kafka benchmark's load generator, and pv, its pacer
 KCAT   := 1.7.1-2
+PV     := 1.6.20-1
 # Debian's Chromium and its WebDriver (the review console's browser tests) and PostgreSQL 15 (its database test)
 CHROMIUM   := 156.0.8078.108-1~deb12u1
 POSTGRESQL := 15.20-0+deb12u1
@@ -41,10 +42,10 @@ lint: $(STAMP)  ## ruff (lint and format) and mypy (strict on detectors/), pinne
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-kcat:  ## install Debian's kcat (pinned) if it is missing; needs root, else its test is skipped
-	@command -v kcat >/dev/null || [ "$$(id -u)" != 0 ] || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat=$(KCAT) >/dev/null; }
-	@command -v kcat >/dev/null || echo "kcat is not installed (needs root: apt-get install kcat); its test will be skipped"
+kcat:  ## install Debian's kcat and pv (pinned) if missing; needs root, else their tests are skipped
+	@{ command -v kcat && command -v pv; } >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat=$(KCAT) pv=$(PV) >/dev/null; }
+	@{ command -v kcat && command -v pv; } >/dev/null || echo "kcat or pv is not installed (needs root: apt-get install kcat pv); their tests will be skipped"
 
 chromium:  ## install Debian's chromium and chromium-driver (pinned) if missing; needs root, else the browser tests are skipped
 	@{ command -v chromium && command -v chromedriver; } >/dev/null || [ "$$(id -u)" != 0 ] || \

@@ -5,12 +5,17 @@
     scrapeguard bench --events 3000 --cases 30 --out /tmp/b --docs /tmp/b/benchmarks.md   # the smoke test's size
 
 Each benchmark writes `<out>/<name>.json`: its table, the command, the time, the machine (CPU, cores, memory, load)
-and the versions (Python, Java, Flink, River, commit). `--docs` is then rewritten from every JSON file in `<out>`.
+and the versions (Python, Java, Flink, River, commit). `--docs` is then rewritten from every JSON file in `<out>`;
+the sections of benchmarks with no JSON there are kept as the file had them.
 
 - `embedded`: `scrapeguard run` on N events of the `large` scenario (default 3,000,000), beside what the same file
   costs in the same run without detection: Flink reading it with `JSON_VALUE` only, Flink with the job's parse stage
   (the ceiling the job is measured against), and the plain-Python reference run (`detectors.pipeline.detect`, one
   process), whose decisions the job's must equal.
+- `kafka`: the streaming job on a real broker (started and stopped here): N events (default 3,000,000) of `large`
+  drained from `access-logs` to `decisions` beside the same path without detection, then the latency from a
+  crossing request's append to its decision being readable, live at `--rate` (default: half the drain rate)
+  for `--seconds` (`benchmarks.bench_kafka`).
 - `steps`: where the Python time goes, per step, from cProfile over the reference run (default 300,000 events).
 - `simulate`: the simulator writing N events of `large` (default 10,000,000).
 - `review`: the review console's queue page with `--cases` open cases, over HTTP, logged in.
@@ -209,15 +214,43 @@ def review(opts: argparse.Namespace) -> Result:
     }
 
 
+COLUMNS = ["run", "events", "seconds", "events/s", "of the pass-through", "peak memory GiB", "p50 s", "p95 s", "p99 s",
+           "notes"]  # fmt: skip
+
+
+def kafka(opts: argparse.Namespace) -> Result:
+    """The streaming job on a real broker: draining a backlog beside the pass-through, and live latency
+    (`benchmarks.bench_kafka`)."""
+    from benchmarks.bench_kafka import SETTINGS, kafka_rows
+
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
+        path, events = events_file(opts, tmp, 3_000_000)
+        rows = list(kafka_rows(path, events, opts))
+    return {
+        "name": "kafka",
+        "title": f"Kafka end to end: {events:,} events drained from access-logs to decisions, and live latency",
+        "columns": COLUMNS,
+        "rows": rows,
+        "notes": [
+            "a single-node broker (infra/kafka.sh) on the same machine; topics with 4 partitions; exactly-once "
+            "decisions unless a row says otherwise; JVM and job start are included in every drain time",
+            "draining a backlog at R events/s means the job keeps up with any steady rate below R: its lag does not "
+            "grow (R is a lower bound: it includes the start)",
+            "latency: live traffic paced by pv into kcat (events/s: the rate reached), from the append (LogAppendTime) "
+            "of each request over a short-window limit to its decision being readable with read_committed; "
+            f"settings: {', '.join(SETTINGS)} (benchmarks/bench_kafka.py)",
+        ],
+    }
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "embedded": embedded,
+    "kafka": kafka,
     "steps": steps,
     "simulate": simulate,
     "review": review,
 }
 NOT_YET = [
-    "Kafka end to end (sustained events/s without growing lag, beside the path without detection) and the latency "
-    "from a crossing request's append to its decision being readable (read_committed)",
     "state per active account and per IP from checkpoint sizes (200,000 accounts), and the River models' memory",
     "parallelism 1, 2 and 4 on a cluster (`--parallelism 1 2` runs them embedded, in one interpreter)",
 ]
@@ -235,32 +268,46 @@ def write(result: Result, command: str, started: str, host: dict[str, Any], out:
     return path
 
 
-def markdown(results: list[Result]) -> str:
-    """docs/benchmarks.md: one section per result, in `BENCHMARKS` order, then what is not measured yet."""
+def markdown(results: list[Result], kept: dict[str, str] | None = None) -> str:
+    """docs/benchmarks.md: one section per result, or per benchmark in `kept` (its section as the docs had it, for a
+    benchmark with no result in this run's `--out`), in `BENCHMARKS` order, then what is not measured yet."""
     lines = [
         "# Benchmarks",
         "",
         "Written by `scrapeguard bench` (`benchmarks/suite.py`) from its JSON results; do not edit by hand. On a "
         "shared machine only ratios measured in one run are stable, so compare figures within a table.",
     ]
-    order = list(BENCHMARKS)
-    for r in sorted(results, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order)):
-        m = r["machine"]
-        lines += [
-            "",
-            f"## {r['name']}: {r['title']}",
-            "",
-            f"`{r['command']}`, {r['measured_at']}, commit {m['commit']}. {m['cpu']}, {m['cores']} cores, "
-            f"{m['memory_gib']} GiB, load average {' / '.join(map(str, m['load_average']))} at the start; "
-            f"Python {m['python']}, {m['java']}, apache-flink {m['apache_flink']}, river {m['river']}.",
-            "",
-            "| " + " | ".join(r["columns"]) + " |",
-            "|" + "---|" * len(r["columns"]),
-        ]
-        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in r["rows"]]
-        lines += [""] + [f"- {note}" for note in r["notes"]]
+    by_name = {**(kept or {}), **{r["name"]: _section(r) for r in results}}
+    lines += [line for name in BENCHMARKS if name in by_name for line in ("", by_name[name])]
     lines += ["", "## Not measured yet", ""] + [f"- {item}" for item in NOT_YET]
     return "\n".join(lines) + "\n"
+
+
+def sections(docs: str) -> dict[str, str]:
+    """The sections of a docs/benchmarks.md by benchmark name (`## <name>: ...` up to the next `## `)."""
+    found = {}
+    for part in docs.split("\n## ")[1:]:
+        name = part.split(":", 1)[0]
+        if name in BENCHMARKS:
+            found[name] = ("## " + part).rstrip("\n")
+    return found
+
+
+def _section(r: Result) -> str:
+    m = r["machine"]
+    lines = [
+        f"## {r['name']}: {r['title']}",
+        "",
+        f"`{r['command']}`, {r['measured_at']}, commit {m['commit']}. {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gib']} GiB, load average {' / '.join(map(str, m['load_average']))} at the start; "
+        f"Python {m['python']}, {m['java']}, apache-flink {m['apache_flink']}, river {m['river']}.",
+        "",
+        "| " + " | ".join(r["columns"]) + " |",
+        "|" + "---|" * len(r["columns"]),
+    ]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in r["rows"]]
+    lines += [""] + [f"- {note}" for note in r["notes"]]
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
@@ -282,6 +329,8 @@ def run(names: list[str], opts: argparse.Namespace, command: str) -> list[Path]:
         print(f"bench {name}: {path}", flush=True)
         written.append(path)
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    Path(opts.docs).parent.mkdir(parents=True, exist_ok=True)
-    Path(opts.docs).write_text(markdown([r for r in results if r.get("name") in BENCHMARKS]))
+    docs = Path(opts.docs)
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    kept = sections(docs.read_text()) if docs.exists() else {}
+    docs.write_text(markdown([r for r in results if r.get("name") in BENCHMARKS], kept))
     return written

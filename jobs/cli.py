@@ -101,7 +101,7 @@ def _bench(args: argparse.Namespace) -> int:
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         raise UsageError(f"unknown benchmark {unknown[0]!r}; the benchmarks are {', '.join(BENCHMARKS)}")
-    for option in ("events", "cases", "requests"):
+    for option in ("events", "cases", "requests", "rate", "seconds"):
         if getattr(args, option) is not None and getattr(args, option) < 1:
             raise UsageError(f"--{option} must be at least 1")
     if any(p < 1 for p in args.parallelism):
@@ -569,10 +569,14 @@ def _parser() -> argparse.ArgumentParser:
     enforce.set_defaults(handler=_enforce)
 
     bench = command("bench", "benchmarks beside the engine's ceiling: JSON per benchmark and docs/benchmarks.md")
-    bench.add_argument("names", nargs="*", metavar="NAME", help="embedded, steps, simulate, review (default: all)")
+    bench.add_argument(
+        "names", nargs="*", metavar="NAME", help="embedded, kafka, steps, simulate, review (default: all)"
+    )
     bench.add_argument("--events", type=int, metavar="N", help="events to simulate (default: each benchmark's own)")
     bench.add_argument("--input", metavar="PATH", help="embedded and steps: this events file instead of simulating")
     bench.add_argument("--parallelism", type=int, nargs="+", default=[1], metavar="N", help="embedded: job runs")
+    bench.add_argument("--rate", type=int, metavar="N", help="kafka: live events/s (default: half the drain rate)")
+    bench.add_argument("--seconds", type=int, default=180, metavar="S", help="kafka: length of each live run")
     bench.add_argument("--cases", type=int, default=10_000, metavar="N", help="review: open cases")
     bench.add_argument("--requests", type=int, default=40, metavar="N", help="review: timed requests per URL")
     bench.add_argument("--out", default="out/bench", metavar="DIR", help="where each benchmark's JSON is written")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 
 from detectors.config import Config, parse_duration
@@ -166,19 +166,10 @@ def partition_count(options: StreamOptions, topic: str) -> int:
     return len(found)
 
 
-def run_stream(options: StreamOptions, config: Config) -> None:
-    """Run the streaming job until the input ends (`until_end`) or forever; returns when the job finishes."""
-    env = StreamExecutionEnvironment.get_execution_environment(stream_configuration(options))
-    env.set_parallelism(options.parallelism)
-    env.set_python_executable(sys.executable)
-    if CONNECTOR_JAR.exists():  # else it must be on Flink's class path, as in infra/k8s/Dockerfile
-        env.add_jars(CONNECTOR_JAR.as_uri())  # added to PyFlink's own jars, which a cluster needs too
-    t_env = StreamTableEnvironment.create(env)
+def kafka_requests(t_env: StreamTableEnvironment, options: StreamOptions, config: Config) -> tuple[Table, Table]:
+    """The `access-logs` topic through the parse stage: (accepted requests, rejected messages), as `file_requests`
+    gives them for files."""
     t_env.execute_sql(source_ddl(options, config))
-    t_env.execute_sql(source_ddl(options, config, "verdicts", "verdicts", timed=True))
-    t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
-    t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
-
     topic = options.topic("access-logs")
     t_env.create_temporary_function(
         "parse_messages",
@@ -189,6 +180,26 @@ def run_stream(options: StreamOptions, config: Config) -> None:
     )
     lag = parse_duration(config.section("time", "out_of_orderness"))
     t_env.create_temporary_view("parsed", t_env.from_data_stream(parsed, parsed_schema(lag)))
+    return t_env.sql_query(accepted("parsed")), t_env.sql_query(rejected("parsed"))
+
+
+def stream_environment(options: StreamOptions) -> StreamTableEnvironment:
+    """A table environment for a job on Kafka: `stream_configuration`, the parallelism, the Kafka connector."""
+    env = StreamExecutionEnvironment.get_execution_environment(stream_configuration(options))
+    env.set_parallelism(options.parallelism)
+    env.set_python_executable(sys.executable)
+    if CONNECTOR_JAR.exists():  # else it must be on Flink's class path, as in infra/k8s/Dockerfile
+        env.add_jars(CONNECTOR_JAR.as_uri())  # added to PyFlink's own jars, which a cluster needs too
+    return StreamTableEnvironment.create(env)
+
+
+def run_stream(options: StreamOptions, config: Config) -> None:
+    """Run the streaming job until the input ends (`until_end`) or forever; returns when the job finishes."""
+    t_env = stream_environment(options)
+    requests, rejects = kafka_requests(t_env, options, config)
+    t_env.execute_sql(source_ddl(options, config, "verdicts", "verdicts", timed=True))
+    t_env.execute_sql(sink_ddl("decisions_sink", "decisions", options, keyed=True))
+    t_env.execute_sql(sink_ddl("dead_letter_sink", "dead-letter", options, keyed=False))
     verdicts = (
         t_env.to_data_stream(t_env.from_path("verdicts"))
         .process(ParseVerdictMessages(options.topic("verdicts")), output_type=KEYED)
@@ -196,9 +207,8 @@ def run_stream(options: StreamOptions, config: Config) -> None:
         .uid("parse-verdicts")
     )
     decisions, rejects = build(
-        t_env, t_env.sql_query(accepted("parsed")), t_env.sql_query(rejected("parsed")), config,
-        options.state_ttl_ms, verdicts, options.model, tombstones=True,
-    )  # fmt: skip
+        t_env, requests, rejects, config, options.state_ttl_ms, verdicts, options.model, tombstones=True
+    )
     statements = t_env.create_statement_set()
     statements.add_insert("decisions_sink", t_env.from_data_stream(decisions).select(col("k"), col("v")))
     dead = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.broker import Broker, start_broker
 from detectors.config import load_config
 from detectors.events import BadEvent, LineReader
 from detectors.pipeline import detect
@@ -91,41 +91,6 @@ def cli_runner(tmp_path: Path):
         )
 
     return run
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Broker:
-    """A Kafka broker started by infra/kafka.sh for the tests."""
-
-    bootstrap: str
-    pid: int
-    env: dict[str, str]
-    script: str
-
-    def run(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([self.script, command], env=self.env, capture_output=True, text=True, timeout=600)
-
-
-def start_broker(state: Path) -> Broker:
-    """Start a broker on free ports with its state in `state`."""
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(free_port()),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_STATE_DIR": str(state),
-    }
-    broker = Broker(f"127.0.0.1:{env['KAFKA_PORT']}", 0, env, str(ROOT / "infra/kafka.sh"))
-    started = broker.run("start")
-    assert started.returncode == 0, started.stdout + started.stderr
-    broker.pid = int((state / "kafka.pid").read_text())
-    return broker
 
 
 @pytest.fixture(scope="session")

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from benchmarks.suite import BENCHMARKS, markdown
+from benchmarks.suite import BENCHMARKS, markdown, sections
 from jobs.cli import main
 
 
 @pytest.mark.flink
+@pytest.mark.kafka
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not (shutil.which("kcat") and shutil.which("pv")), reason="kcat and pv are installed by `make test`"
+)
 def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: Path, capsys) -> None:
     docs = tmp_path / "benchmarks.md"
-    argv = [
-        "bench",
-        "--events",
-        "3000",
-        "--cases",
-        "20",
-        "--requests",
-        "2",
-        "--out",
-        str(tmp_path),
-        "--docs",
-        str(docs),
-    ]
+    argv = ["bench", "--events", "3000", "--seconds", "12", "--cases", "20", "--requests", "2",
+            "--out", str(tmp_path), "--docs", str(docs)]  # fmt: skip
     assert main(argv) == 0
     results = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in BENCHMARKS}
     for name, r in results.items():
@@ -41,6 +35,13 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: 
     assert job[5] == "decisions equal to the reference's"
     assert "3,000 events" in results["embedded"]["title"] and results["simulate"]["rows"][0][0] == 3000
     assert {row[0] for row in results["review"]["rows"]} >= {"/", "/api/v1/cases"}
+    kafka = results["kafka"]["rows"]
+    assert [row[0].split(",")[0] for row in kafka] == [
+        "kcat appends the file to access-logs (the load generator)",
+        "pass-through: Kafka source and parse stage",
+        "scrapeguard run", "latency", "latency"]  # fmt: skip
+    assert all(row[1] == 3000 and row[2] > 0 for row in kafka[:3]) and kafka[1][4] == 1.0
+    assert all(row[1] > 0 and row[3] > 0 for row in kafka[3:])  # live traffic went out at some rate
     text = docs.read_text()
     assert [line[3:].split(":")[0] for line in text.splitlines() if line.startswith("## ")] == [
         *BENCHMARKS, "Not measured yet"]  # fmt: skip
@@ -50,8 +51,22 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: 
 def test_an_unknown_benchmark_or_a_bad_size_is_a_usage_error(capsys) -> None:
     assert main(["bench", "quality"]) == 2
     err = capsys.readouterr().err
-    assert "unknown benchmark 'quality'; the benchmarks are embedded, steps, simulate, review" in err
+    assert "unknown benchmark 'quality'; the benchmarks are embedded, kafka, steps, simulate, review" in err
     assert main(["bench", "steps", "--events", "0"]) == 2
     assert "--events must be at least 1" in capsys.readouterr().err
     assert main(["bench", "steps", "--input", "-"]) == 2
     assert "a benchmark reads a file, not standard input" in capsys.readouterr().err
+
+
+def test_a_run_of_some_benchmarks_keeps_the_others_sections_as_they_were() -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs/benchmarks.md").read_text()
+    kept = sections(docs)
+    assert kept and set(kept) <= set(BENCHMARKS)
+    assert markdown([], kept).split("## Not measured yet")[0] == docs.split("## Not measured yet")[0]
+    machine = {"cpu": "x", "cores": 2, "memory_gib": 1, "load_average": [0], "python": "3", "java": "17",
+               "apache_flink": "2.2.1", "river": "0", "commit": "c"}  # fmt: skip
+    steps = {"name": "steps", "title": "new", "columns": ["a"], "rows": [[1]], "notes": [], "command": "c",
+             "measured_at": "t", "machine": machine}  # fmt: skip
+    rewritten = sections(markdown([steps], kept))
+    assert rewritten["steps"].startswith("## steps: new") and rewritten["steps"] != kept["steps"]
+    assert {k: v for k, v in rewritten.items() if k != "steps"} == {k: v for k, v in kept.items() if k != "steps"}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.broker import free_port
 from detectors import __version__
 from jobs.cli import _parser, main
-from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

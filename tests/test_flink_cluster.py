@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import comparable, free_port, reference
+from benchmarks.broker import free_port
+from tests.conftest import comparable, reference
 from tests.test_kafka_job import committed, decisions_of, produce, simulate, stream_args
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_broker
+from benchmarks.broker import start_broker
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.kafka

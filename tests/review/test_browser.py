@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from benchmarks.broker import free_port
 from tests.review import scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
+from benchmarks.broker import free_port
 from detectors.events import format_ms, parse_timestamp
-from tests.conftest import free_port
 from tests.test_kafka_job import committed, decisions_of, produce, simulate, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.flink]
