@@ -13,6 +13,8 @@ the sections of benchmarks with no JSON there are kept as the file had them.
   costs in the same run without detection: Flink reading it with `JSON_VALUE` only, Flink with the job's parse stage
   (the ceiling the job is measured against), and the plain-Python reference run (`detectors.pipeline.detect`, one
   process), whose decisions the job's must equal.
+- `threads`: where the job's CPU goes: CPU seconds per thread (operator, SQL stage, JIT, the parse stage's
+  worker) of `scrapeguard run` and of the parse pass-through, on N events (default 3,000,000).
 - `kafka`: the streaming job on a real broker (started and stopped here): N events (default 3,000,000) of `large`
   drained from `access-logs` to `decisions` beside the same path without detection, then the latency from a
   crossing request's append to its decision being readable, live at `--rate` (default: half the drain rate)
@@ -70,16 +72,22 @@ def machine() -> dict[str, Any]:
     }
 
 
-def timed(cmd: list[str]) -> tuple[float, int, str]:
+def timed(cmd: list[str], threads: dict[tuple[int, int], tuple[str, float]] | None = None) -> tuple[float, int, str]:
     """Run `cmd` in its own process group: wall seconds, peak resident bytes of the whole group (the CLI, its JVM,
-    any Python worker; sampled every 0.2 s) and its standard output. A failure raises `RuntimeError`."""
+    any Python worker; sampled every 0.2 s) and its standard output. A failure raises `RuntimeError`.
+
+    With `threads`, it also keeps there every thread's CPU seconds, sampled every second (`group_threads`)."""
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    peak = 0
+    peak, polls = 0, 0
     while proc.poll() is None:
         peak = max(peak, group_rss(proc.pid))
+        if threads is not None and polls % 5 == 0:
+            for key, (name, seconds) in group_threads(proc.pid).items():
+                threads[key] = (threads.get(key, (name,))[0], seconds)  # an ending process loses its command line
+        polls += 1
         time.sleep(0.2)
     out, err = proc.communicate()
     if proc.returncode != 0:
@@ -98,6 +106,56 @@ def group_rss(pgid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def group_threads(pgid: int) -> dict[tuple[int, int], tuple[str, float]]:
+    """CPU seconds (user + system) so far of every thread in process group `pgid`, by (pid, tid): a JVM thread by
+    its name, a Python process as a whole (its threads have no names of their own), as `/proc` has them."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            name, fields = _stat(proc / "stat")
+            if int(fields[2]) != pgid:
+                continue
+            if name.startswith("python"):
+                found[(int(proc.name), 0)] = (_role(proc), (int(fields[11]) + int(fields[12])) / tick)
+                continue
+            for task in (proc / "task").iterdir():
+                name, fields = _stat(task / "stat")
+                found[(int(proc.name), int(task.name))] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, IndexError, ValueError):
+            continue  # a process or thread that ended while it was read
+    return found
+
+
+def _stat(path: Path) -> tuple[str, list[str]]:
+    """The name and the fields after it (state first) of a `/proc` stat file."""
+    head, rest = path.read_text().rsplit(")", 1)
+    return head.split("(", 1)[1], rest.split()
+
+
+def _role(proc: Path) -> str:
+    """What a Python process of a benchmarked run is: the client (the CLI or a pass-through), or the module it runs."""
+    args = [a.decode(errors="replace") for a in proc.joinpath("cmdline").read_bytes().split(b"\0")]
+    if {"jobs.cli", "benchmarks.passthrough"} & set(args) or any(a.endswith("scrapeguard") for a in args):
+        return CLIENT
+    module = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "-m"), None)
+    return f"Python: {module}" if module else "another Python process"
+
+
+CLIENT = "Python client: job set-up, the parse stage's Beam worker (in loopback), the results"
+
+
+def thread_stages(threads: dict[tuple[int, int], tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds by stage: the threads of one operator or pool under one name (`learn (1/1)#0` -> `learn`,
+    `GC Thread#1` -> `GC Thread`, `OverAggregate[12]` -> `OverAggregate`, `Thread-3` -> `Thread-N`)."""
+    stages: dict[str, float] = {}
+    for name, seconds in threads.values():
+        stage = re.sub(r"(\s*\(\d+/\d+\))?(#\d+)?$", "", name.strip())
+        stage = re.sub(r"\[\d*$|\[\d+\].*$", "", stage)
+        stage = re.sub(r"^Thread-\d+$", "Thread-N", stage).strip()
+        stages[stage] = stages.get(stage, 0.0) + seconds
+    return stages
 
 
 def events_file(opts: argparse.Namespace, tmp: str, default: int) -> tuple[Path, int]:
@@ -155,6 +213,50 @@ def embedded(opts: argparse.Namespace) -> Result:
             "the parse pass-through is the ceiling: everything the job does but detection",
         ],
     }
+
+
+def threads(opts: argparse.Namespace) -> Result:
+    """Where the job's CPU goes: CPU seconds per thread (stage) of `scrapeguard run` at p=1 and of the parse
+    pass-through, from `/proc`, on one file in one run."""
+    with tempfile.TemporaryDirectory(prefix="bench-threads-") as tmp:
+        path, events = events_file(opts, tmp, 3_000_000)
+        ceiling: dict[tuple[int, int], tuple[str, float]] = {}
+        ceiling_s, _, _ = timed([sys.executable, "-m", "benchmarks.passthrough", "parse", str(path)], ceiling)
+        job: dict[tuple[int, int], tuple[str, float]] = {}
+        cmd = [sys.executable, "-m", "jobs.cli", "run", "--input", str(path), "--output", str(Path(tmp) / "d.jsonl"),
+               "--quiet"]  # fmt: skip
+        job_s, _, _ = timed(cmd, job)
+    stages, base = thread_stages(job), thread_stages(ceiling)
+    total = sum(stages.values())
+    shown = sorted((s for s in stages if stages[s] >= 0.01 * total), key=lambda s: -stages[s])
+    rows = [[s, round(stages[s], 1), round(stages[s] / job_s, 2), round(base[s], 1) if s in base else None]
+            for s in shown]  # fmt: skip
+    rest = [s for s in stages if s not in shown]
+    rows.append([f"{len(rest)} other stages, each under 1 %", round(sum(stages[s] for s in rest), 1),
+                 round(sum(stages[s] for s in rest) / job_s, 2), None])  # fmt: skip
+    rows.append(["all", round(total, 1), round(total / job_s, 2), round(sum(base.values()), 1)])
+    python = sum(v for s, v in stages.items() if s in PYTHON_OPERATORS or s.startswith("behave-"))
+    return {
+        "name": "threads",
+        "title": f"Where the job's CPU goes: CPU seconds per thread, {events:,} events, the job beside the parse "
+        "pass-through",
+        "columns": THREAD_COLUMNS,
+        "rows": rows,
+        "notes": [
+            f"wall time: the job {job_s:.1f} s ({events / job_s:,.0f} events/s), the pass-through {ceiling_s:.1f} s "
+            f"({events / ceiling_s:,.0f} events/s), each with its JVM start; cores: {os.cpu_count()}",
+            "user + system CPU of every thread of the run's process group, from /proc/<pid>/task/<tid>/stat, "
+            "sampled every second (a thread's last sample counts); JVM threads by their names as /proc has them (15 "
+            "characters), Python processes whole",
+            f"the Python operators (behave-*, score-and-decide, learn, group) run in one embedded interpreter and "
+            f"share its lock: together {python:.1f} s, {python / job_s:.2f} of the job's wall time",
+        ],
+    }
+
+
+THREAD_COLUMNS = ["thread (stage)", "CPU s, scrapeguard run p=1", "of the job's wall time", "CPU s, parse pass-through"]
+PYTHON_OPERATORS = {"score-and-decid", "learn", "group", "PemJaMainInterp"}
+"""The JVM threads, besides `behave-*`, that run the embedded interpreter (names as /proc cuts them)."""
 
 
 def steps(opts: argparse.Namespace) -> Result:
@@ -246,6 +348,7 @@ def kafka(opts: argparse.Namespace) -> Result:
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "embedded": embedded,
+    "threads": threads,
     "kafka": kafka,
     "steps": steps,
     "simulate": simulate,

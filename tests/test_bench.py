@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.suite import BENCHMARKS, markdown, sections
+from benchmarks.suite import BENCHMARKS, CLIENT, group_threads, markdown, sections, thread_stages
 from jobs.cli import main
 
 
@@ -34,6 +39,9 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: 
     assert job[3] == pytest.approx(ceiling[1] / job[1], abs=0.02)
     assert job[5] == "decisions equal to the reference's"
     assert "3,000 events" in results["embedded"]["title"] and results["simulate"]["rows"][0][0] == 3000
+    stages = {row[0]: row for row in results["threads"]["rows"]}
+    assert stages[CLIENT][1] > 0 and stages[CLIENT][3] > 0  # the parse stage's worker, in the job and the ceiling
+    assert stages["all"][1] >= sum(row[1] for row in results["threads"]["rows"][:-1]) - 0.2 > 0
     assert {row[0] for row in results["review"]["rows"]} >= {"/", "/api/v1/cases"}
     kafka = results["kafka"]["rows"]
     assert [row[0].split(",")[0] for row in kafka] == [
@@ -51,7 +59,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: 
 def test_an_unknown_benchmark_or_a_bad_size_is_a_usage_error(capsys) -> None:
     assert main(["bench", "quality"]) == 2
     err = capsys.readouterr().err
-    assert "unknown benchmark 'quality'; the benchmarks are embedded, kafka, steps, simulate, review" in err
+    assert "unknown benchmark 'quality'; the benchmarks are embedded, threads, kafka, steps, simulate, review" in err
     assert main(["bench", "steps", "--events", "0"]) == 2
     assert "--events must be at least 1" in capsys.readouterr().err
     assert main(["bench", "steps", "--input", "-"]) == 2
@@ -70,3 +78,27 @@ def test_a_run_of_some_benchmarks_keeps_the_others_sections_as_they_were() -> No
     rewritten = sections(markdown([steps], kept))
     assert rewritten["steps"].startswith("## steps: new") and rewritten["steps"] != kept["steps"]
     assert {k: v for k, v in rewritten.items() if k != "steps"} == {k: v for k, v in kept.items() if k != "steps"}
+
+
+def test_thread_cpu_is_read_per_thread_and_summed_per_stage() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    try:
+        time.sleep(1.0)
+        found = group_threads(busy.pid)
+    finally:
+        os.killpg(busy.pid, signal.SIGTERM)
+        busy.wait()
+    ((name, seconds),) = found.values()  # a Python process counts whole
+    assert name == "another Python process" and 0.3 < seconds < 2.0
+    assert thread_stages(
+        {
+            (1, 1): ("learn (1/1)#0", 2.0),
+            (1, 2): ("GC Thread#0", 0.5),
+            (1, 3): ("GC Thread#1", 0.25),
+            (1, 4): ("OverAggregate[1", 1.0),
+            (1, 5): ("Thread-3", 1.0),
+            (1, 6): ("Thread-12", 1.0),
+            (1, 7): ("behave-account ", 3.0),
+            (2, 0): (CLIENT, 4.0),
+        }
+    ) == {"learn": 2.0, "GC Thread": 0.75, "OverAggregate": 1.0, "Thread-N": 2.0, "behave-account": 3.0, CLIENT: 4.0}
