@@ -81,15 +81,17 @@ def test_a_run_of_some_benchmarks_keeps_the_others_sections_as_they_were() -> No
 
 
 def test_thread_cpu_is_read_per_thread_and_summed_per_stage() -> None:
+    started = time.monotonic()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
     try:
         time.sleep(1.0)
         found = group_threads(busy.pid)
+        elapsed = time.monotonic() - started
     finally:
         os.killpg(busy.pid, signal.SIGTERM)
         busy.wait()
     ((name, seconds),) = found.values()  # a Python process counts whole
-    assert name == "another Python process" and 0.3 < seconds < 2.0
+    assert name == "another Python process" and 0 < seconds <= elapsed  # one thread: no more CPU than wall time
     assert thread_stages(
         {
             (1, 1): ("learn (1/1)#0", 2.0),
