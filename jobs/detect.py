@@ -55,7 +55,6 @@ from jobs.operators import (
     ParseVerdictLines,
     ScoreAndDecide,
     keyed,
-    side_output,
 )
 from jobs.parse import file_parser
 from jobs.progress import Bar
@@ -122,11 +121,11 @@ def build(
             .uid(f"behave-{kind}")
         )
         scored.append(behaved)
-        learned.append(side_output(behaved, LEARN))
-        grouped.append(side_output(behaved, GROUP))
+        learned.append(behaved.get_side_output(LEARN))
+        grouped.append(behaved.get_side_output(GROUP))
     if verdicts is not None:
         scored.append(verdicts)
-        learned.append(side_output(verdicts, LEARN))
+        learned.append(verdicts.get_side_output(LEARN))
     if config.section("coordination", "enabled"):
         cohorts = grouped[0].union(*grouped[1:])
         scored.append(
@@ -224,11 +223,9 @@ def flink_configuration() -> Configuration:
     conf.set_string("python.execution-mode", "thread")
     conf.set_string("pipeline.object-reuse", "true")
     # The parse UDF (process mode) ends a bundle, waiting for all its rows, every 10,000 lines or 100 ms, not every
-    # 100,000 lines or 1 s: the JVM's wait at each bundle end is shorter, and rows reach the windows sooner. It gets
-    # a bundle as one Arrow batch (not ten of 1,000), so it builds one frame per bundle.
+    # 100,000 lines or 1 s: the JVM's wait at each bundle end is shorter, and rows reach the windows sooner.
     conf.set_string("python.fn-execution.bundle.size", "10000")
     conf.set_string("python.fn-execution.bundle.time", "100")
-    conf.set_string("python.fn-execution.arrow.batch.size", "10000")
     return conf
 
 
@@ -293,7 +290,7 @@ def run_files(
         t_env, _union(tables), _union(rejects), config, verdicts=verdict_stream, model=model, model_out=model_out
     )
     if verdict_stream is not None:
-        dead_letters = side_output(verdict_stream, DEAD_LETTER)
+        dead_letters = verdict_stream.get_side_output(DEAD_LETTER)
         dead_rows = dead_rows.union(dead_letters.map(lambda s: Row(_DEAD, s, 0), output_type=DECISION))
     summary = RunSummary(read=sum(count_lines(p) for p in [*inputs, *([verdicts] if verdicts else [])]))
     if bar is not None:

@@ -80,16 +80,6 @@ def keyed(stream: DataStream, key_type: Any, value_type: Any) -> KeyedStream:
     return KeyedStream(j_keyed, value_type, stream)
 
 
-def side_output(stream: DataStream, tag: OutputTag) -> DataStream:
-    """The records `stream`'s operator sent to `tag`, as the JVM holds them.
-
-    PyFlink's `get_side_output` puts an identity map in Python behind every side output (process mode hands
-    side outputs to the JVM undecoded). In thread mode they arrive typed as the tag says, so that map only
-    costs two crossings per record: on the learner's observations, a fifth of the `behave-account` thread.
-    """
-    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))
-
-
 def out(key: Any, record: Any) -> Row:
     """A record of `detectors.pipeline` (it has a `rowtime`) as a `KEYED` row for the operator keyed by `key`."""
     return Row(key, Row(record.rowtime, pickle.dumps(record), None))

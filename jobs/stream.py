@@ -29,7 +29,7 @@ from pyflink.table.expressions import col
 
 from detectors.config import Config, parse_duration
 from jobs.detect import build, flink_configuration, to_streams
-from jobs.operators import DEAD_LETTER, KEYED, ParseVerdictMessages, side_output
+from jobs.operators import DEAD_LETTER, KEYED, ParseVerdictMessages
 from jobs.parse import message_parser
 from jobs.sql import accepted, interval, parsed_schema, rejected
 
@@ -214,7 +214,7 @@ def run_stream(options: StreamOptions, config: Config) -> None:
     dead = (
         t_env.from_data_stream(rejects)
         .select(col("v"))
-        .union_all(t_env.from_data_stream(side_output(verdicts, DEAD_LETTER)))
+        .union_all(t_env.from_data_stream(verdicts.get_side_output(DEAD_LETTER)))
     )
     statements.add_insert("dead_letter_sink", dead)
     statements.execute().wait()

