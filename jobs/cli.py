@@ -570,10 +570,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = command("bench", "benchmarks beside the engine's ceiling: JSON per benchmark and docs/benchmarks.md")
     bench.add_argument(
-        "names", nargs="*", metavar="NAME", help="embedded, kafka, steps, simulate, review (default: all)"
+        "names", nargs="*", metavar="NAME", help="embedded, threads, kafka, steps, simulate, review (default: all)"
     )
     bench.add_argument("--events", type=int, metavar="N", help="events to simulate (default: each benchmark's own)")
-    bench.add_argument("--input", metavar="PATH", help="embedded, kafka, steps: this events file, not simulated")
+    bench.add_argument("--input", metavar="PATH", help="embedded, threads, kafka, steps: this file, not simulated")
     bench.add_argument("--parallelism", type=int, nargs="+", default=[1], metavar="N", help="embedded, kafka: job runs")
     bench.add_argument("--rate", type=int, metavar="N", help="kafka: live events/s (default: half the drain rate)")
     bench.add_argument("--seconds", type=int, default=180, metavar="S", help="kafka: length of each live run")
