@@ -93,13 +93,15 @@ def build(
     model: str | None = None,
     model_out: str | None = None,
     tombstones: bool = False,
+    durable: bool = True,
 ) -> tuple[DataStream, DataStream]:
     """Request rows (a table with watermarks), their rejected lines and analyst verdicts in; `DECISION` rows out
     (and, if `tombstones`, a row with a null value when a subject's last decision lapses or is lifted), and the
     dead letters of `rejected` as decision-shaped rows.
 
     `verdicts` are `KEYED` scorer rows with learner observations on their `LEARN` side output.
-    Keyed state expires after `state_ttl_ms` without updates.
+    Keyed state expires after `state_ttl_ms` without updates. A job that takes no checkpoints (not `durable`) keeps
+    its behaviour and scorer state in its operators' memory instead (`jobs.operators.InMemory`).
     """
     t_env.create_temporary_view("requests", requests)
     scored: list[DataStream] = []
@@ -116,7 +118,7 @@ def build(
     for kind, minutes in zip(KINDS, counted[len(limits) :], strict=True):
         behaved = (
             keyed(minutes, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
-            .process(Behave(config, kind, state_ttl_ms), output_type=KEYED)
+            .process(Behave(config, kind, state_ttl_ms, durable), output_type=KEYED)
             .name(f"behave-{kind}")
             .uid(f"behave-{kind}")
         )
@@ -144,7 +146,7 @@ def build(
     decisions = (
         keyed(scored[0].union(*scored[1:]), Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         .connect(versions.broadcast(VERSIONS))
-        .process(ScoreAndDecide(config, model, state_ttl_ms, tombstones), output_type=DECISION)
+        .process(ScoreAndDecide(config, model, state_ttl_ms, tombstones, durable), output_type=DECISION)
         .name("score-and-decide")
         .uid("score-and-decide")
     )
@@ -287,7 +289,14 @@ def run_files(
     )
     verdict_stream = verdict_rows(env, verdicts) if verdicts is not None else None
     decisions, dead_rows = build(
-        t_env, _union(tables), _union(rejects), config, verdicts=verdict_stream, model=model, model_out=model_out
+        t_env,
+        _union(tables),
+        _union(rejects),
+        config,
+        verdicts=verdict_stream,
+        model=model,
+        model_out=model_out,
+        durable=env.get_checkpoint_config().is_checkpointing_enabled(),  # off unless a Flink configuration sets it
     )
     if verdict_stream is not None:
         dead_letters = verdict_stream.get_side_output(DEAD_LETTER)

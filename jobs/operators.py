@@ -109,6 +109,39 @@ def _ttl(descriptor: Any, ttl_ms: int | None) -> Any:
     return descriptor
 
 
+class InMemory:
+    """Keyed state of a job that takes no checkpoints (the embedded run over files): the calls of Flink's
+    `ValueState` (`value`, `update`, `clear`) or `MapState` (`get`, `put`, `remove`), on a dict in the
+    operator's memory, for the key set with `at`. Flink's heap state would hold no more there, but in thread mode
+    each of its calls is a call into the JVM."""
+
+    def __init__(self) -> None:
+        self.data: dict[Any, Any] = {}
+        self.key: Any = None
+
+    def at(self, key: Any) -> InMemory:
+        self.key = key
+        return self
+
+    def value(self) -> Any:
+        return self.data.get(self.key)
+
+    def update(self, value: Any) -> None:
+        self.data[self.key] = value
+
+    def clear(self) -> None:
+        self.data.pop(self.key, None)
+
+    def get(self, k: Any) -> Any:
+        return self.data.get((self.key, k))
+
+    def put(self, k: Any, value: Any) -> None:
+        self.data[(self.key, k)] = value
+
+    def remove(self, k: Any) -> None:
+        self.data.pop((self.key, k), None)
+
+
 # -- parse ---------------------------------------------------------------------------------------------------
 
 
@@ -183,20 +216,23 @@ class Behave(KeyedProcessFunction):
 
     Scorer rows go out keyed by `subject_type:subject`, learner observations on `LEARN`, rows
     for coordination on `GROUP` keyed by `<layer name>|<group>` (`detectors.pipeline.groupings`).
+
+    Its state is Flink keyed state when the job takes checkpoints (`durable`), else `InMemory`.
     """
 
-    def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None) -> None:
-        self.config, self.kind, self.state_ttl_ms = config, kind, state_ttl_ms
+    def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None, durable: bool = True) -> None:
+        self.config, self.kind, self.state_ttl_ms, self.durable = config, kind, state_ttl_ms, durable
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.step = BehaveStep(self.config, self.kind)
         self.read = RowReader(SUMMARIES[self.kind][0])
-        self.state = runtime_context.get_state(
-            _ttl(ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
-        )
+        descriptor = ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY())
+        self.state = runtime_context.get_state(_ttl(descriptor, self.state_ttl_ms)) if self.durable else InMemory()
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
         minute = self.read(row)
+        if not self.durable:
+            self.state.at(minute.subject)  # the operator's key
         state = self.state.value() or self.step.new_state()
         routed = self.step.step(state, minute)
         self.state.update(state)
@@ -354,26 +390,35 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
     the subject's policy state (`detectors.pipeline.Score`). Versions arrive on the broadcast input."""
 
     def __init__(
-        self, config: Config, model: str | None = None, state_ttl_ms: int | None = None, tombstones: bool = False
+        self,
+        config: Config,
+        model: str | None = None,
+        state_ttl_ms: int | None = None,
+        tombstones: bool = False,
+        durable: bool = True,
     ) -> None:
         self.config, self.model, self.state_ttl_ms, self.tombstones = config, model, state_ttl_ms, tombstones
+        self.durable = durable
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.step = Score(self.config)
         self.limits = {t: Limits(self.config, t) for t in ("account", "ip")}
-        self.pending = runtime_context.get_map_state(
-            MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
-        )
-        self.policy = runtime_context.get_state(
-            _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
-        )
+        if self.durable:
+            self.pending = runtime_context.get_map_state(
+                MapStateDescriptor("pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
+            )
+            self.policy = runtime_context.get_state(
+                _ttl(ValueStateDescriptor("policy", Types.PICKLED_BYTE_ARRAY()), self.state_ttl_ms)
+            )
+        else:
+            self.pending, self.policy = InMemory(), InMemory()
         self.versions: dict[int, Version] = {}
         self.index: list[int] | None = None
         self.first: Version | None = None
         self.fired = -(2**63)  # the latest timer fired in this instance: the watermark has reached it
 
     def process_element(self, item: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Any:
-        hold(self.pending, item, ctx)
+        hold(self.pending if self.durable else self.pending.at(ctx.get_current_key()), item, ctx)
 
     def process_broadcast_element(self, version: Row, ctx: KeyedBroadcastProcessFunction.Context) -> None:
         """Keep a version until a timer a second past its successor's effective time has fired here: rows are taken
@@ -397,6 +442,10 @@ class ScoreAndDecide(KeyedBroadcastProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Any:
         self.fired = max(self.fired, timestamp)
+        if not self.durable:
+            key = ctx.get_current_key()
+            self.pending.at(key)
+            self.policy.at(key)
         held = take(self.pending, timestamp) if timestamp % 1000 == 999 else []
         rows = sorted(filter(None, map(self._row, held)), key=ScorerRow.order)
         state = self.policy.value() or self.step.policy.new_state()

@@ -173,3 +173,24 @@ def test_a_subject_that_lapses_returns_and_lapses_again_gets_a_second_tombstone(
     assert op.policy.value().offences == 2  # its offences still count a day on ...
     assert advance(op, ctx, at("2026-01-12T12:00:00Z")) == []
     assert op.policy.value() is None  # ... and are forgotten after the offence memory (7 days)
+
+
+def test_a_scorer_without_checkpoints_keeps_each_subjects_held_rows_and_policy_apart_in_its_memory():
+    """The embedded run takes no checkpoints, so its scorer keeps state in a dict (`InMemory`), under the key of
+    each call: two subjects' rows of the same second stay apart, and a taken second leaves nothing behind."""
+    op = ScoreAndDecide(load_config(), durable=False)
+    op.open(Runtime())
+    versions = Broadcast()
+    hit = ((Hit("account_profile_views_1m", "challenge", 1.0, {}), "limits"),)
+    ts = parse_timestamp("2026-01-05T08:51:47.313Z")
+    subjects = {s: KeyedContext(f"account:{s}", versions, Timers()) for s in ("a1", "a2")}
+    for subject, ctx in subjects.items():
+        op.process_element(
+            out(ctx.key, Row(ts - ts % 60_000 + 59_999, LIMITS, "account", subject, ts, {}, hit))[1], ctx
+        )
+
+    assert len(op.pending.data) == 2  # one held second per subject
+    for ctx in subjects.values():
+        assert advance(op, ctx, ts + 60_000) == [("challenge", ts)]  # the row time is the end of its minute
+    assert op.pending.data == {}
+    assert {k: s.offences for k, s in op.policy.data.items()} == {"account:a1": 1, "account:a2": 1}
