@@ -33,6 +33,7 @@ from detectors.learner import EPOCH_MS, FIRST, Learner, Version, epoch_end
 from detectors.pipeline import Behave as BehaveStep
 from detectors.pipeline import (
     Limits,
+    Observation,
     Score,
     group,
     grouping,
@@ -83,6 +84,17 @@ def keyed(stream: DataStream, key_type: Any, value_type: Any) -> KeyedStream:
 def out(key: Any, record: Any) -> Row:
     """A record of `detectors.pipeline` (it has a `rowtime`) as a `KEYED` row for the operator keyed by `key`."""
     return Row(key, Row(record.rowtime, pickle.dumps(record), None))
+
+
+def observations(rowtime: int, batch: list[Any]) -> Row:
+    """Learner observations of one row time as one `LEARN` row: a pickled list, one crossing for all of them."""
+    return Row(LEARNER_KEY, Row(rowtime, pickle.dumps(batch), None))
+
+
+def unbatch(payload: bytes) -> list[Any]:
+    """The observations of a `LEARN` payload (a checkpoint taken before batching holds one per payload)."""
+    batch = pickle.loads(payload)
+    return batch if isinstance(batch, list) else [batch]
 
 
 def dead_letter(source: str, where: dict[str, Any], reason: str, raw: str) -> str:
@@ -205,7 +217,7 @@ def _verdict(line: str, source: str, where: dict[str, Any]) -> Any:
         yield DEAD_LETTER, dead_letter(source, where, str(exc), line)
         return
     yield out(f"{v.subject_type}:{v.subject}", verdict_row(v))
-    yield LEARN, out(LEARNER_KEY, verdict_observation(v))
+    yield LEARN, observations(v.ts, [verdict_observation(v)])
 
 
 # -- step 3: rolling state -----------------------------------------------------------------------------------
@@ -217,7 +229,10 @@ class Behave(KeyedProcessFunction):
     Scorer rows go out keyed by `subject_type:subject`, learner observations on `LEARN`, rows
     for coordination on `GROUP` keyed by `<layer name>|<group>` (`detectors.pipeline.groupings`).
 
-    Its state is Flink keyed state when the job takes checkpoints (`durable`), else `InMemory`.
+    Its state is Flink keyed state when the job takes checkpoints (`durable`), else `InMemory`. Without
+    checkpoints it also holds the learner observations of a row time in memory and sends them as one `LEARN` row
+    when the watermark passes it (a timer), after every minute of that row time: a crossing per minute, not per
+    observation. With checkpoints each row's observations go at once, as a snapshot would not hold them.
     """
 
     def __init__(self, config: Config, kind: str, state_ttl_ms: int | None = None, durable: bool = True) -> None:
@@ -228,6 +243,7 @@ class Behave(KeyedProcessFunction):
         self.read = RowReader(SUMMARIES[self.kind][0])
         descriptor = ValueStateDescriptor("behaviour", Types.PICKLED_BYTE_ARRAY())
         self.state = runtime_context.get_state(_ttl(descriptor, self.state_ttl_ms)) if self.durable else InMemory()
+        self.learn: dict[int, list[Any]] = {}  # without checkpoints: observations by row time, until its timer
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Any:
         minute = self.read(row)
@@ -238,10 +254,19 @@ class Behave(KeyedProcessFunction):
         self.state.update(state)
         for r in routed.score:
             yield out(f"{r.subject_type}:{r.subject}", r)
-        for o in routed.learn:
-            yield LEARN, out(LEARNER_KEY, o)
+        if routed.learn and self.durable:
+            yield LEARN, observations(routed.learn[0].rowtime, routed.learn)
+        elif routed.learn:
+            rowtime = routed.learn[0].rowtime  # a minute's rows all have its row time
+            if rowtime not in self.learn:
+                self.learn[rowtime] = []
+                ctx.timer_service().register_event_time_timer(rowtime)
+            self.learn[rowtime] += routed.learn
         for key, row in routed.group:
             yield GROUP, out(key, row)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
+        yield LEARN, observations(timestamp, self.learn.pop(timestamp))
 
 
 # -- step 4: the learner -------------------------------------------------------------------------------------
@@ -271,7 +296,8 @@ class Learn(KeyedProcessFunction):
         if self.learner is None:
             self.learner = self.state.value() or start_learner(self.config, self.model)
             for payload in self.learned.get() or []:  # after a restore: what was learned since the snapshot
-                learn(self.learner, pickle.loads(payload))
+                for o in unbatch(payload):
+                    learn(self.learner, o)
         return self.learner
 
     def process_element(self, item: Row, ctx: KeyedProcessFunction.Context) -> Any:
@@ -294,12 +320,13 @@ class Learn(KeyedProcessFunction):
             self.learned.clear()
             yield Row(timestamp, learner.published(timestamp))
             return
-        pending = [(p, pickle.loads(p)) for p in self.pending.get() or []]
-        due = sorted((po for po in pending if po[1].rowtime <= timestamp), key=lambda po: po[1].order())
-        self.pending.update([p for p, o in pending if o.rowtime > timestamp])
-        for _, o in due:
+        pending = [(p, unbatch(p)) for p in self.pending.get() or []]  # a payload's observations share a row time
+        due = sorted((o for _, batch in pending if batch[0].rowtime <= timestamp for o in batch), key=Observation.order)
+        self.pending.update([p for p, batch in pending if batch[0].rowtime > timestamp])
+        for o in due:
             learn(learner, o)
-        self.learned.add_all([p for p, _ in due])
+        if due:
+            self.learned.add(pickle.dumps(due))
 
 
 def start_learner(config: Config, model: str | None) -> Learner:

@@ -1,18 +1,21 @@
 """The scorer with stand-ins for Flink's contexts: a learner version stays until no row can need it; rows from SQL
-and from Python operators; tombstones."""
+and from Python operators; tombstones. Learner observations batched by row time, from Behave to Learn."""
 
 from __future__ import annotations
 
 import pickle
+from unittest.mock import patch
 
 import orjson
 
 from detectors.config import load_config
 from detectors.events import parse_timestamp
+from detectors.features.minutes import AccountMinute
 from detectors.learner import EPOCH_MS
-from detectors.pipeline import LIMITS, Row
+from detectors.pipeline import LIMITS, Observation, Row
+from detectors.pipeline import Behave as BehaveStep
 from detectors.rules.base import Hit
-from jobs.operators import ScoreAndDecide, out
+from jobs.operators import LEARN, LEARNER_KEY, Behave, Learn, ScoreAndDecide, observations, out, unbatch
 
 
 class Broadcast(dict):
@@ -194,3 +197,101 @@ def test_a_scorer_without_checkpoints_keeps_each_subjects_held_rows_and_policy_a
         assert advance(op, ctx, ts + 60_000) == [("challenge", ts)]  # the row time is the end of its minute
     assert op.pending.data == {}
     assert {k: s.offences for k, s in op.policy.data.items()} == {"account:a1": 1, "account:a2": 1}
+
+
+# -- learner observations: one crossing per minute without checkpoints -----------------------------------------
+
+
+class ListState:
+    """Keyed list state of one key."""
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+
+    def add(self, item: bytes) -> None:
+        self.items.append(item)
+
+    def add_all(self, items: list[bytes]) -> None:
+        self.items += items
+
+    def get(self) -> list[bytes]:
+        return list(self.items)
+
+    def update(self, items: list[bytes]) -> None:
+        self.items = list(items)
+
+    def clear(self) -> None:
+        self.items = []
+
+
+class LearnerRuntime(Runtime):
+    def get_list_state(self, descriptor):
+        return ListState()
+
+    def get_state(self, descriptor):
+        return Value()
+
+
+def minute(subject: str, at: int, views: int) -> AccountMinute:
+    return AccountMinute(subject, at, at + 59_000, None, at, views, views, 0, views, 0, 0, views, 1, views, 1, 0,
+                         views, "Mozilla/5.0", "10.0.0.0/24")  # fmt: skip
+
+
+def test_without_checkpoints_a_minutes_learner_observations_of_every_subject_leave_as_one_row_at_its_end():
+    """Behave holds the observations of a row time until the watermark passes it: one `LEARN` row for all the
+    subjects of that minute, holding what the reference step routes to the learner, in the same order."""
+    config = load_config()
+    reference = BehaveStep(config, "account")
+    op = Behave(config, "account", durable=False)
+    op.open(Runtime())
+    timers = Timers()
+    t0 = parse_timestamp("2026-01-05T08:00:00Z")
+    subjects = [f"a{i}" for i in range(8)]
+    for at in (t0, t0 + 60_000):
+        for s in subjects:
+            ctx = KeyedContext(s, Broadcast(), timers)
+            emitted = list(op.process_element(minute(s, at, 30), ctx))
+            assert not any(e[0] is LEARN for e in emitted)  # held, not sent
+    assert timers.due == {t0 + 59_999, t0 + 119_999}  # one timer per row time, not per subject
+
+    states = {s: reference.new_state() for s in subjects}
+    expected = []
+    for at in (t0, t0 + 60_000):
+        expected.append([o for s in subjects for o in reference.step(states[s], minute(s, at, 30)).learn])
+    rows = []
+    for t in sorted(timers.due):
+        rows += list(op.on_timer(t, KeyedContext(subjects[0], Broadcast(), timers)))
+    assert [(tag, row[0], row[1][0]) for tag, row in rows] == [
+        (LEARN, LEARNER_KEY, t0 + 59_999),
+        (LEARN, LEARNER_KEY, t0 + 119_999),
+    ]
+    assert [unbatch(row[1][1]) for _, row in rows] == expected
+    assert all(expected) and op.learn == {}
+
+
+def test_the_learner_takes_batches_in_canonical_order_and_restores_them_and_single_observations():
+    """Learn sorts the due observations of every batch together; what it learned since its last snapshot is
+    replayed on restore, from its own batches and from a payload of one observation (written before batching)."""
+    config = load_config()
+    t0 = parse_timestamp("2026-01-05T08:00:59.999Z")
+    sample = [Observation(t0, "sample", "account", s, t0, {"views_1m": 30}, True) for s in ("a2", "a1")]
+    verdict = Observation(t0, "verdict", "account", "a1", t0, {}, verdict="confirm")
+    op = Learn(config)
+    op.open(LearnerRuntime())
+    timers = Timers()
+    ctx = KeyedContext(LEARNER_KEY, Broadcast(), timers)
+    for batch in ([sample[0]], [verdict], [sample[1]]):
+        op.process_element(observations(t0, batch)[1], ctx)
+    taken = []
+    with patch("jobs.operators.learn", lambda learner, o: taken.append(o)):
+        list(op.on_timer(t0, ctx))  # the end of the row time's second
+
+        assert taken == sorted([*sample, verdict], key=Observation.order)
+        assert op.pending.get() == [] and [unbatch(p) for p in op.learned.get()] == [taken]
+
+        restored = Learn(config)
+        restored.open(LearnerRuntime())
+        restored.learned.update([*op.learned.get(), pickle.dumps(sample[0])])
+        taken.clear()
+        restored._learner()
+    assert taken == [*sorted([*sample, verdict], key=Observation.order), sample[0]]
