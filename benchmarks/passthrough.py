@@ -24,7 +24,7 @@ from pyflink.table import StreamTableEnvironment
 from pyflink.table.expressions import col
 
 from detectors.config import load_config
-from jobs.detect import file_requests, flink_configuration
+from jobs.detect import file_configuration, file_requests
 from jobs.stream import StreamOptions, kafka_requests, stream_environment
 
 FIELDS = ("ts", "ip", "method", "path", "account_id")
@@ -37,7 +37,7 @@ def main() -> None:
         kafka(*sys.argv[2:])
         print(f"{mode} pass-through in {time.monotonic() - started:.1f} s")
         return
-    env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
+    env = StreamExecutionEnvironment.get_execution_environment(file_configuration())
     env.set_parallelism(1)
     env.set_python_executable(sys.executable)
     t_env = StreamTableEnvironment.create(env)

@@ -231,6 +231,15 @@ def flink_configuration() -> Configuration:
     return conf
 
 
+def file_configuration() -> Configuration:
+    """`flink_configuration` for a job over files: the parse UDF takes its lines in Arrow batches of a whole bundle
+    (10,000), not PyFlink's 1,000, so a tenth of the per-batch frames and conversions. (The streaming job keeps
+    1,000: its input does not end a bundle.)"""
+    conf = flink_configuration()
+    conf.set_string("python.fn-execution.arrow.batch.size", "10000")
+    return conf
+
+
 def file_requests(
     t_env: StreamTableEnvironment, path: Path, config: Config, index: int, progress: Path | None = None
 ) -> tuple[Table, Table]:
@@ -278,11 +287,7 @@ def run_files(
     """The embedded job: detect over files (and analyst verdicts), write decisions and dead letters as JSON Lines;
     warm-start the models from `model`, write them to `model_out` at the end; show progress on `bar`."""
     started = time.monotonic()
-    conf = flink_configuration()
-    # A file's parse UDF takes its lines in Arrow batches of a whole bundle (10,000), not PyFlink's 1,000: a tenth of
-    # the per-batch frames and conversions. (The streaming job keeps 1,000: its input does not end a bundle.)
-    conf.set_string("python.fn-execution.arrow.batch.size", "10000")
-    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    env = StreamExecutionEnvironment.get_execution_environment(file_configuration())
     env.set_parallelism(parallelism)
     env.set_python_executable(sys.executable)
     t_env = StreamTableEnvironment.create(env)
