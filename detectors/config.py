@@ -115,6 +115,14 @@ _SHAPE: dict[str, Any] = {
                 "action": "action",
             },
         },
+        "surge": {
+            "enabled": bool,
+            "min_views_10m": int,
+            "factor": "factor",
+            "half_life_minutes": int,
+            "warmup_minutes": int,
+            "action": "action",
+        },
         "accounts": {
             "enabled": bool,
             "by": "group_keys",

@@ -43,6 +43,7 @@ from detectors.features.request import RequestFacts, facts
 from detectors.learner import FIRST, Learner, Version, epoch_end, in_sample
 from detectors.policy import Decision, DecisionPolicy, PolicyState
 from detectors.rules import Rule, build_behaviour_rules, build_rules
+from detectors.surge import Surge
 from detectors.tiers import Tiers
 from detectors.verdicts import Verdict
 
@@ -259,13 +260,14 @@ class Routed(NamedTuple):
 
 
 class Behave:
-    """Step 3 for one kind of subject (`account`, `ip` or `network`): its rolling state, rules and routing."""
+    """Step 3 for one kind of subject (`account`, `ip`, `network` or `path`): its rolling state, rules and
+    routing."""
 
     def __init__(self, config: Config, kind: str) -> None:
         self.kind = kind
-        self.subject_type = "account" if kind == "account" else "ip"
+        self.subject_type = kind if kind in ("account", "path") else "ip"
         self.night = tuple(config.section("features", "night_utc_hours"))
-        self.limits = Limits(config, self.subject_type) if kind != "network" else None
+        self.limits = Limits(config, self.subject_type) if kind in SUBJECT_TYPES else None
         self.rules = [r for r in build_behaviour_rules(config) if r.subject_type == kind]
         self.allow = Allowlist(config)
         models = config.section("models")
@@ -292,7 +294,7 @@ class Behave:
         if self.kind != "network" and (tagged or gated):
             score.append(Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features, tagged, gated))
         learn = []
-        if in_sample(subject, self.sample_every):
+        if self.kind != "path" and in_sample(subject, self.sample_every):
             learnable = not tagged and limit_row is None and self.allow.match(self.subject_type, subject) is None
             learn.append(Observation(rowtime, "sample", self.kind, subject, ts, features, learnable))
         if self.kind != "network" and any(r.source == BEHAVIOUR for r in score):
@@ -318,16 +320,27 @@ class Behave:
 # -- coordination --------------------------------------------------------------------------------------------
 
 
-Grouping = Coordination | AddressFleet | BareAccounts
+Grouping = Coordination | AddressFleet | BareAccounts | Surge
+GROUPED = ("account", "ip", "path")
+"""The subject types whose rows coordination layers group."""
+
+
+def kinds(config: Config) -> list[str]:
+    """The kinds of minute summaries the configuration needs: `path` only for the surge layer."""
+    c = config.section("coordination")
+    return [k for k in KINDS if k != "path" or (c["enabled"] and c["surge"]["enabled"])]
 
 
 def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
     """The coordination layers of a subject type the configuration asks for, by name: `cohort` (accounts of
     one user agent and creation hour), `bare-user_agent` and `bare-network` (bare accounts), `block` (bare
-    addresses)."""
+    addresses), `surge` (the access path)."""
     c = config.section("coordination")
     if not c["enabled"]:
         return {}
+    if subject_type == "path":
+        s = c["surge"]
+        return {"surge": Surge(**{k: v for k, v in s.items() if k != "enabled"})} if s["enabled"] else {}
     if subject_type == "ip":
         a, r = c["addresses"], c["addresses"]["ranges"]
         scope = {"range_min_addresses": r["min_addresses"] if r["enabled"] else 0, "prefix_v4": r["prefix_v4"],
@@ -348,7 +361,7 @@ def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
 def grouping(config: Config, key: str) -> Grouping:
     """A new layer for the group `key` (`<layer name>|<group>`, as `Behave` keys its rows)."""
     name = key.split("|", 1)[0]
-    return groupings(config, "ip" if name == "block" else "account")[name]
+    return groupings(config, {"block": "ip", "surge": "path"}.get(name, "account"))[name]
 
 
 def group(layer: Grouping, row: Row) -> list[Row]:
@@ -463,7 +476,7 @@ def detect(
         if limits.windows:
             rows += short_window_rows(requests, limits)
     grouped: list[tuple[str, Row]] = []
-    for kind in KINDS:
+    for kind in kinds(config):
         behave = Behave(config, kind)
         states: dict[str, Any] = {}
         for minute in summarise(requests, kind):
@@ -474,7 +487,7 @@ def detect(
             rows += routed.score
             observations += routed.learn
             grouped += routed.group
-    layers = {name: layer for t in SUBJECT_TYPES for name, layer in groupings(config, t).items()}
+    layers = {name: layer for t in GROUPED for name, layer in groupings(config, t).items()}
     for key, row in sorted(grouped, key=lambda g: (g[1].order(), g[0])):
         rows += group(layers[key.split("|", 1)[0]], row)
     rows += [verdict_row(v) for v in verdicts]

@@ -12,7 +12,9 @@ from typing import NamedTuple
 from detectors.events import BadEvent, json_object, parse_timestamp
 
 SUBJECT_TYPES = ("account", "ip", "network")
-"""What decisions and verdicts are on: an account, an IP address, or a network range (CIDR)."""
+"""What verdicts and analysts' cases are on: an account, an IP address, or a network range (CIDR)."""
+DECISION_SUBJECT_TYPES = (*SUBJECT_TYPES, "path")
+"""What decisions are on: those, or an access path (`detectors.surge`), which is no one's and has no case."""
 VERDICTS = ("confirm", "dismiss", "escalate")
 LABELS = ("confirm", "dismiss")
 """The verdicts the detector acts on and learns from; `escalate` (a hand-over between analysts) is recorded only."""

@@ -97,11 +97,15 @@ def resolve(
     account_actions: Mapping[str, Sequence[Action]],
     ip_actions: Mapping[str, Sequence[Action]],
     presence: Mapping[str, Mapping[str, Presence]],
+    path_actions: Sequence[Action] = (),
+    views_logged_out: Mapping[str, Presence] | None = None,
 ) -> dict[str, Outcome]:
     """Apply the rules: actor key -> `Outcome`.
 
     `account_actions` is keyed by actor key (`account:<id>`), `ip_actions` by address,
-    `presence` by actor key, then address.
+    `presence` by actor key, then address. `path_actions` (decisions on the access path of logged-out
+    profile views) reach a logged-out actor when it asks for a profile while one is in force, as
+    `views_logged_out` (by actor key) says.
 
     >>> p = Presence(); p.add(1_000)
     >>> resolve(["account:a", "ip:10.0.0.9"], {}, {"10.0.0.9": [Action(5_000, 9_000, True)]},
@@ -130,5 +134,13 @@ def resolve(
                 if first is None or reached < first:
                     first = reached
                 blocked = blocked or action.blocks
+        views = (views_logged_out or {}).get(key)
+        for action in path_actions if views is not None else ():
+            reached = views.reached_at(action.time, action.end)
+            if reached is None:
+                continue
+            if first is None or reached < first:
+                first = reached
+            blocked = blocked or action.blocks
         out[key] = NOT_FLAGGED if first is None else Outcome(first, blocked)
     return out

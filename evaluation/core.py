@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.events import format_ms
+from detectors.features.minutes import PATH
 from detectors.routes import RouteTable
 from evaluation.attribution import LOOKBACK_MS, Action, resolve
 from evaluation.decisions import FLAG_ACTIONS, Decision, load_decisions
@@ -56,7 +57,8 @@ def decision_actions(
     decisions: Iterable[Decision], delay_ms: int = 0, addresses: Iterable[str] = ()
 ) -> tuple[dict[str, list[Action]], dict[str, list[Action]]]:
     """Flagging decisions as actions: (by account actor key, by IP); an unblock ends its subject's earlier ones.
-    A decision on a network range is an action on each of the `addresses` (those the traffic holds) in it.
+    A decision on a network range is an action on each of the `addresses` (those the traffic holds) in it; one
+    on an access path is under its key (`path:logged-out:profile_view`) with the accounts' (`resolve` applies it).
 
     With `delay_ms`, every decision (unblocks too) takes effect that long after its event time, as in a live
     deployment where enforcement reads it later; it still ends at its `expires_at`, and one that expired
@@ -139,11 +141,12 @@ def evaluate(
     presence = traffic.presence
     addresses = {*traffic.ip_minute, *(ip for used in presence.values() for ip in used)}
     account_actions, ip_actions = decision_actions(decisions, enforcement_delay_ms, addresses)
+    path = account_actions.pop(f"path:{PATH}", [])
     versions = sorted({d.detector_version for d in decisions if d.detector_version})
     detector = score(
         DETECTOR,
         labels,
-        resolve(labels, account_actions, ip_actions, presence),
+        resolve(labels, account_actions, ip_actions, presence, path, traffic.views_logged_out),
         traffic.actors,
         {"detector_version": versions, "enforcement_delay_s": enforcement_delay_ms / 1000},
     )

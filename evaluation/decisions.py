@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from detectors.events import BadEvent, parse_timestamp
-from detectors.verdicts import SUBJECT_TYPES, canonical_network
+from detectors.verdicts import DECISION_SUBJECT_TYPES, canonical_network
 from evaluation.labels import InputError, actor_key
 from jobs.inputs import Source
 
@@ -44,7 +44,8 @@ class Decision:
 
     @property
     def key(self) -> str:
-        """The labels key of the subject (`account:<id>` or `ip:<addr>`; `network:<range>` for a range)."""
+        """The labels key of the subject (`account:<id>` or `ip:<addr>`; `network:<range>` for a range,
+        `path:<path>` for an access path)."""
         return actor_key(self.subject_type, self.subject)
 
 
@@ -54,8 +55,9 @@ def parse_decision(obj: Any, line_no: int, source: str = "decisions") -> Decisio
     if not isinstance(obj, dict):
         raise InputError(f"{where}: not a JSON object")
     subject_type, subject, action = obj.get("subject_type"), obj.get("subject"), obj.get("action")
-    if subject_type not in SUBJECT_TYPES:
-        raise InputError(f"{where}: field 'subject_type' is {subject_type!r}, not one of {', '.join(SUBJECT_TYPES)}")
+    if subject_type not in DECISION_SUBJECT_TYPES:
+        known = ", ".join(DECISION_SUBJECT_TYPES)
+        raise InputError(f"{where}: field 'subject_type' is {subject_type!r}, not one of {known}")
     if not isinstance(subject, str) or not subject:
         raise InputError(f"{where}: field 'subject' is not a non-empty string ({subject!r})")
     if subject_type == "network" and canonical_network(subject) is None:

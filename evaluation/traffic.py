@@ -67,6 +67,7 @@ class ActorTraffic:
         "records",
         "requests",
         "view_times",
+        "views_logged_out",
         "views_served",
     )
 
@@ -80,6 +81,7 @@ class ActorTraffic:
         self.record_times: array[int] | None = array("q") if is_scraper(kind) else None
         self.record_counts: array[int] | None = array("q") if is_scraper(kind) else None
         self.presence: dict[str, Presence] = {}
+        self.views_logged_out: Presence | None = None  # when a logged-out actor asked for profiles (an access path's)
         self.hour: WindowCounter | None = None
 
     def records_until(self, t: int | None) -> int:
@@ -108,6 +110,11 @@ class Traffic:
     def presence(self) -> dict[str, dict[str, Presence]]:
         """Actor key -> IP -> `Presence`, for the labeled accounts that sent requests."""
         return {key: a.presence for key, a in self.actors.items() if a.presence}
+
+    @property
+    def views_logged_out(self) -> dict[str, Presence]:
+        """Actor key -> when it asked for profiles logged out, for the logged-out actors that did."""
+        return {key: a.views_logged_out for key, a in self.actors.items() if a.views_logged_out is not None}
 
     @property
     def account_hour(self) -> dict[str, WindowCounter]:
@@ -200,6 +207,10 @@ def _scan(
                     if actor.record_times is not None:
                         actor.record_times.append(ts)
                         actor.record_counts.append(actor.records)  # type: ignore[union-attr]
+            if view and account is None:
+                if actor.views_logged_out is None:
+                    actor.views_logged_out = Presence()
+                actor.views_logged_out.add(ts)
             if account is not None:
                 used = actor.presence.get(ip)
                 if used is None:

@@ -39,8 +39,7 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
 from detectors.config import Config, parse_duration
-from detectors.features.minutes import KINDS
-from detectors.pipeline import SUBJECT_TYPES, Limits
+from detectors.pipeline import SUBJECT_TYPES, Limits, kinds
 from jobs.operators import (
     DEAD_LETTER,
     DECISION,
@@ -111,11 +110,11 @@ def build(
     dead, *counted = to_streams(
         t_env,
         [rejected, *(limit_query(t_env, "requests", lim) for lim in limits)]
-        + [minute_query(t_env, "requests", kind) for kind in KINDS],
-        [None, *(KEYED for _ in limits), *(None for _ in KINDS)],
+        + [minute_query(t_env, "requests", kind) for kind in kinds(config)],
+        [None, *(KEYED for _ in limits), *(None for _ in kinds(config))],
     )
     scored.extend(counted[: len(limits)])
-    for kind, minutes in zip(KINDS, counted[len(limits) :], strict=True):
+    for kind, minutes in zip(kinds(config), counted[len(limits) :], strict=True):
         behaved = (
             keyed(minutes, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
             .process(Behave(config, kind, state_ttl_ms, durable), output_type=KEYED)

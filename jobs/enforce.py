@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from detectors.events import BadEvent, format_ms, parse_timestamp
-from detectors.verdicts import SUBJECT_TYPES, canonical_network
+from detectors.features.minutes import PATH
+from detectors.verdicts import DECISION_SUBJECT_TYPES, canonical_network
 
 ACTIONS = ("throttle", "challenge", "block", "unblock")
 REQUIRED = (
@@ -90,8 +91,10 @@ def validate(decision: Any) -> tuple[int, int]:
         raise InvalidDecision("missing field" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
     if decision["action"] not in ACTIONS:
         raise InvalidDecision(f"action {decision['action']!r} is not one of {', '.join(ACTIONS)}")
-    if decision["subject_type"] not in SUBJECT_TYPES:
-        raise InvalidDecision(f"subject_type {decision['subject_type']!r} is not one of {', '.join(SUBJECT_TYPES)}")
+    if decision["subject_type"] not in DECISION_SUBJECT_TYPES:
+        raise InvalidDecision(
+            f"subject_type {decision['subject_type']!r} is not one of {', '.join(DECISION_SUBJECT_TYPES)}"
+        )
     for name in ("decision_id", "subject"):
         if not isinstance(decision[name], str) or not decision[name]:
             raise InvalidDecision(f"field '{name}' is not a non-empty string ({decision[name]!r})")
@@ -182,9 +185,10 @@ class ActiveDecisions:
             return None
         return s.current
 
-    def for_address(self, address: str, now_ms: int) -> dict[str, Any] | None:
+    def for_address(self, address: str, now_ms: int, profile_view: bool = False) -> dict[str, Any] | None:
         """The strongest decision in force at `now_ms` on a logged-out request from `address`: the address's own,
-        or one on a network range that holds it (ties: the address's own, then the narrower range).
+        or one on a network range that holds it (ties: the address's own, then the narrower range); for a
+        `profile_view`, also one on the access path (`path`, `logged-out:profile_view`), the weakest in ties.
 
         >>> state = ActiveDecisions()
         >>> d = {"decision_id": "6f1c0e52-0000-5000-8000-000000000002", "subject_type": "network",
@@ -197,6 +201,11 @@ class ActiveDecisions:
         '203.0.113.0/24'
         >>> state.for_address("203.0.114.1", parse_time("2026-01-05T08:30:00Z")) is None
         True
+        >>> state.apply({**d, "decision_id": "6f1c0e52-0000-5000-8000-000000000003", "subject_type": "path",
+        ...              "subject": "logged-out:profile_view", "reasons": ["logged_out_surge"]})
+        'new'
+        >>> state.for_address("203.0.114.1", parse_time("2026-01-05T08:30:00Z"), profile_view=True)["subject_type"]
+        'path'
         """
         found = [self.decision_for("ip", address, now_ms)]
         version = 6 if ":" in address else 4
@@ -204,6 +213,8 @@ class ActiveDecisions:
             if v == version:
                 network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
                 found.append(self.decision_for("network", network, now_ms))
+        if profile_view:
+            found.append(self.decision_for("path", PATH, now_ms))
         in_force = [d for d in found if d is not None]
         return max(in_force, key=lambda d: ACTIONS.index(d["action"]), default=None)
 
@@ -347,9 +358,9 @@ def _parse_key(key: bytes | None) -> tuple[str, str]:
     except UnicodeDecodeError:
         raise InvalidDecision(f"key is not UTF-8 ({key[:40]!r})") from None
     subject_type, sep, subject = text.partition(":")  # IPv6 subjects contain ':' themselves
-    if not sep or subject_type not in SUBJECT_TYPES or not subject:
+    if not sep or subject_type not in DECISION_SUBJECT_TYPES or not subject:
         raise InvalidDecision(
-            f"key {text[:80]!r} is not subject_type:subject with subject_type {', '.join(SUBJECT_TYPES)}"
+            f"key {text[:80]!r} is not subject_type:subject with subject_type {', '.join(DECISION_SUBJECT_TYPES)}"
         )
     return subject_type, subject
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pyflink.table import Schema, StreamTableEnvironment, Table
 
-from detectors.features.minutes import SUMMARIES, Agg
+from detectors.features.minutes import PATH, SUMMARIES, Agg
 from detectors.features.request import RequestFacts
 from detectors.pipeline import COUNTED, Limits
 from detectors.records import columns
@@ -77,15 +77,19 @@ def aggregate_sql(agg: Agg) -> str:
 
 
 def minute_query(t_env: StreamTableEnvironment, requests: str, kind: str) -> Table:
-    """The `kind` (account, ip or network) minute summaries of the registered view `requests`: columns `k`
+    """The `kind` (account, ip, network or path) minute summaries of the registered view `requests`: columns `k`
     (the subject) and `v` (the record)."""
     record, aggs, key = SUMMARIES[kind]
     start = "MIN(ts) - MOD(MIN(ts), 60000)"  # every row of the window is in that minute
-    fields = [f"`{key}`", start, *(aggregate_sql(a) for a in aggs.values())]
-    where = f"`{key}` IS NOT NULL" + ("" if kind == "account" else " AND account IS NULL")
+    subject = f"'{PATH}'" if key is None else f"`{key}`"
+    fields = [subject, start, *(aggregate_sql(a) for a in aggs.values())]
+    where = " AND ".join(
+        [*([f"`{key}` IS NOT NULL"] if key else []), *(["account IS NULL"] if kind != "account" else [])]
+    )
+    group = ", ".join([*([f"`{key}`"] if key else []), "window_start", "window_end"])
     return t_env.sql_query(
-        f"SELECT `{key}` AS k, {_record(record, fields)} AS v "
-        f"FROM {_TUMBLE.format(requests)} WHERE {where} GROUP BY `{key}`, window_start, window_end"
+        f"SELECT {subject} AS k, {_record(record, fields)} AS v "
+        f"FROM {_TUMBLE.format(requests)} WHERE {where} GROUP BY {group}"
     )
 
 

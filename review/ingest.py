@@ -54,11 +54,14 @@ class Summary:
     duplicates: int = 0
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
+    platform: int = 0
+    """Decisions on an access path (`subject_type` path): the platform's, no one's, so no case."""
 
     def line(self, what: str) -> str:
         first = f"; first rejected: {self.reasons[0]}" if self.reasons else ""
+        platform = f", on an access path (no case) {self.platform}" if self.platform else ""
         return (
-            f"{what}: read {self.read}, added {self.added}, already there {self.duplicates}, "
+            f"{what}: read {self.read}, added {self.added}, already there {self.duplicates}{platform}, "
             f"rejected {self.rejected}{first}"
         )
 
@@ -98,6 +101,9 @@ def ingest_decisions(decisions: Iterable[tuple[str, Any]]) -> Summary:
     with transaction.atomic():
         for place, obj in decisions:
             summary.read += 1
+            if isinstance(obj, dict) and obj.get("subject_type") == "path":
+                summary.platform += 1
+                continue
             try:
                 decision = check_decision(obj)
             except InputError as exc:

@@ -147,6 +147,18 @@ def test_a_request_from_an_address_meets_its_own_decision_or_the_strongest_range
     assert state.for_address("2001:db8:2::1", T0 + MIN) is None
 
 
+def test_the_access_path_reaches_logged_out_profile_views_only_and_yields_on_a_tie():
+    state = ActiveDecisions()
+    state.apply(dec("logged-out:profile_view", "challenge", T0, subject_type="path"))
+    state.apply(dec("203.0.113.9", "challenge", T0))
+    state.apply(dec("203.0.113.10", "throttle", T0))
+    assert state.for_address("198.51.100.1", T0 + MIN) is None  # a logged-out request for anything else
+    assert state.for_address("198.51.100.1", T0 + MIN, profile_view=True)["subject_type"] == "path"
+    assert state.for_address("203.0.113.9", T0 + MIN, profile_view=True)["subject"] == "203.0.113.9"
+    assert state.for_address("203.0.113.10", T0 + MIN, profile_view=True)["subject_type"] == "path"  # stronger
+    assert state.for_address("198.51.100.1", T0 + 11 * MIN, profile_view=True) is None  # lapsed
+
+
 def test_on_a_tie_the_address_decision_wins_then_the_narrower_range():
     state = ActiveDecisions()
     state.apply(dec("198.51.96.0/20", "challenge", T0, subject_type="network"))  # the wider range comes first

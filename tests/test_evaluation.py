@@ -135,6 +135,37 @@ def test_direct_and_ip_actions_combine_and_account_actions_never_reach_ip_actors
     assert out == {"ip:10.0.0.2": Outcome(None, False)}
 
 
+def test_an_access_path_decision_reaches_the_logged_out_actors_that_ask_for_profiles_while_it_lasts(tmp_path) -> None:
+    lines = [
+        (T0, "10.0.0.1", "/u/1", None),
+        (T0 + 20 * M, "10.0.0.1", "/u/2", None),  # browsing profiles logged out when the challenge starts
+        (T0 + 20 * M, "10.0.0.1", "/u/3", "a"),  # an account on the same address: logged in, not on the path
+        (T0 + 20 * M, "10.0.0.2", "/feed", None),  # logged out, but no profile asked for
+        (T0 + 30 * M, "10.0.0.4", "/u/5", None),  # arrives while it lasts
+        (T0 + 2 * H, "10.0.0.3", "/u/4", None),  # after it lapsed
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(
+        json.dumps({"ts": format_ms(ts), "ip": ip, "method": "GET", "path": path, "status": 200,
+                    **({"account_id": account} if account else {})}) + "\n"
+        for ts, ip, path, account in lines
+    ))  # fmt: skip
+    labels = {"ip:10.0.0.1": "benign_logged_out", "ip:10.0.0.2": "benign_logged_out", "account:a": "benign_user",
+              "ip:10.0.0.3": "benign_logged_out", "ip:10.0.0.4": "scraper_distributed_crawl"}  # fmt: skip
+    traffic = scan(events, labels, counter_cap=100)
+    accounts, ips = decision_actions([Decision("path", "logged-out:profile_view", "challenge", T0 + 10 * M, T0 + H)])
+    path = accounts.pop("path:logged-out:profile_view")
+    assert accounts == {} and ips == {} and path == [Action(T0 + 10 * M, T0 + H, False)]
+    out = resolve(labels, {}, {}, traffic.presence, path, traffic.views_logged_out)
+    assert out == {
+        "ip:10.0.0.1": Outcome(T0 + 10 * M, False),
+        "ip:10.0.0.2": Outcome(None, False),
+        "account:a": Outcome(None, False),
+        "ip:10.0.0.3": Outcome(None, False),
+        "ip:10.0.0.4": Outcome(T0 + 30 * M, False),
+    }
+
+
 # --- anchor (b): the CrowdSec crawl bucket ---------------------------------------------------------------
 
 
@@ -431,7 +462,7 @@ def test_bad_decisions_unsorted_events_and_bad_labels_exit_2_naming_the_line(tmp
     assert main(args) == 2
     assert capsys.readouterr().err == (
         f"scrapeguard evaluate: decisions {bad} line 2: "
-        "field 'subject_type' is 'user', not one of account, ip, network\n"
+        "field 'subject_type' is 'user', not one of account, ip, network, path\n"
     )
     lines = (CASE / "events.jsonl").read_text().splitlines()
     unsorted = tmp_path / "events.jsonl"

@@ -34,13 +34,14 @@ import detectors.rules
 from detectors.config import load_config
 from detectors.coordination import _Group
 from detectors.features.behaviour import AccountBehaviour, AddressBehaviour
-from detectors.features.minutes import MINUTE_MS, AccountMinute, AddressMinute
+from detectors.features.minutes import MINUTE_MS, PATH, AccountMinute, AddressMinute
 from detectors.layers import Hit, Layer
 from detectors.learner import Learner
 from detectors.models.anomaly import AnomalyModel
 from detectors.models.supervised import VerdictModel
 from detectors.pipeline import Behave
 from detectors.rules import Rule, build_behaviour_rules, build_rules
+from detectors.surge import Surge
 
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 M, D = MINUTE_MS, 86_400_000
@@ -92,6 +93,7 @@ def _configured() -> list[tuple[str, Make]]:
 
 EXTRA: list[tuple[str, Make]] = [
     ("small", lambda: AnomalyModel(seed=3, window_size=50, warmup=200)),  # flags within the rows below
+    ("small", lambda: Surge(min_views_10m=50, factor=2.0, half_life_minutes=20, warmup_minutes=20)),  # off by default
 ]
 """Examples beyond what the default configuration builds."""
 
@@ -229,7 +231,27 @@ def feature_rows(subject_type: str) -> list[FeatureRow]:
     return rows
 
 
-ROWS = {"account": feature_rows("account"), "ip": feature_rows("ip")}
+def path_rows() -> list[FeatureRow]:
+    """The platform's logged-out minutes (the access path's): the visitors' throughout, the address scrapers' from
+    minute 30 on, summed as the `path` summaries sum them."""
+    rng = random.Random(12)
+    names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", *(f"spread-{k}" for k in range(14))]
+    state, rows = AddressBehaviour(), []
+    for i in range(MINUTES):
+        active = [name for name in names if i >= 30 or name.startswith("visitor")]
+        minutes = [m for name in active if (m := _address_minute(name, i, rng)) is not None]
+        if not minutes:
+            continue
+        total = {f: sum(getattr(m, f) for m in minutes) for f in ("requests", "views", "not_found", "statics", "noref",
+                                                                  "ips", "crawler_ua", "targets")}  # fmt: skip
+        ids = [t for m in minutes for t in (m.tmin, m.tmax) if t is not None]
+        minute = AddressMinute(PATH, minutes[0].minute, max(m.last_ts for m in minutes), **total,
+                               tmin=min(ids, default=None), tmax=max(ids, default=None))  # fmt: skip
+        rows.append(FeatureRow(PATH, minute.last_ts, state.update(minute), i >= 30))
+    return rows
+
+
+ROWS = {"account": feature_rows("account"), "ip": feature_rows("ip"), "path": path_rows()}
 ROWS["network"] = ROWS["ip"]
 
 # -- running a layer -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""One-minute summaries per account, per IP address and per network: the high-volume counting.
+"""One-minute summaries per account, per IP address, per network and of the whole platform: the high-volume
+counting.
 
 Each summary field is declared once, as an aggregation over the minute's `RequestFacts`
 (`ACCOUNT` and `ADDRESS`). `summarise` evaluates the declarations in Python (the
@@ -6,9 +7,9 @@ reference); the Flink job renders the same declarations as SQL tumbling windows
 (`jobs/sql.py`). Every aggregation is a count, a distinct count, a minimum or a maximum,
 so a summary does not depend on the order of events within the minute.
 
-Accounts are summarised over all their requests; addresses and networks over logged-out
-requests only (logged-in traffic is judged per account, so people behind one NAT
-address are not added up).
+Accounts are summarised over all their requests; addresses, networks and the platform's
+access path (`PATH`, one subject) over logged-out requests only (logged-in traffic is judged
+per account, so people behind one NAT address are not added up).
 
 >>> from detectors.features.request import RequestFacts
 >>> f = RequestFacts(60_500, "a1", None, "10.0.0.1", "10.0.0.0/24", True, 7, False, False, True, False,
@@ -26,7 +27,9 @@ from typing import Any, NamedTuple
 from detectors.features.request import RequestFacts
 
 MINUTE_MS = 60_000
-KINDS = ("account", "ip", "network")
+KINDS = ("account", "ip", "network", "path")
+PATH = "logged-out:profile_view"
+"""The subject of the `path` summaries: the platform's logged-out requests as one (`detectors.surge`)."""
 
 
 class Agg(NamedTuple):
@@ -120,20 +123,21 @@ ADDRESS: dict[str, Agg] = {
     "tmin": Agg("min", "target", ("view",)),
     "tmax": Agg("max", "target", ("view",)),
 }
-SUMMARIES: dict[str, tuple[type, dict[str, Agg], str]] = {
+SUMMARIES: dict[str, tuple[type, dict[str, Agg], str | None]] = {
     "account": (AccountMinute, ACCOUNT, "account"),
     "ip": (AddressMinute, ADDRESS, "ip"),
     "network": (AddressMinute, ADDRESS, "network"),
+    "path": (AddressMinute, ADDRESS, None),
 }
-"""Per kind: the record, its field aggregations, and the `RequestFacts` field that is the subject."""
+"""Per kind: the record, its field aggregations, and the `RequestFacts` field that is the subject (None: `PATH`)."""
 
 
 def summarise(requests: Iterable[RequestFacts], kind: str) -> list[Any]:
-    """Summaries of `kind` (`account`, `ip` or `network`), sorted by (minute, subject)."""
+    """Summaries of `kind` (`account`, `ip`, `network` or `path`), sorted by (minute, subject)."""
     record, aggs, key = SUMMARIES[kind]
     groups: dict[tuple[int, str], list[RequestFacts]] = {}
     for f in requests:
-        subject = getattr(f, key)
+        subject = PATH if key is None else getattr(f, key)
         if subject is not None and (kind == "account" or f.account is None):
             groups.setdefault((f.ts - f.ts % MINUTE_MS, subject), []).append(f)
     return [

@@ -164,6 +164,19 @@ def main() -> None:
     for v in range(2):
         crawl += views(None, f"100.80.1.{200 + v}", T0 + v * 37_000, 6, 50_000, rng, via="search")
     write("address_fleet_range", crawl)
+    # A surge of logged-out profile views (its own config.toml turns the surge layer on): 12 people browse logged out
+    # for an hour, about 7 views a minute together, from search results with their photos; from minute 40, 60 more
+    # addresses in 60 networks join for 15 minutes, each as a person would (search, photos, random ids, 2 views a
+    # minute: 30 each, under every per-address limit, and no fleet of bare addresses): the platform's total is what
+    # gives them away.
+    rng = rng_for("logged_out_surge")
+    surge = [e for v in range(12) for e in views(None, f"100.64.30.{v}", T0 + v * 4000, 35, 100_000, rng, via="search")]
+    surge += [
+        e
+        for j in range(60)
+        for e in views(None, f"100.{100 + j}.{j * 3}.21", T0 + 40 * MIN + j * 900, 30, 30_000, rng, via="search")
+    ]
+    write("logged_out_surge", surge)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",

@@ -225,3 +225,15 @@ def test_a_range_that_is_not_in_canonical_form_is_rejected(db):
     assert summary.reasons == [
         "test 0: field 'subject' is not a network range in canonical CIDR form ('100.80.1.7/24')"
     ]
+
+
+def test_a_decision_on_the_access_path_is_counted_but_opens_no_case(db):
+    """The golden case `logged_out_surge`: the platform's decision is no one's; the summary says it was read."""
+    import orjson
+
+    case = Path(__file__).resolve().parents[1] / "golden" / "logged_out_surge"
+    [path] = [orjson.loads(x) for x in (case / "expected.jsonl").read_text().splitlines()]
+    summary = feed({**path, "emitted_at": path["event_time"]}, decision("p1", 1))
+    assert (summary.read, summary.added, summary.platform, summary.rejected) == (2, 1, 1, 0)
+    assert "on an access path (no case) 1" in summary.line("decisions")
+    assert not Case.objects.filter(members__subject_type="path").exists()
