@@ -121,6 +121,7 @@ _SHAPE: dict[str, Any] = {
             "factor": "factor",
             "half_life_minutes": int,
             "warmup_minutes": int,
+            "max_minutes": int,
             "action": "action",
         },
         "accounts": {

@@ -13,6 +13,9 @@ subject_type `path` that asks enforcement to challenge every logged-out profile 
 force (the policy's time to live for its action). Comparing each minute, not the last ten, acts in the
 surge's first minute and keeps its ramp out of the usual level. A rise slower than the half-life
 becomes the usual level: this layer is for surges, and the per-address and fleet layers for the rest.
+So does a surge that lasts more than `max_minutes`: traffic that stays up that long is the platform's
+new level (a campaign, a mention in the news), so its minutes are learned from then on and it no
+longer acts, rather than asking every logged-out visitor for a challenge for ever.
 
 It asks every logged-out visitor, people too, to pass a challenge: a platform-design measure, off by
 default (`[coordination.surge]`), for a platform that would rather do that than serve a surge.
@@ -50,16 +53,19 @@ class Surge(Layer):
         factor: float = 3.0,
         half_life_minutes: int = 60,
         warmup_minutes: int = 60,
+        max_minutes: int = 360,
         action: str = "challenge",
     ) -> None:
         self.min_views, self.factor, self.warmup, self.action = min_views_10m, factor, warmup_minutes, action
+        self.max_minutes = max_minutes
         self.keep = 0.5 ** (1 / half_life_minutes)
         self.level = 0.0  # weighted mean of logged-out views per minute, from 0 (see `usual`)
         self.minute: int | None = None  # the last minute observed
         self.learned = 0  # minutes learned (outside a surge, gaps included)
+        self.run = 0  # consecutive minutes above the usual level
         self.surge: dict[str, Any] | None = None  # the current minute's evidence while it surges
         self._remember(min_views_10m=min_views_10m, factor=factor, half_life_minutes=half_life_minutes,
-                       warmup_minutes=warmup_minutes, action=action)  # fmt: skip
+                       warmup_minutes=warmup_minutes, max_minutes=max_minutes, action=action)  # fmt: skip
 
     def key(self, features: dict[str, Any]) -> str:
         """The group of a row: the one access path."""
@@ -77,7 +83,9 @@ class Surge(Layer):
             return  # a minute is observed once
         views, ten = features.get("logged_out_views_1m") or 0, features.get("logged_out_views_10m") or 0
         usual = self.usual()
-        if self.learned >= self.warmup and ten >= self.min_views and views >= self.factor * usual:
+        above = self.learned >= self.warmup and ten >= self.min_views and views >= self.factor * usual
+        self.run = self.run + 1 if above else 0
+        if above and self.run <= self.max_minutes:
             self.surge = {
                 "logged_out_views_1m": views,
                 "usual_views_1m": round(usual, 1),

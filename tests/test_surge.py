@@ -55,6 +55,15 @@ def test_a_surge_is_acted_on_in_its_first_minute_and_kept_out_of_the_usual_level
     assert not any(feed(surge, noisy(rng, 100, 60), start=120))  # back to usual: over at once
 
 
+def test_a_surge_that_lasts_becomes_the_usual_level():
+    surge = Surge(min_views_10m=600, factor=3.0, half_life_minutes=60, warmup_minutes=60, max_minutes=120)
+    flags = feed(surge, [100] * 90 + [700] * 400)
+    assert flags[90:210] == [True] * 120  # acted on for max_minutes
+    assert not any(flags[210:])  # then learned: the platform's new level
+    assert surge.usual() == pytest.approx(700, rel=0.05)
+    assert feed(surge, [2200] * 3, start=490) == [True] * 3  # a surge above the new level is one again
+
+
 def test_nothing_before_warmup_and_nothing_under_the_floor():
     early = Surge(min_views_10m=600, factor=3.0, half_life_minutes=60, warmup_minutes=60)
     assert not any(feed(early, [50] * 30 + [900] * 10))  # a surge in the first half hour: still learning
