@@ -124,8 +124,12 @@ def resolve(
             if first is None or action.time < first:
                 first = action.time
             blocked = blocked or action.blocks
-        for ip, used in presence.get(key, {}).items():
-            for action in ip_actions.get(ip, ()):
+        reach = [(used, ip_actions.get(ip, ())) for ip, used in presence.get(key, {}).items()]
+        views = (views_logged_out or {}).get(key)
+        if views is not None:
+            reach.append((views, path_actions))
+        for used, actions in reach:
+            for action in actions:
                 if blocked and first is not None and action.time >= first:
                     break  # actions are in time order: nothing later can change the outcome
                 reached = used.reached_at(action.time, action.end)
@@ -134,13 +138,5 @@ def resolve(
                 if first is None or reached < first:
                     first = reached
                 blocked = blocked or action.blocks
-        views = (views_logged_out or {}).get(key)
-        for action in path_actions if views is not None else ():
-            reached = views.reached_at(action.time, action.end)
-            if reached is None:
-                continue
-            if first is None or reached < first:
-                first = reached
-            blocked = blocked or action.blocks
         out[key] = NOT_FLAGGED if first is None else Outcome(first, blocked)
     return out
