@@ -10,11 +10,13 @@ import ipaddress
 from typing import NamedTuple
 
 from detectors.events import BadEvent, json_object, parse_timestamp
+from detectors.features.minutes import PATH
 
-SUBJECT_TYPES = ("account", "ip", "network")
-"""What verdicts and analysts' cases are on: an account, an IP address, or a network range (CIDR)."""
-DECISION_SUBJECT_TYPES = (*SUBJECT_TYPES, "path")
-"""What decisions are on: those, or an access path (`detectors.surge`), which is no one's and has no case."""
+CASE_SUBJECT_TYPES = ("account", "ip", "network")
+"""What the review console's cases are on: an account, an IP address, or a network range (CIDR)."""
+SUBJECT_TYPES = (*CASE_SUBJECT_TYPES, "path")
+"""What decisions and verdicts are on: those, or an access path (`detectors.surge`), which is no one's: it has no
+case, and only `PATH` is one."""
 VERDICTS = ("confirm", "dismiss", "escalate")
 LABELS = ("confirm", "dismiss")
 """The verdicts the detector acts on and learns from; `escalate` (a hand-over between analysts) is recorded only."""
@@ -54,6 +56,8 @@ def parse_verdict(line: str | bytes) -> Verdict:
         raise BadEvent(f"field 'subject' is not a non-empty string ({obj['subject']!r})")
     if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
         raise BadEvent(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
+    if obj["subject_type"] == "path" and obj["subject"] != PATH:
+        raise BadEvent(f"field 'subject' is not the access path {PATH!r} ({obj['subject']!r})")
     if obj["verdict"] not in VERDICTS:
         raise BadEvent(f"field 'verdict' is not one of {', '.join(VERDICTS)} ({obj['verdict']!r})")
     return Verdict(parse_timestamp(obj["ts"]), obj["subject_type"], obj["subject"], obj["verdict"])

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from detectors.events import BadEvent, parse_timestamp
-from detectors.verdicts import DECISION_SUBJECT_TYPES, canonical_network
+from detectors.verdicts import SUBJECT_TYPES, canonical_network
 from evaluation.labels import InputError, actor_key
 from jobs.inputs import Source
 
@@ -55,8 +55,8 @@ def parse_decision(obj: Any, line_no: int, source: str = "decisions") -> Decisio
     if not isinstance(obj, dict):
         raise InputError(f"{where}: not a JSON object")
     subject_type, subject, action = obj.get("subject_type"), obj.get("subject"), obj.get("action")
-    if subject_type not in DECISION_SUBJECT_TYPES:
-        known = ", ".join(DECISION_SUBJECT_TYPES)
+    if subject_type not in SUBJECT_TYPES:
+        known = ", ".join(SUBJECT_TYPES)
         raise InputError(f"{where}: field 'subject_type' is {subject_type!r}, not one of {known}")
     if not isinstance(subject, str) or not subject:
         raise InputError(f"{where}: field 'subject' is not a non-empty string ({subject!r})")

@@ -42,7 +42,7 @@ from typing import Any, TextIO
 
 from detectors.events import BadEvent, format_ms, parse_timestamp
 from detectors.features.minutes import PATH
-from detectors.verdicts import DECISION_SUBJECT_TYPES, canonical_network
+from detectors.verdicts import SUBJECT_TYPES, canonical_network
 
 ACTIONS = ("throttle", "challenge", "block", "unblock")
 REQUIRED = (
@@ -91,10 +91,8 @@ def validate(decision: Any) -> tuple[int, int]:
         raise InvalidDecision("missing field" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
     if decision["action"] not in ACTIONS:
         raise InvalidDecision(f"action {decision['action']!r} is not one of {', '.join(ACTIONS)}")
-    if decision["subject_type"] not in DECISION_SUBJECT_TYPES:
-        raise InvalidDecision(
-            f"subject_type {decision['subject_type']!r} is not one of {', '.join(DECISION_SUBJECT_TYPES)}"
-        )
+    if decision["subject_type"] not in SUBJECT_TYPES:
+        raise InvalidDecision(f"subject_type {decision['subject_type']!r} is not one of {', '.join(SUBJECT_TYPES)}")
     for name in ("decision_id", "subject"):
         if not isinstance(decision[name], str) or not decision[name]:
             raise InvalidDecision(f"field '{name}' is not a non-empty string ({decision[name]!r})")
@@ -358,9 +356,9 @@ def _parse_key(key: bytes | None) -> tuple[str, str]:
     except UnicodeDecodeError:
         raise InvalidDecision(f"key is not UTF-8 ({key[:40]!r})") from None
     subject_type, sep, subject = text.partition(":")  # IPv6 subjects contain ':' themselves
-    if not sep or subject_type not in DECISION_SUBJECT_TYPES or not subject:
+    if not sep or subject_type not in SUBJECT_TYPES or not subject:
         raise InvalidDecision(
-            f"key {text[:80]!r} is not subject_type:subject with subject_type {', '.join(DECISION_SUBJECT_TYPES)}"
+            f"key {text[:80]!r} is not subject_type:subject with subject_type {', '.join(SUBJECT_TYPES)}"
         )
     return subject_type, subject
 

@@ -16,7 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from detectors.events import format_ms
-from detectors.verdicts import SUBJECT_TYPES
+from detectors.verdicts import CASE_SUBJECT_TYPES
 from review.incident import Request
 from review.models import Case, DecisionRecord, Event, Member
 
@@ -268,7 +268,7 @@ def linked(members: list[tuple[str, str]], limit: int = 15) -> dict[str, list[di
 def history(members: list[tuple[str, str]]) -> list[DecisionRecord]:
     """Every decision on the members, in any case, oldest first."""
     q = Q(pk__in=[])
-    for subject_type in SUBJECT_TYPES:
+    for subject_type in CASE_SUBJECT_TYPES:
         subjects = [s for t, s in members if t == subject_type]
         if subjects:
             q |= Q(subject_type=subject_type, subject__in=subjects)

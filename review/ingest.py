@@ -18,7 +18,7 @@ from django.db.models import Max, Min
 from detectors.events import BadEvent, parse_line, parse_timestamp
 from detectors.features.request import network_of
 from detectors.routes import RouteTable
-from detectors.verdicts import SUBJECT_TYPES, canonical_network
+from detectors.verdicts import CASE_SUBJECT_TYPES, canonical_network
 from review.grouping import group_of
 from review.models import IN_QUEUE, Case, DecisionRecord, Event, Member
 
@@ -77,8 +77,10 @@ def check_decision(obj: Any) -> dict[str, Any]:
             raise InputError(f"missing required field '{name}'")
         if not isinstance(obj[name], kind) or isinstance(obj[name], bool):
             raise InputError(f"field '{name}' has the wrong type ({type(obj[name]).__name__})")
-    if obj["subject_type"] not in SUBJECT_TYPES:
-        raise InputError(f"field 'subject_type' is not one of {', '.join(SUBJECT_TYPES)} ({obj['subject_type']!r})")
+    if obj["subject_type"] not in CASE_SUBJECT_TYPES:
+        raise InputError(
+            f"field 'subject_type' is not one of {', '.join(CASE_SUBJECT_TYPES)} ({obj['subject_type']!r})"
+        )
     if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
         raise InputError(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
     if obj["action"] not in (*RANK, "unblock"):

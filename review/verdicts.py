@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from detectors.events import format_ms
-from detectors.verdicts import SUBJECT_TYPES
+from detectors.verdicts import CASE_SUBJECT_TYPES
 from review.access import role_of
 from review.models import IN_QUEUE, AllowlistRequest, AuditEntry, Case, DecisionRecord, Event, Member
 
@@ -184,7 +184,7 @@ def parse_request(data: Any) -> Request:
             raise VerdictError("field 'members' must be a non-empty list of 'subject_type:subject' strings")
         parsed = []
         for m in members:
-            if not isinstance(m, str) or m.split(":", 1)[0] not in SUBJECT_TYPES or ":" not in m:
+            if not isinstance(m, str) or m.split(":", 1)[0] not in CASE_SUBJECT_TYPES or ":" not in m:
                 raise VerdictError(f"field 'members': {m!r} is not 'account:<id>', 'ip:<address>' or 'network:<range>'")
             subject_type, subject = m.split(":", 1)
             parsed.append((subject_type, subject))

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from detectors.config import load_config
 from detectors.events import _RFC3339, AccessEvent, BadEvent, event_from_dict, parse_line
 from detectors.pipeline import detect
-from detectors.verdicts import DECISION_SUBJECT_TYPES, SUBJECT_TYPES
+from detectors.verdicts import SUBJECT_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -94,7 +94,7 @@ def test_decision_contract_is_closed_and_matches_what_the_detector_writes() -> N
 
 def test_subject_types_are_the_same_in_the_code_and_both_contracts() -> None:
     verdict = json.loads((REPO / "schemas/verdict.v1.json").read_text(encoding="utf-8"))
-    assert DECISION_SCHEMA["properties"]["subject_type"]["enum"] == list(DECISION_SUBJECT_TYPES)
+    assert DECISION_SCHEMA["properties"]["subject_type"]["enum"] == list(SUBJECT_TYPES)
     assert verdict["properties"]["subject_type"]["enum"] == list(SUBJECT_TYPES)
 
 

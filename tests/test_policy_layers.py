@@ -215,10 +215,17 @@ GOOD = '"ts": "2026-01-05T08:00:00Z", "subject_type": "account", "subject": "a7"
         ('{"subject_type": "account", "subject": "a7", "verdict": "confirm"}', "missing required field 'ts'"),
         ("{" + GOOD.replace('"a7"', "null") + "}", "missing required field 'subject'"),
         ("{" + GOOD.replace('"verdict": "confirm"', '"x": 1') + "}", "missing required field 'verdict'"),
-        ("{" + GOOD.replace('"account"', '"user"') + "}", "'subject_type' is not one of account, ip, network ('user')"),
+        (
+            "{" + GOOD.replace('"account"', '"user"') + "}",
+            "'subject_type' is not one of account, ip, network, path ('user')",
+        ),
         (
             "{" + GOOD.replace('"account"', '"network"') + "}",
             "field 'subject' is not a network range in canonical CIDR form ('a7')",
+        ),
+        (
+            "{" + GOOD.replace('"account"', '"path"') + "}",
+            "field 'subject' is not the access path 'logged-out:profile_view' ('a7')",
         ),
         ("{" + GOOD.replace('"a7"', '""') + "}", "field 'subject' is not a non-empty string ('')"),
         ("{" + GOOD.replace('"a7"', "7") + "}", "field 'subject' is not a non-empty string (7)"),

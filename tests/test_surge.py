@@ -105,6 +105,28 @@ def test_the_surge_runs_only_where_configured(tmp_path):
         load_config(bad)
 
 
+def test_an_analysts_dismiss_lifts_the_paths_challenge_and_holds_the_surge_off():
+    """The golden `logged_out_surge` input and config, with a `dismiss` on the path at 08:45 while the surge goes on
+    (to 08:55): the challenge of 08:40:59 is lifted, and no challenge follows it in the grace period."""
+    from pathlib import Path
+
+    from benchmarks.reference import read_events
+    from detectors.verdicts import parse_verdict
+
+    case = Path(__file__).parent / "golden" / "logged_out_surge"
+    config = load_config(case / "config.toml")
+    dismiss = parse_verdict(
+        '{"ts": "2026-01-05T08:45:00Z", "subject_type": "path", "subject": "logged-out:profile_view", '
+        '"verdict": "dismiss"}'
+    )
+    decisions = detect(read_events(case / "input.jsonl", config), config, verdicts=[dismiss])
+    assert [(d.subject_type, d.subject, d.action, d.reasons) for d in decisions] == [
+        ("path", PATH, "challenge", ["logged_out_surge"]),
+        ("path", PATH, "unblock", ["analyst_dismissed"]),
+    ]
+    assert decisions[1].event_time == dismiss.ts
+
+
 def test_the_default_configuration_never_acts_on_the_path():
     """The golden `logged_out_surge` input, without its config: no decision at all."""
     from pathlib import Path
