@@ -107,14 +107,15 @@ def build(
     learned: list[DataStream] = []
     grouped: list[DataStream] = []
     limits = [limits for limits in map(partial(Limits, config), SUBJECT_TYPES) if limits.windows]
+    summaries = kinds(config)
     dead, *counted = to_streams(
         t_env,
         [rejected, *(limit_query(t_env, "requests", lim) for lim in limits)]
-        + [minute_query(t_env, "requests", kind) for kind in kinds(config)],
-        [None, *(KEYED for _ in limits), *(None for _ in kinds(config))],
+        + [minute_query(t_env, "requests", kind) for kind in summaries],
+        [None, *(KEYED for _ in limits), *(None for _ in summaries)],
     )
     scored.extend(counted[: len(limits)])
-    for kind, minutes in zip(kinds(config), counted[len(limits) :], strict=True):
+    for kind, minutes in zip(summaries, counted[len(limits) :], strict=True):
         behaved = (
             keyed(minutes, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
             .process(Behave(config, kind, state_ttl_ms, durable), output_type=KEYED)

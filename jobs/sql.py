@@ -81,15 +81,14 @@ def minute_query(t_env: StreamTableEnvironment, requests: str, kind: str) -> Tab
     (the subject) and `v` (the record)."""
     record, aggs, key = SUMMARIES[kind]
     start = "MIN(ts) - MOD(MIN(ts), 60000)"  # every row of the window is in that minute
-    subject = f"'{PATH}'" if key is None else f"`{key}`"
+    subject = f"'{PATH}'" if key is None else f"`{key}`"  # the path: one subject, every logged-out request
     fields = [subject, start, *(aggregate_sql(a) for a in aggs.values())]
-    where = " AND ".join(
-        [*([f"`{key}` IS NOT NULL"] if key else []), *(["account IS NULL"] if kind != "account" else [])]
-    )
-    group = ", ".join([*([f"`{key}`"] if key else []), "window_start", "window_end"])
+    where = [] if key is None else [f"{subject} IS NOT NULL"]
+    where += [] if kind == "account" else ["account IS NULL"]
+    group = ([] if key is None else [subject]) + ["window_start", "window_end"]
     return t_env.sql_query(
         f"SELECT {subject} AS k, {_record(record, fields)} AS v "
-        f"FROM {_TUMBLE.format(requests)} WHERE {where} GROUP BY {group}"
+        f"FROM {_TUMBLE.format(requests)} WHERE {' AND '.join(where)} GROUP BY {', '.join(group)}"
     )
 
 
