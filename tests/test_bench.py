@@ -41,7 +41,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_writes_json_and_docs(tmp_path: 
     assert "3,000 events" in results["embedded"]["title"] and results["simulate"]["rows"][0][0] == 3000
     stages = {row[0]: row for row in results["threads"]["rows"]}
     assert stages[CLIENT][1] > 0 and stages[CLIENT][3] > 0  # the parse stage's worker, in the job and the ceiling
-    assert stages["all"][1] >= sum(row[1] for row in results["threads"]["rows"][:-1]) - 0.2 > 0
+    parts = results["threads"]["rows"][:-1]  # each rounded to 0.1 s, as "all" is: up to 0.05 s off apiece
+    assert stages["all"][1] >= sum(row[1] for row in parts) - 0.05 * (len(parts) + 1) > 0
     assert {row[0] for row in results["review"]["rows"]} >= {"/", "/api/v1/cases"}
     kafka = results["kafka"]["rows"]
     assert [row[0].split(",")[0] for row in kafka] == [
