@@ -12,11 +12,9 @@ from typing import NamedTuple
 from detectors.events import BadEvent, json_object, parse_timestamp
 from detectors.features.minutes import PATH
 
-CASE_SUBJECT_TYPES = ("account", "ip", "network")
-"""What the review console's cases are on: an account, an IP address, or a network range (CIDR)."""
-SUBJECT_TYPES = (*CASE_SUBJECT_TYPES, "path")
-"""What decisions and verdicts are on: those, or an access path (`detectors.surge`), which is no one's: it has no
-case, and only `PATH` is one."""
+SUBJECT_TYPES = ("account", "ip", "network", "path")
+"""What decisions, verdicts and the review console's cases are on: an account, an IP address, a network range
+(CIDR), or an access path (`detectors.surge`), which is no one's; only `PATH` is one."""
 VERDICTS = ("confirm", "dismiss", "escalate")
 LABELS = ("confirm", "dismiss")
 """The verdicts the detector acts on and learns from; `escalate` (a hand-over between analysts) is recorded only."""

@@ -16,7 +16,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from detectors.events import format_ms
-from detectors.verdicts import CASE_SUBJECT_TYPES
+from detectors.verdicts import SUBJECT_TYPES
 from review.incident import Request
 from review.models import Case, DecisionRecord, Event, Member
 
@@ -35,6 +35,8 @@ def requests_q(members: Iterable[tuple[str, str]], since: int | None = None, unt
     ips = [s for t, s in members if t == "ip"]
     networks = stored_networks([s for t, s in members if t == "network"])
     q = Q(pk__in=[])
+    if any(t == "path" for t, _ in members):  # the access path: every logged-out profile view (`detectors.surge`)
+        q |= Q(action="profile_view", account_id__isnull=True)
     if accounts:
         q |= Q(account_id__in=accounts)
     if ips:
@@ -136,6 +138,8 @@ def population(members: list[tuple[str, str]], until: int) -> dict[str, Any]:
     """The members' figures over the hour before `until`, each against every subject of the same type active in that
     hour: the population's median and 99th percentile, and the member's percentile."""
     subject_type = members[0][0] if members else "account"
+    if subject_type == "path":  # one of its kind: its usual level is in the decision's evidence
+        return {"subjects": 0, "since": format_ms(until - HOUR_MS), "until": format_ms(until), "rows": []}
     key = {"account": "account_id", "ip": "ip", "network": "network"}[subject_type]
     window = Event.objects.filter(ts__gt=until - HOUR_MS, ts__lte=until)
     window = window.filter(account_id__isnull=subject_type != "account")  # logged-out requests are an address's
@@ -239,7 +243,9 @@ def sample(members: list[tuple[str, str]], size: int = 40) -> list[Event]:
 
 def linked(members: list[tuple[str, str]], limit: int = 15) -> dict[str, list[dict[str, Any]]]:
     """Accounts outside the case that used the members' addresses, networks or user agents, most requests first, each
-    with the open case it is in, if any."""
+    with the open case it is in, if any (none for the access path: every logged-out address uses it)."""
+    if any(t == "path" for t, _ in members):
+        return {"addresses": [], "networks": [], "user_agents": []}
     events = requests_of(members)
     ips = list(events.values_list("ip", flat=True).distinct()[:500])
     nets = list(events.values_list("network", flat=True).distinct()[:200])
@@ -268,7 +274,7 @@ def linked(members: list[tuple[str, str]], limit: int = 15) -> dict[str, list[di
 def history(members: list[tuple[str, str]]) -> list[DecisionRecord]:
     """Every decision on the members, in any case, oldest first."""
     q = Q(pk__in=[])
-    for subject_type in CASE_SUBJECT_TYPES:
+    for subject_type in SUBJECT_TYPES:
         subjects = [s for t, s in members if t == subject_type]
         if subjects:
             q |= Q(subject_type=subject_type, subject__in=subjects)

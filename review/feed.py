@@ -109,7 +109,6 @@ def _store(batch: dict[Any, list[Any]], decisions_topic: str, routes: RouteTable
         mine.added += theirs.added
         mine.duplicates += theirs.duplicates
         mine.rejected += theirs.rejected
-        mine.platform += theirs.platform
         mine.reasons += theirs.reasons[: max(0, 10 - len(mine.reasons))]
 
 

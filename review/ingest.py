@@ -16,9 +16,10 @@ from django.db import transaction
 from django.db.models import Max, Min
 
 from detectors.events import BadEvent, parse_line, parse_timestamp
+from detectors.features.minutes import PATH
 from detectors.features.request import network_of
 from detectors.routes import RouteTable
-from detectors.verdicts import CASE_SUBJECT_TYPES, canonical_network
+from detectors.verdicts import SUBJECT_TYPES, canonical_network
 from review.grouping import group_of
 from review.models import IN_QUEUE, Case, DecisionRecord, Event, Member
 
@@ -54,14 +55,11 @@ class Summary:
     duplicates: int = 0
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
-    platform: int = 0
-    """Decisions on an access path (`subject_type` path): the platform's, no one's, so no case."""
 
     def line(self, what: str) -> str:
         first = f"; first rejected: {self.reasons[0]}" if self.reasons else ""
-        platform = f", on an access path (no case) {self.platform}" if self.platform else ""
         return (
-            f"{what}: read {self.read}, added {self.added}, already there {self.duplicates}{platform}, "
+            f"{what}: read {self.read}, added {self.added}, already there {self.duplicates}, "
             f"rejected {self.rejected}{first}"
         )
 
@@ -77,12 +75,12 @@ def check_decision(obj: Any) -> dict[str, Any]:
             raise InputError(f"missing required field '{name}'")
         if not isinstance(obj[name], kind) or isinstance(obj[name], bool):
             raise InputError(f"field '{name}' has the wrong type ({type(obj[name]).__name__})")
-    if obj["subject_type"] not in CASE_SUBJECT_TYPES:
-        raise InputError(
-            f"field 'subject_type' is not one of {', '.join(CASE_SUBJECT_TYPES)} ({obj['subject_type']!r})"
-        )
+    if obj["subject_type"] not in SUBJECT_TYPES:
+        raise InputError(f"field 'subject_type' is not one of {', '.join(SUBJECT_TYPES)} ({obj['subject_type']!r})")
     if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
         raise InputError(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
+    if obj["subject_type"] == "path" and obj["subject"] != PATH:
+        raise InputError(f"field 'subject' is not the access path {PATH!r} ({obj['subject']!r})")
     if obj["action"] not in (*RANK, "unblock"):
         raise InputError(f"field 'action' is not throttle, challenge, block or unblock ({obj['action']!r})")
     if not obj["subject"] or not obj["reasons"] or not all(isinstance(r, str) for r in obj["reasons"]):
@@ -103,9 +101,6 @@ def ingest_decisions(decisions: Iterable[tuple[str, Any]]) -> Summary:
     with transaction.atomic():
         for place, obj in decisions:
             summary.read += 1
-            if isinstance(obj, dict) and obj.get("subject_type") == "path":
-                summary.platform += 1
-                continue
             try:
                 decision = check_decision(obj)
             except InputError as exc:

@@ -41,7 +41,9 @@ class Identifiers:
         return value if self.full else pseudonym(self.key, kind, value)
 
     def subject(self, subject_type: str, value: str | None) -> str:
-        """An account id, an address or a network range, by subject type."""
+        """An account id, an address or a network range, by subject type; the access path (no one's) as it is."""
+        if subject_type == "path":
+            return value or ""
         return self.show(subject_type if subject_type in PREFIX else "ip", value)
 
     def path(self, path: str, target: str | None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from detectors.config import ConfigError, parse_duration
-from detectors.verdicts import CASE_SUBJECT_TYPES
+from detectors.verdicts import SUBJECT_TYPES
 from review.models import IN_QUEUE, STATUSES, Case
 
 PAGE_SIZE = 50
@@ -72,7 +72,7 @@ def parse_filters(params: Any) -> Filters:
     f = Filters(**{k: params.get(k, "").strip() for k in FILTERS if k != "page"})
     choices = {
         "action": ACTIONS,
-        "subject_type": CASE_SUBJECT_TYPES,
+        "subject_type": SUBJECT_TYPES,
         "kind": ("subject", "group"),
         "status": STATUSES,
     }

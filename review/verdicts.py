@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from detectors.events import format_ms
-from detectors.verdicts import CASE_SUBJECT_TYPES
+from detectors.verdicts import SUBJECT_TYPES
 from review.access import role_of
 from review.models import IN_QUEUE, AllowlistRequest, AuditEntry, Case, DecisionRecord, Event, Member
 
@@ -184,8 +184,10 @@ def parse_request(data: Any) -> Request:
             raise VerdictError("field 'members' must be a non-empty list of 'subject_type:subject' strings")
         parsed = []
         for m in members:
-            if not isinstance(m, str) or m.split(":", 1)[0] not in CASE_SUBJECT_TYPES or ":" not in m:
-                raise VerdictError(f"field 'members': {m!r} is not 'account:<id>', 'ip:<address>' or 'network:<range>'")
+            if not isinstance(m, str) or m.split(":", 1)[0] not in SUBJECT_TYPES or ":" not in m:
+                raise VerdictError(
+                    f"field 'members': {m!r} is not 'account:<id>', 'ip:<address>', 'network:<range>' or 'path:<path>'"
+                )
             subject_type, subject = m.split(":", 1)
             parsed.append((subject_type, subject))
         members = parsed
@@ -205,6 +207,8 @@ def judge(case_id: int, request: Request, user: Any) -> list[AuditEntry]:
         missing = [f"{t}:{s}" for t, s in chosen if (t, s) not in all_members]
         if missing:
             raise VerdictError(f"field 'members': not in case {case_id}: {', '.join(missing[:5])}")
+        if request.allowlist and any(t == "path" for t, _ in chosen):
+            raise VerdictError("field 'allowlist': the access path is no client and cannot be allowlisted")
         if request.verdict == "escalate" and case.status == "escalated":
             raise VerdictError(f"case {case_id} is already escalated", 409)
         destination = sink()

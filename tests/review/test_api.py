@@ -499,3 +499,42 @@ def test_html_from_the_logs_is_escaped_in_the_pages(as_role, xss_case):
     page = as_role("analyst").get(f"/cases/{xss_case}").content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and XSS_UA not in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "<script" not in page
+
+
+def test_a_surge_on_the_access_path_is_a_case_an_analyst_can_lift(as_role):
+    """A `path` decision (the golden surge) is a case: its requests are every logged-out profile view, its subject is
+    no one's (shown as it is, even to viewers), and a dismiss sends the detector a verdict on the path."""
+    from detectors.features.minutes import PATH
+    from detectors.verdicts import parse_verdict
+    from review.ingest import ingest_decisions
+    from review.models import Event
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "logged_out_surge" / "expected.jsonl"
+    surge = json.loads(golden.read_text())
+    ingest_decisions([("golden", {**surge, "emitted_at": surge["event_time"]})])
+    pk = Case.objects.get(subject_type="path").pk
+
+    shown = conforms(as_role("viewer").get(f"/api/v1/cases/{pk}"), "/api/v1/cases/{pk}", "get")
+    assert [(m["subject_type"], m["subject"]) for m in shown["members"]] == [("path", PATH)]
+    logged_out_views = Event.objects.filter(action="profile_view", account_id__isnull=True).count()
+    assert shown["summary"]["profile_views"] == shown["summary"]["requests"] == logged_out_views > 1000
+    assert shown["population"]["rows"] == [] and shown["linked"] == {"addresses": [], "networks": [], "user_agents": []}
+    report = conforms(as_role("viewer").get(f"/api/v1/cases/{pk}/report"), "/api/v1/cases/{pk}/report", "get")
+    served = Event.objects.filter(action="profile_view", account_id__isnull=True, status__lt=400)
+    assert report["people_accessed"] == served.values("target").distinct().count() > 100  # whose data the surge served
+    c = as_role("analyst")
+    page = c.get(f"/cases/{pk}").content.decode()
+    assert "blocks every logged-out profile view" in page and 'id="allowlist"' not in page
+    assert conforms(c.get("/api/v1/cases?subject_type=path"), "/api/v1/cases", "get")["counts"]["total"] == 1
+
+    before = state()
+    refused = verdict(c, pk, verdict="dismiss", note="a campaign", allowlist=True)
+    assert refused.status_code == 400 and "cannot be allowlisted" in refused.json()["error"]
+    assert state() == before
+    size = VERDICTS_FILE.stat().st_size if VERDICTS_FILE.exists() else 0
+    assert verdict(c, pk, verdict="dismiss", note="a TV mention, not a crawl").json()["case"]["status"] == "dismissed"
+    [sent] = new_verdicts(size)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "verdict.v1.json").read_text())
+    Draft202012Validator(schema).validate(sent)
+    assert parse_verdict(json.dumps(sent))[1:] == ("path", PATH, "dismiss")
+    assert sent["decision_id"] == surge["decision_id"]

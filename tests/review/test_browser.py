@@ -80,7 +80,7 @@ def console(tmp_path_factory):
         except OSError:
             assert server.poll() is None and time.monotonic() < deadline, server.stdout.read() if server.stdout else ""
             time.sleep(0.2)
-    yield {"base": f"http://127.0.0.1:{port}", "verdicts": verdicts, "world": made}
+    yield {"base": f"http://127.0.0.1:{port}", "verdicts": verdicts, "world": made, "data": data}
     server.terminate()
     server.wait(timeout=30)
 
@@ -261,3 +261,28 @@ def test_html_in_a_user_agent_or_path_renders_as_text(console, browser):
     d.implicitly_wait(10)
     with pytest.raises(NoAlertPresentException):
         d.switch_to.alert.text  # noqa: B018
+
+
+def test_an_analyst_lifts_a_surge_on_the_access_path(console, browser, tmp_path):
+    """The golden surge's decision, ingested while the console runs: a case on the path, whose page says what each
+    verdict does to every logged-out visitor; a dismiss sends the detector a verdict on the path."""
+    from selenium.webdriver.common.by import By
+
+    surge = json.loads((ROOT / "tests" / "golden" / "logged_out_surge" / "expected.jsonl").read_text())
+    decisions = tmp_path / "surge.jsonl"
+    decisions.write_text(json.dumps({**surge, "emitted_at": surge["event_time"]}) + "\n")
+    review(console["data"], "ingest", "--decisions", str(decisions))
+    d, base = browser, console["base"]
+    log_in(d, base, "analyst")
+    d.get(base + "/?subject_type=path")
+    [row] = d.find_elements(By.CSS_SELECTOR, "#queue tbody tr")
+    assert "logged-out:profile_view" in row.text and "challenge" in row.text
+    click_and_wait(d, row.find_element(By.CSS_SELECTOR, "a.case-link"))
+    assert "blocks every logged-out profile view" in d.find_element(By.ID, "path-effect").text
+    d.implicitly_wait(0)
+    assert not d.find_elements(By.ID, "allowlist")
+    d.implicitly_wait(10)
+    assert "dismiss recorded for 1 subject" in judge(d, "dismiss", "a TV mention, not a crawl")
+    assert d.find_element(By.ID, "case-status").text == "dismissed"
+    last = sent(console)[-1]
+    assert (last["subject_type"], last["subject"], last["verdict"]) == ("path", "logged-out:profile_view", "dismiss")

@@ -227,13 +227,18 @@ def test_a_range_that_is_not_in_canonical_form_is_rejected(db):
     ]
 
 
-def test_a_decision_on_the_access_path_is_counted_but_opens_no_case(db):
-    """The golden case `logged_out_surge`: the platform's decision is no one's; the summary says it was read."""
+def test_a_decision_on_the_access_path_opens_a_case_of_its_own(db):
+    """The golden case `logged_out_surge`: the platform's decision is a case on the path, beside a person's."""
     import orjson
 
     case = Path(__file__).resolve().parents[1] / "golden" / "logged_out_surge"
     [path] = [orjson.loads(x) for x in (case / "expected.jsonl").read_text().splitlines()]
-    summary = feed({**path, "emitted_at": path["event_time"]}, decision("p1", 1))
-    assert (summary.read, summary.added, summary.platform, summary.rejected) == (2, 1, 1, 0)
-    assert "on an access path (no case) 1" in summary.line("decisions")
-    assert not Case.objects.filter(members__subject_type="path").exists()
+    path["emitted_at"] = path["event_time"]
+    summary = feed(path, decision("p1", 1))
+    assert (summary.read, summary.added, summary.rejected) == (2, 2, 0)
+    [surge] = Case.objects.filter(subject_type="path")
+    assert (surge.kind, surge.subject, surge.action, surge.reason_list) == (
+        "subject", "logged-out:profile_view", "challenge", ["logged_out_surge"]
+    )  # fmt: skip
+    other = feed({**path, "decision_id": "00000000-0000-5000-8000-000000000009", "subject": "logged-in:profile_view"})
+    assert other.rejected == 1 and "is not the access path 'logged-out:profile_view'" in other.reasons[0]
