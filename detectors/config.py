@@ -122,6 +122,7 @@ _SHAPE: dict[str, Any] = {
             "half_life_minutes": int,
             "warmup_minutes": int,
             "max_minutes": int,
+            "dismiss_grace": "duration",
             "action": "action",
         },
         "accounts": {

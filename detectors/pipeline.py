@@ -339,8 +339,8 @@ def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
     if not c["enabled"]:
         return {}
     if subject_type == "path":
-        s = c["surge"]
-        return {"surge": Surge(**{k: v for k, v in s.items() if k != "enabled"})} if s["enabled"] else {}
+        s = {k: v for k, v in c["surge"].items() if k not in ("enabled", "dismiss_grace")}  # the grace: the policy's
+        return {"surge": Surge(**s)} if c["surge"]["enabled"] else {}
     if subject_type == "ip":
         a, r = c["addresses"], c["addresses"]["ranges"]
         scope = {"range_min_addresses": r["min_addresses"] if r["enabled"] else 0, "prefix_v4": r["prefix_v4"],

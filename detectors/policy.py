@@ -10,7 +10,8 @@ Hysteresis: within `memory` after a decision expires, a new hit starts at the ex
 action or above, so a subject hovering around a limit is not released and re-caught at
 a weaker level again and again. Analysts: `confirm` blocks the subject; `dismiss`
 releases it (`unblock`, when something is in force), resets its offences, and for
-`dismiss_grace` only block-level hits act on it.
+`dismiss_grace` only block-level hits act on it (on the access path, for the surge layer's own
+`dismiss_grace`: a dismissed surge is one legitimate rise, not a week's leave for the next one).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class DecisionPolicy:
         self.memory = parse_duration(section["memory"])
         self.offence_memory = parse_duration(section["offence_memory"])
         self.grace = parse_duration(section["dismiss_grace"])
+        self.path_grace = parse_duration(config.section("coordination", "surge", "dismiss_grace"))
         self.version = f"{__version__}+{config.fingerprint}"
 
     def new_state(self) -> PolicyState:
@@ -160,7 +162,7 @@ class DecisionPolicy:
             return self.decide(state, subject_type, subject, ts, [hit])
         active = state.action is not None and state.expires_at > ts
         state.action, state.expires_at, state.offences = None, 0, 0
-        state.grace_until = ts + self.grace
+        state.grace_until = ts + (self.path_grace if subject_type == "path" else self.grace)
         if not active:
             return None
         state.lapses_at = ts

@@ -162,6 +162,18 @@ def test_after_dismiss_only_block_level_hits_act_during_grace() -> None:
     assert blocked is not None and blocked.action == "block" and blocked.reasons == ["r_block"]
 
 
+def test_a_dismissed_surge_holds_the_path_off_for_the_surge_layers_own_grace() -> None:
+    """On the access path the grace is `[coordination.surge] dismiss_grace` (6h), not the policy's 7 days: a
+    legitimate rise is dismissed, and a surge the next morning is challenged again. Accounts keep the 7 days."""
+    path, account = POLICY.new_state(), POLICY.new_state()
+    for state, subject_type in ((path, "path"), (account, "account")):
+        decide(state, T0, "challenge")
+        assert POLICY.verdict(state, subject_type, "s", T0 + M, "dismiss").action == "unblock"
+        assert decide(state, T0 + 6 * H, "challenge") is None  # within 6 h of the dismiss: both held off
+    assert decide(path, T0 + M + 6 * H, "challenge").action == "challenge"
+    assert decide(account, T0 + M + 6 * H, "challenge") is None
+
+
 def test_dismiss_resets_offences_and_hysteresis() -> None:
     """After the grace, a hit starts from scratch: its own action, the base TTL."""
     state = POLICY.new_state()
@@ -251,7 +263,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     """Models warm-started from different files can decide differently, so their decisions never share a
     detector_version; the same bytes under another name give the same version, and no model keeps the old one."""
     cold = DecisionPolicy(load_config()).version
-    assert cold == "0.1.0+060b0643"  # as in the golden files: without --model nothing changes
+    assert cold == "0.1.0+2c6f8b5e"  # as in the golden files: without --model nothing changes
     one, same, other = tmp_path / "one.pkl", tmp_path / "copy.pkl", tmp_path / "other.pkl"
     one.write_bytes(b"model one")
     same.write_bytes(b"model one")
@@ -259,7 +271,7 @@ def test_detector_version_names_the_warm_start_model(tmp_path: Path) -> None:
     versions = {name: DecisionPolicy(load_config().with_model(path)).version for name, path in
                 (("one", one), ("same", same), ("other", other))}  # fmt: skip
     assert versions["one"] == versions["same"] != versions["other"]
-    assert versions["one"].startswith("0.1.0+060b0643.m") and len(versions["one"]) == len(cold) + 10
+    assert versions["one"].startswith("0.1.0+2c6f8b5e.m") and len(versions["one"]) == len(cold) + 10
     assert cold not in versions.values()
     warm = DecisionPolicy(load_config().with_model(one))
     decision = warm.decide(warm.new_state(), "ip", "10.0.0.1", T0, [hit("block")])

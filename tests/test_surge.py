@@ -127,6 +127,30 @@ def test_an_analysts_dismiss_lifts_the_paths_challenge_and_holds_the_surge_off()
     assert decisions[1].event_time == dismiss.ts
 
 
+def test_after_the_grace_the_next_surge_is_challenged_again():
+    """The golden hour, then the same hour again 8 hours later (as if the crawl came back the same evening), with the
+    first surge dismissed at 08:45: the second is challenged, since the path's grace is the surge layer's 6 hours."""
+    from pathlib import Path
+
+    from benchmarks.reference import read_events
+    from detectors.verdicts import parse_verdict
+
+    case = Path(__file__).parent / "golden" / "logged_out_surge"
+    config = load_config(case / "config.toml")
+    hour = read_events(case / "input.jsonl", config)
+    dismiss = parse_verdict(
+        '{"ts": "2026-01-05T08:45:00Z", "subject_type": "path", "subject": "logged-out:profile_view", '
+        '"verdict": "dismiss"}'
+    )
+    evening = [e._replace(ts=e.ts + 8 * 60 * M) for e in hour]
+    decisions = detect(hour + evening, config, verdicts=[dismiss])
+    assert [(d.action, d.event_time - hour[0].ts >= 8 * 60 * M) for d in decisions] == [
+        ("challenge", False),
+        ("unblock", False),
+        ("challenge", True),
+    ]
+
+
 def test_the_default_configuration_never_acts_on_the_path():
     """The golden `logged_out_surge` input, without its config: no decision at all."""
     from pathlib import Path
