@@ -11,6 +11,8 @@ an allowlisted subject.
 (('crawler:googlebot', 'logged_out_views_1m', 600), None)
 >>> allow.match("network", "66.249.64.0/24")[0]  # a range that overlaps an allowlisted network
 'crawler:googlebot'
+>>> allow.declares("66.249.64.7"), allow.declares("10.0.0.1")
+(True, False)
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ class Allowlist:
         for c in section["crawlers"]:
             match = (f"crawler:{c['name']}", "logged_out_views_1m", c["max_views_per_minute"])
             self.networks += [(ipaddress.ip_network(n), match) for n in c["cidrs"]]
+        self._declared: dict[str, bool] = {}
+
+    def declares(self, ip: str) -> bool:
+        """Whether an address is in an allowlisted range (`cidrs`, a partner's, a verified crawler's); remembered
+        per address, as it runs once per logged-out request."""
+        known = self._declared.get(ip)
+        if known is None:
+            if len(self._declared) >= 65_536:
+                self._declared.clear()
+            known = self._declared[ip] = self.match("ip", ip) is not None
+        return known
 
     def match(self, subject_type: str, subject: str) -> Match | None:
         """The allowlist entry covering the subject, if any (for a `network` range: one it overlaps)."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from detectors.allowlist import Allowlist
@@ -331,6 +331,12 @@ def kinds(config: Config) -> list[str]:
     return [k for k in KINDS if k != "path" or (c["enabled"] and c["surge"]["enabled"])]
 
 
+def declares(config: Config) -> Callable[[str], bool] | None:
+    """What `facts` asks of a logged-out request's address where the access path is summarised: whether the
+    allowlist declares it (`RequestFacts.declared`); None elsewhere, so no other job pays for the look-up."""
+    return Allowlist(config).declares if "path" in kinds(config) else None
+
+
 def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
     """The coordination layers of a subject type the configuration asks for, by name: `cohort` (accounts of
     one user agent and creation hour), `bare-user_agent` and `bare-network` (bare accounts), `block` (bare
@@ -468,7 +474,8 @@ def detect(
 
     `learner` warm-starts the models (and ends holding what they learned)."""
     verdicts = list(verdicts)
-    requests = [facts(e, config.routes) for e in sorted(events, key=AccessEvent.sort_key)]
+    routes, declared = config.routes, declares(config)
+    requests = [facts(e, routes, declared) for e in sorted(events, key=AccessEvent.sort_key)]
     rows: list[Row] = []
     observations: list[Observation] = [verdict_observation(v) for v in verdicts]
     for subject_type in SUBJECT_TYPES:

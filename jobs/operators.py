@@ -35,6 +35,7 @@ from detectors.pipeline import (
     Limits,
     Observation,
     Score,
+    declares,
     group,
     grouping,
     learn,
@@ -168,7 +169,7 @@ class ParseFileLines(ProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.reader = LineReader.for_config(self.config)
-        self.routes = self.config.routes
+        self.routes, self.declares = self.config.routes, declares(self.config)
 
     def process_element(self, line: str, ctx: ProcessFunction.Context) -> Any:
         try:
@@ -177,7 +178,7 @@ class ParseFileLines(ProcessFunction):
             yield DEAD_LETTER, dead_letter(self.source, {"line": self.reader.line_no}, str(exc), line)
             return
         if event is not None:
-            yield Row(*facts(event, self.routes))
+            yield Row(*facts(event, self.routes, self.declares))
 
 
 class ParseVerdictLines(ProcessFunction):

@@ -21,6 +21,7 @@ from pyflink.table.udf import UserDefinedFunction, udf
 from detectors.config import Config, parse_duration
 from detectors.events import BadEvent, InputClock, LineReader, format_ms
 from detectors.features.request import RequestFacts, facts
+from detectors.pipeline import declares
 from detectors.records import columns
 
 _TYPES = {"BIGINT": DataTypes.BIGINT(), "BOOLEAN": DataTypes.BOOLEAN(), "STRING": DataTypes.STRING()}
@@ -52,14 +53,15 @@ def file_parser(source: str, config: Config, progress: str | None = None) -> Use
         reader = state.get("reader")
         if reader is None:
             reader = state["reader"] = LineReader.for_config(config)
-        routes, rows = config.routes, []
+            state["declares"] = declares(config)
+        routes, declared, rows = config.routes, state["declares"], []
         for line in lines:
             try:
                 event = reader.feed(line)
             except BadEvent as exc:
                 rows.append((*blank, reader.clock.clock, dead_letter(source, {"line": reader.line_no}, str(exc), line)))
                 continue
-            facts_ = blank if event is None else facts(event, routes)
+            facts_ = blank if event is None else facts(event, routes, declared)
             rows.append((*facts_, reader.clock.clock, None))
         if progress is not None:
             with open(progress, "w") as f:  # a short write, read whole (or not at all) by the CLI's progress bar
@@ -95,7 +97,9 @@ def message_parser(source: str, config: Config, idle_ms: int, partitions: int, r
         if "mine" not in state and len(partitions_):
             state["mine"] = reader_partitions(source, partitions, readers, int(partitions_.iloc[0]))
         reader = LineReader(max_bytes, lag, config.log_format.parse if config.log_format else None)
-        routes, rows = config.routes, []
+        if "declares" not in state:
+            state["declares"] = declares(config)
+        routes, declared, rows = config.routes, state["declares"], []
         for value, partition, offset in zip(values, partitions_, offsets, strict=True):
             now = time.time()
             clock = clocks.get(partition)
@@ -128,7 +132,7 @@ def message_parser(source: str, config: Config, idle_ms: int, partitions: int, r
             after = _slowest(clocks, seen, now, idle_ms) if ready else None
             if after is not None and (floor is None or after > floor):
                 state["floor"] = after
-            rows.append((*blank, after, dead) if dead is not None else (*facts(event, routes), after, None))
+            rows.append((*blank, after, dead) if dead is not None else (*facts(event, routes, declared), after, None))
         return _frame(rows)
 
     state: dict[str, Any] = {}

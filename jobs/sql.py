@@ -85,6 +85,7 @@ def minute_query(t_env: StreamTableEnvironment, requests: str, kind: str) -> Tab
     fields = [subject, start, *(aggregate_sql(a) for a in aggs.values())]
     where = [] if key is None else [f"{subject} IS NOT NULL"]
     where += [] if kind == "account" else ["account IS NULL"]
+    where += ["NOT `declared`"] if key is None else []
     group = ([] if key is None else [subject]) + ["window_start", "window_end"]
     return t_env.sql_query(
         f"SELECT {subject} AS k, {_record(record, fields)} AS v "

@@ -496,5 +496,5 @@ def test_facts_every_field_by_name() -> None:
     assert f._asdict() == {
         "ts": T0, "account": "a1", "created_at": T0 - D, "ip": "10.0.0.1", "network": "10.0.0.0/24", "view": True,
         "target": 42, "not_found": False, "static": False, "nav": True, "noref": False, "scripted": False,
-        "browser": True, "crawler": False, "user_agent": CHROME, "tier": "verified", "lookup": False,
+        "browser": True, "crawler": False, "user_agent": CHROME, "tier": "verified", "lookup": False, "declared": False,
     }  # fmt: skip

@@ -11,7 +11,8 @@ from detectors.config import ConfigError, load_config
 from detectors.events import parse_line
 from detectors.features.minutes import PATH, summarise
 from detectors.features.request import facts
-from detectors.pipeline import detect, groupings, kinds
+from detectors.allowlist import Allowlist
+from detectors.pipeline import declares, detect, groupings, kinds
 from detectors.surge import Surge
 
 M = 60_000
@@ -79,20 +80,27 @@ def test_quiet_minutes_count_as_minutes_without_views():
     assert surge.usual() == pytest.approx(50 * 1 + 100 * (1 - 0.5 ** (1 / 30)), rel=0.01)
 
 
-def test_the_path_summaries_count_every_logged_out_request_as_one_subject():
+def test_the_path_summaries_count_every_logged_out_request_of_undeclared_clients_as_one_subject():
+    """A logged-in request is the account's; one from Googlebot's published range (allowlisted by default) is a
+    declared client's, not a visitor's. The reference as here, the job in the golden case `logged_out_surge`."""
     lines = [
         '{"ts": 1767600001000, "ip": "10.0.0.1", "method": "GET", "path": "/u/7", "status": 200}',
         '{"ts": 1767600002000, "ip": "10.0.0.2", "method": "GET", "path": "/u/8", "status": 200}',
         '{"ts": 1767600003000, "ip": "10.0.0.2", "method": "GET", "path": "/static/a.png", "status": 200}',
         '{"ts": 1767600004000, "ip": "10.0.0.3", "method": "GET", "path": "/u/9", "status": 200, "account_id": "a1"}',
+        '{"ts": 1767600005000, "ip": "66.249.64.9", "method": "GET", "path": "/u/10", "status": 200}',
     ]
     config = load_config()
-    [minute] = summarise([facts(parse_line(x), config.routes) for x in lines], "path")
+    requests = [facts(parse_line(x), config.routes, Allowlist(config).declares) for x in lines]
+    assert [f.declared for f in requests] == [False, False, False, False, True]
+    [minute] = summarise(requests, "path")
     assert (minute.subject, minute.requests, minute.views, minute.statics, minute.ips) == (PATH, 3, 2, 1, 2)
+    assert [(m.subject, m.views) for m in summarise(requests, "ip")][-1] == ("66.249.64.9", 1)  # its own keeps it
 
 
 def test_the_surge_runs_only_where_configured(tmp_path):
     assert "path" not in kinds(load_config()) and groupings(load_config(), "path") == {}
+    assert declares(load_config()) is None  # no allowlist look-up per request where no path is summarised
     on = tmp_path / "surge.toml"
     on.write_text("[coordination.surge]\nenabled = true\n")
     assert "path" in kinds(load_config(on)) and isinstance(groupings(load_config(on), "path")["surge"], Surge)

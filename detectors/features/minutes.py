@@ -9,7 +9,9 @@ so a summary does not depend on the order of events within the minute.
 
 Accounts are summarised over all their requests; addresses, networks and the platform's
 access path (`PATH`, one subject) over logged-out requests only (logged-in traffic is judged
-per account, so people behind one NAT address are not added up).
+per account, so people behind one NAT address are not added up). The path leaves out the
+requests of declared clients (`RequestFacts.declared`): a verified crawler's burst is not a
+surge of the platform's visitors.
 
 >>> from detectors.features.request import RequestFacts
 >>> f = RequestFacts(60_500, "a1", None, "10.0.0.1", "10.0.0.0/24", True, 7, False, False, True, False,
@@ -138,7 +140,7 @@ def summarise(requests: Iterable[RequestFacts], kind: str) -> list[Any]:
     groups: dict[tuple[int, str], list[RequestFacts]] = {}
     for f in requests:
         subject = PATH if key is None else getattr(f, key)
-        if subject is not None and (kind == "account" or f.account is None):
+        if subject is not None and (kind == "account" or f.account is None) and not (key is None and f.declared):
             groups.setdefault((f.ts - f.ts % MINUTE_MS, subject), []).append(f)
     return [
         record(subject, minute, *(aggregate(agg, fs) for agg in aggs.values()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -67,7 +68,9 @@ class RequestFacts(NamedTuple):
     `view`: a profile view that counts (another user's profile for an account, any
     profile when logged out); `target`: its numeric target id when the id is a number;
     `nav`: the view was reached from search or the feed (per its referer); `noref`: it
-    had no referer; `scripted`, `browser`, `crawler`: what `classify_user_agent` says.
+    had no referer; `scripted`, `browser`, `crawler`: what `classify_user_agent` says;
+    `declared`: a logged-out request from an address the allowlist declares (a verified
+    crawler's, a partner's), which the access path's summaries leave out.
     """
 
     ts: int
@@ -87,10 +90,11 @@ class RequestFacts(NamedTuple):
     user_agent: str | None
     tier: str | None = None  # the platform's trust tier of the account, as the event says
     lookup: bool = False  # a look-up of people by an identifier (phone, e-mail, contact import)
+    declared: bool = False
 
 
-def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
-    """The facts of one event, routed by `routes`."""
+def facts(event: AccessEvent, routes: RouteTable, declares: Callable[[str], bool] | None = None) -> RequestFacts:
+    """The facts of one event, routed by `routes`; `declared` by `declares` (address -> bool), when given."""
     action, target = routes.classify(event.path)
     account, referer, ua = event.account_id, event.referer, classify_user_agent(event.user_agent)
     view = action == "profile_view" and (account is None or target != account)
@@ -117,6 +121,7 @@ def facts(event: AccessEvent, routes: RouteTable) -> RequestFacts:
         event.user_agent,
         event.account_tier,
         action in LOOKUP_ACTIONS,
+        declares is not None and account is None and declares(event.ip),
     )
 
 

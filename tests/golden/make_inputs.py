@@ -35,6 +35,7 @@ T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 SITE = "https://social.example"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 SEARCHES = ("data+engineer", "product+manager", "nurse+berlin", "sales+director", "rust+developer")
 
 
@@ -168,13 +169,18 @@ def main() -> None:
     # for an hour, about 7 views a minute together, from search results with their photos; from minute 40, 60 more
     # addresses in 60 networks join for 15 minutes, each as a person would (search, photos, random ids, 2 views a
     # minute: 30 each, under every per-address limit, and no fleet of bare addresses): the platform's total is what
-    # gives them away.
+    # gives them away. Before it, from minute 31, Googlebot (from its published range, allowlisted by default) reads
+    # 250 profiles a minute for 4 minutes, under its quota: a declared client, not the platform's visitors.
     rng = rng_for("logged_out_surge")
     surge = [e for v in range(12) for e in views(None, f"100.64.30.{v}", T0 + v * 4000, 35, 100_000, rng, via="search")]
     surge += [
         e
         for j in range(60)
         for e in views(None, f"100.{100 + j}.{j * 3}.21", T0 + 40 * MIN + j * 900, 30, 30_000, rng, via="search")
+    ]
+    surge += [
+        {**event(T0 + 31 * MIN + i * 240, f"66.249.66.{1 + i % 3}", f"/u/{20_000 + i}"), "user_agent": GOOGLEBOT}
+        for i in range(1000)
     ]
     write("logged_out_surge", surge)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
