@@ -7,11 +7,11 @@ import random
 
 import pytest
 
+from detectors.allowlist import Allowlist
 from detectors.config import ConfigError, load_config
 from detectors.events import parse_line
 from detectors.features.minutes import PATH, summarise
 from detectors.features.request import facts
-from detectors.allowlist import Allowlist
 from detectors.pipeline import declares, detect, groupings, kinds
 from detectors.surge import Surge
 
