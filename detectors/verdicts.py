@@ -42,6 +42,20 @@ def canonical_network(text: str) -> str | None:
         return None
 
 
+def subject_problem(subject_type: str, subject: str) -> str | None:
+    """Why `subject` is not a subject of `subject_type`, or None: a range must be in canonical CIDR form, and the
+    only access path is `PATH`.
+
+    >>> subject_problem("network", "10.1.2.7/24"), subject_problem("path", PATH), subject_problem("ip", "10.1.2.7")
+    ('is not a network range in canonical CIDR form', None, None)
+    """
+    if subject_type == "network" and canonical_network(subject) != subject:
+        return "is not a network range in canonical CIDR form"
+    if subject_type == "path" and subject != PATH:
+        return f"is not the access path {PATH!r}"
+    return None
+
+
 def parse_verdict(line: str | bytes) -> Verdict:
     """One JSON line to a `Verdict`; `BadEvent` with the reason otherwise (unknown fields are ignored)."""
     obj = json_object(line)
@@ -52,10 +66,9 @@ def parse_verdict(line: str | bytes) -> Verdict:
         raise BadEvent(f"field 'subject_type' is not one of {', '.join(SUBJECT_TYPES)} ({obj['subject_type']!r})")
     if not isinstance(obj["subject"], str) or not obj["subject"]:
         raise BadEvent(f"field 'subject' is not a non-empty string ({obj['subject']!r})")
-    if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
-        raise BadEvent(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
-    if obj["subject_type"] == "path" and obj["subject"] != PATH:
-        raise BadEvent(f"field 'subject' is not the access path {PATH!r} ({obj['subject']!r})")
+    problem = subject_problem(obj["subject_type"], obj["subject"])
+    if problem:
+        raise BadEvent(f"field 'subject' {problem} ({obj['subject']!r})")
     if obj["verdict"] not in VERDICTS:
         raise BadEvent(f"field 'verdict' is not one of {', '.join(VERDICTS)} ({obj['verdict']!r})")
     return Verdict(parse_timestamp(obj["ts"]), obj["subject_type"], obj["subject"], obj["verdict"])

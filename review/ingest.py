@@ -16,10 +16,9 @@ from django.db import transaction
 from django.db.models import Max, Min
 
 from detectors.events import BadEvent, parse_line, parse_timestamp
-from detectors.features.minutes import PATH
 from detectors.features.request import network_of
 from detectors.routes import RouteTable
-from detectors.verdicts import SUBJECT_TYPES, canonical_network
+from detectors.verdicts import SUBJECT_TYPES, subject_problem
 from review.grouping import group_of
 from review.models import IN_QUEUE, Case, DecisionRecord, Event, Member
 
@@ -77,10 +76,9 @@ def check_decision(obj: Any) -> dict[str, Any]:
             raise InputError(f"field '{name}' has the wrong type ({type(obj[name]).__name__})")
     if obj["subject_type"] not in SUBJECT_TYPES:
         raise InputError(f"field 'subject_type' is not one of {', '.join(SUBJECT_TYPES)} ({obj['subject_type']!r})")
-    if obj["subject_type"] == "network" and canonical_network(obj["subject"]) != obj["subject"]:
-        raise InputError(f"field 'subject' is not a network range in canonical CIDR form ({obj['subject']!r})")
-    if obj["subject_type"] == "path" and obj["subject"] != PATH:
-        raise InputError(f"field 'subject' is not the access path {PATH!r} ({obj['subject']!r})")
+    problem = subject_problem(obj["subject_type"], obj["subject"])
+    if problem:
+        raise InputError(f"field 'subject' {problem} ({obj['subject']!r})")
     if obj["action"] not in (*RANK, "unblock"):
         raise InputError(f"field 'action' is not throttle, challenge, block or unblock ({obj['action']!r})")
     if not obj["subject"] or not obj["reasons"] or not all(isinstance(r, str) for r in obj["reasons"]):
