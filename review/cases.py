@@ -153,8 +153,21 @@ def report_range(params: Any) -> tuple[int | None, int | None]:
     return _ms(since), _ms(until)
 
 
+def surge_range(case: Case) -> tuple[int, int]:
+    """A path case's surge, in epoch ms: from the start of its first decided minute to the lapse of its last
+    decision. Its requests are every logged-out profile view, so the whole store would name everyone any visitor
+    ever saw."""
+    start = _ms(case.first_seen) or 0
+    end = max(_ms(d) or 0 for d in case.decisions.values_list("expires_at", flat=True))
+    return start - start % 60_000, end
+
+
 def report(case: Case, ids: Identifiers, since: int | None, until: int | None) -> dict[str, Any]:
-    """The incident report of a case over a time range (see `review.incident`)."""
+    """The incident report of a case over a time range (see `review.incident`); on a path case a bound not given
+    is the surge's (`surge_range`)."""
+    if case.subject_type == "path" and (since is None or until is None):
+        start, end = surge_range(case)
+        since, until = start if since is None else since, end if until is None else until
     members = evidence.members_of(case)
     r = incident.build(evidence.report_rows(members, since, until), members, since, until)
     return {

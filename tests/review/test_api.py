@@ -502,8 +502,10 @@ def test_html_from_the_logs_is_escaped_in_the_pages(as_role, xss_case):
 
 
 def test_a_surge_on_the_access_path_is_a_case_an_analyst_can_lift(as_role):
-    """A `path` decision (the golden surge) is a case: its requests are every logged-out profile view, its subject is
-    no one's (shown as it is, even to viewers), and a dismiss sends the detector a verdict on the path."""
+    """A `path` decision (the golden surge, moved into the scenario's hours) is a case: its requests are every
+    logged-out profile view, its subject is no one's (shown as it is, even to viewers), its incident report covers
+    the surge unless given a range, and a dismiss sends the detector a verdict on the path."""
+    from detectors.events import format_ms
     from detectors.features.minutes import PATH
     from detectors.verdicts import parse_verdict
     from review.ingest import ingest_decisions
@@ -511,7 +513,10 @@ def test_a_surge_on_the_access_path_is_a_case_an_analyst_can_lift(as_role):
 
     golden = Path(__file__).resolve().parents[1] / "golden" / "logged_out_surge" / "expected.jsonl"
     surge = json.loads(golden.read_text())
-    ingest_decisions([("golden", {**surge, "emitted_at": surge["event_time"]})])
+    views = Event.objects.filter(action="profile_view", account_id__isnull=True)
+    at = views.order_by("ts").values_list("ts", flat=True)[views.count() // 2] // 60_000 * 60_000 + 30_000
+    surge.update(event_time=format_ms(at), expires_at=format_ms(at + 3_600_000), emitted_at=format_ms(at))
+    ingest_decisions([("golden", surge)])
     pk = Case.objects.get(subject_type="path").pk
 
     shown = conforms(as_role("viewer").get(f"/api/v1/cases/{pk}"), "/api/v1/cases/{pk}", "get")
@@ -520,8 +525,15 @@ def test_a_surge_on_the_access_path_is_a_case_an_analyst_can_lift(as_role):
     assert shown["summary"]["profile_views"] == shown["summary"]["requests"] == logged_out_views > 1000
     assert shown["population"]["rows"] == [] and shown["linked"] == {"addresses": [], "networks": [], "user_agents": []}
     report = conforms(as_role("viewer").get(f"/api/v1/cases/{pk}/report"), "/api/v1/cases/{pk}/report", "get")
-    served = Event.objects.filter(action="profile_view", account_id__isnull=True, status__lt=400)
-    assert report["people_accessed"] == served.values("target").distinct().count() > 100  # whose data the surge served
+    served = views.filter(status__lt=400)
+    during = served.filter(ts__gte=at - 30_000, ts__lte=at + 3_600_000)
+    assert (report["since"], report["until"]) == (format_ms(at - 30_000), format_ms(at + 3_600_000))
+    assert report["people_accessed"] == during.values("target").distinct().count() > 10  # whose data the surge served
+    everyone = served.values("target").distinct().count()
+    assert report["people_accessed"] < everyone  # not everyone any logged-out visitor ever saw
+    since = format_ms(views.order_by("ts").values_list("ts", flat=True)[0])
+    given = as_role("viewer").get(f"/api/v1/cases/{pk}/report", {"since": since, "until": "2100-01-01T00:00:00Z"})
+    assert given.json()["people_accessed"] == everyone
     c = as_role("analyst")
     page = c.get(f"/cases/{pk}").content.decode()
     assert "blocks every logged-out profile view" in page and 'id="allowlist"' not in page
