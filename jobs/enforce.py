@@ -42,7 +42,7 @@ from typing import Any, TextIO
 
 from detectors.events import BadEvent, format_ms, parse_timestamp
 from detectors.features.minutes import PATH
-from detectors.verdicts import SUBJECT_TYPES, canonical_network
+from detectors.verdicts import SUBJECT_TYPES, subject_problem
 
 ACTIONS = ("throttle", "challenge", "block", "unblock")
 REQUIRED = (
@@ -96,8 +96,9 @@ def validate(decision: Any) -> tuple[int, int]:
     for name in ("decision_id", "subject"):
         if not isinstance(decision[name], str) or not decision[name]:
             raise InvalidDecision(f"field '{name}' is not a non-empty string ({decision[name]!r})")
-    if decision["subject_type"] == "network" and canonical_network(decision["subject"]) != decision["subject"]:
-        raise InvalidDecision(f"subject {decision['subject']!r} is not a network range in canonical CIDR form")
+    problem = subject_problem(decision["subject_type"], decision["subject"])
+    if problem:
+        raise InvalidDecision(f"subject {decision['subject']!r} {problem}")
     if not isinstance(decision["reasons"], list) or not all(isinstance(r, str) for r in decision["reasons"]):
         raise InvalidDecision(f"field 'reasons' is not a list of strings ({decision['reasons']!r})")
     return parse_time(decision["event_time"], "event_time"), parse_time(decision["expires_at"], "expires_at")

@@ -183,6 +183,11 @@ BAD = [
         "network:1.2.3.4/24",
         "subject '1.2.3.4/24' is not a network range in canonical CIDR form",
     ),
+    (
+        json.dumps(dec("logged-out:search", "challenge", T0, subject_type="path")).encode(),
+        "path:logged-out:search",
+        "subject 'logged-out:search' is not the access path 'logged-out:profile_view'",
+    ),
 ]
 
 
