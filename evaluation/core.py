@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,18 +117,20 @@ def evaluate(
     tick: Tick | None = None,
     routes: RouteTable | None = None,
     enforcement_delay_ms: int = 0,
+    declared: Callable[[str], bool] | None = None,
 ) -> Evaluation:
     """Score the decisions and both anchors on labeled events (see the package docstring); `tick` follows the pass
     over the events (`evaluation.traffic.scan`); `routes` (default: the built-in
     table) say which requests disclose personal data; `enforcement_delay_ms` delays the detector's decisions
-    (`decision_actions`), not the anchors', which stand for checks made in the request path.
+    (`decision_actions`), not the anchors', which stand for checks made in the request path; `declared` addresses
+    (`Allowlist.declares`) pass an action on the access path, as a gateway lets declared clients through.
 
     Events with no valid line, or none sent by a labeled actor, are an `InputError`: there is nothing to score,
     and every rate would be that of actors that were never seen."""
     started = time.perf_counter()
     labels = load_labels(labels_path)
     decisions = load_decisions(decisions_path)
-    traffic = scan(events, labels, counter_cap=grid[1] + 1, routes=routes, tick=tick)
+    traffic = scan(events, labels, counter_cap=grid[1] + 1, routes=routes, tick=tick, declared=declared)
     if not traffic.events:
         why = f" (first rejected: {traffic.first_reason})" if traffic.first_reason else ""
         raise InputError(f"events {events}: no valid event in {traffic.lines} lines{why}; nothing to score")

@@ -133,23 +133,31 @@ def scan(
     counter_cap: int,
     routes: RouteTable | None = None,
     tick: Tick | None = None,
+    declared: Callable[[str], bool] | None = None,
 ) -> Traffic:
     """Read the events once and build the `Traffic`; `counter_cap` is the highest limit the anchor may try + 1.
 
     Invalid lines are counted and skipped, as `scrapeguard run` rejects them. Events
     must be in event-time order; an event earlier than the one before stops the pass.
-    `routes` (default: the built-in table) says which requests disclose personal data.
+    `routes` (default: the built-in table) says which requests disclose personal data. `declared` says which
+    addresses are declared clients (`Allowlist.declares`): a gateway lets their logged-out views through an action
+    on the access path (docs/enforcement.md), so those views are not in `views_logged_out`.
     `path` may be `-` (standard input); `tick`, if given, is called every `TICK_LINES` lines and at the end.
     """
     with Source(path) as source:
-        traffic = _scan(source, labels, counter_cap, routes, tick)
+        traffic = _scan(source, labels, counter_cap, routes, tick, declared or (lambda ip: False))
     if tick is not None:
         tick(traffic.lines % TICK_LINES, traffic.last_ts, 1.0 if source.size is not None else None)
     return traffic
 
 
 def _scan(
-    source: Source, labels: Mapping[str, str], counter_cap: int, routes: RouteTable | None, tick: Tick | None
+    source: Source,
+    labels: Mapping[str, str],
+    counter_cap: int,
+    routes: RouteTable | None,
+    tick: Tick | None,
+    declared: Callable[[str], bool],
 ) -> Traffic:
     path = source.path
     size = source.size
@@ -207,7 +215,7 @@ def _scan(
                     if actor.record_times is not None:
                         actor.record_times.append(ts)
                         actor.record_counts.append(actor.records)  # type: ignore[union-attr]
-            if view and account is None:
+            if view and account is None and not declared(ip):
                 if actor.views_logged_out is None:
                     actor.views_logged_out = Presence()
                 actor.views_logged_out.add(ts)

@@ -266,15 +266,25 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not plot.parent.is_dir():
             raise UsageError(f"--plot {plot}: directory {plot.parent} does not exist")
         _no_clashes([("--events", events), ("--labels", labels), ("--decisions", decisions)], [("--plot", plot)])
+    from detectors.allowlist import Allowlist
     from evaluation import InputError, evaluate
     from evaluation.report import render
     from jobs.progress import progress
 
-    routes = load_config(args.config).routes if args.config else None
+    config = load_config(args.config)
+    declared = Allowlist(config).declares
     delay = parse_duration(args.enforcement_delay, "--enforcement-delay") if args.enforcement_delay else 0
     try:
         with progress(None, "lines", desc="evaluate", quiet=args.quiet) as bar:
-            result = evaluate(events, labels, decisions, tick=bar.tick, routes=routes, enforcement_delay_ms=delay)
+            result = evaluate(
+                events,
+                labels,
+                decisions,
+                tick=bar.tick,
+                routes=config.routes,
+                enforcement_delay_ms=delay,
+                declared=declared,
+            )
     except InputError as exc:
         raise UsageError(str(exc)) from None
     print(render(result, as_json=args.json, anchors=args.anchors))
@@ -535,7 +545,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--decisions", required=True, metavar="PATH", help="decisions, v1 JSON Lines; - reads stdin")
     evaluate.add_argument(
-        "--config", metavar="TOML", help="the platform's configuration: its routes say what discloses personal data"
+        "--config",
+        metavar="TOML",
+        help="the platform's configuration: its routes say what discloses personal data, and its allowlisted ranges "
+        "which addresses an action on the access path lets through (default: the built-in one)",
     )
     evaluate.add_argument(
         "--enforcement-delay",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from detectors.allowlist import Allowlist
+from detectors.config import load_config
 from detectors.events import format_ms, parse_timestamp
 from evaluation import evaluate
 from evaluation.attribution import LOOKBACK_MS, Action, Outcome, Presence, resolve
@@ -142,6 +144,7 @@ def test_an_access_path_decision_reaches_the_logged_out_actors_that_ask_for_prof
         (T0 + 20 * M, "10.0.0.1", "/u/3", "a"),  # an account on the same address: logged in, not on the path
         (T0 + 20 * M, "10.0.0.2", "/feed", None),  # logged out, but no profile asked for
         (T0 + 30 * M, "10.0.0.4", "/u/5", None),  # arrives while it lasts
+        (T0 + 30 * M, "66.249.66.1", "/u/6", None),  # a declared crawler (allowlisted range): gateways let it through
         (T0 + 2 * H, "10.0.0.3", "/u/4", None),  # after it lapsed
     ]
     events = tmp_path / "events.jsonl"
@@ -151,8 +154,9 @@ def test_an_access_path_decision_reaches_the_logged_out_actors_that_ask_for_prof
         for ts, ip, path, account in lines
     ))  # fmt: skip
     labels = {"ip:10.0.0.1": "benign_logged_out", "ip:10.0.0.2": "benign_logged_out", "account:a": "benign_user",
-              "ip:10.0.0.3": "benign_logged_out", "ip:10.0.0.4": "scraper_distributed_crawl"}  # fmt: skip
-    traffic = scan(events, labels, counter_cap=100)
+              "ip:10.0.0.3": "benign_logged_out", "ip:10.0.0.4": "scraper_distributed_crawl",
+              "ip:66.249.66.1": "benign_search_crawler"}  # fmt: skip
+    traffic = scan(events, labels, counter_cap=100, declared=Allowlist(load_config()).declares)
     accounts, ips = decision_actions([Decision("path", "logged-out:profile_view", "challenge", T0 + 10 * M, T0 + H)])
     path = accounts.pop("path:logged-out:profile_view")
     assert accounts == {} and ips == {} and path == [Action(T0 + 10 * M, T0 + H, False)]
@@ -163,7 +167,10 @@ def test_an_access_path_decision_reaches_the_logged_out_actors_that_ask_for_prof
         "account:a": Outcome(None, False),
         "ip:10.0.0.3": Outcome(None, False),
         "ip:10.0.0.4": Outcome(T0 + 30 * M, False),
+        "ip:66.249.66.1": Outcome(None, False),
     }
+    undeclared = scan(events, labels, counter_cap=100).views_logged_out
+    assert resolve(labels, {}, {}, {}, path, undeclared)["ip:66.249.66.1"] == Outcome(T0 + 30 * M, False)
 
 
 # --- anchor (b): the CrowdSec crawl bucket ---------------------------------------------------------------
