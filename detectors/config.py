@@ -107,6 +107,7 @@ _SHAPE: dict[str, Any] = {
             "min_members": int,
             "window_minutes": int,
             "action": "action",
+            "max_per_id": int,
             "ranges": {
                 "enabled": bool,
                 "prefix_v4": "prefix_v4",

@@ -33,6 +33,7 @@ parallel; one instance may also hold every cohort (the reference run).
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from itertools import pairwise
 from typing import Any, NamedTuple
 
@@ -163,7 +164,7 @@ class _Group(Layer):
     def hits(self, subject: str, ts: int, features: dict[str, Any]) -> list[Hit]:
         """A hit when the subject is a member of a fleet's group."""
         key = self.key(features) or ""
-        members = self.groups.get(key, {})
+        members = self._counted(self.groups.get(key, {}))
         if subject not in members or not self._fleet(members):
             return []
         return [self._hit(key, members)]
@@ -172,7 +173,7 @@ class _Group(Layer):
         """A `Flag` for this row's subject and for every member of its group not flagged before; its `ts` is
         the later of the row's and the member's own last row (a decision never predates what it decides on)."""
         key = self.key(features) or ""
-        members = self.groups.get(key, {})
+        members = self._counted(self.groups.get(key, {}))
         if not self._fleet(members):
             return []
         acted = self.acted.setdefault(key, set())
@@ -184,6 +185,10 @@ class _Group(Layer):
 
     def _value(self, features: dict[str, Any]) -> Any:
         return None
+
+    def _counted(self, members: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, Any]]:
+        """The members that count towards a fleet and are acted on (all of them unless a subclass says)."""
+        return members
 
     def _fleet(self, members: dict[str, tuple[int, Any]]) -> bool:
         return len(members) >= self.min_members
@@ -206,6 +211,11 @@ class AddressFleet(_Group):
     least `min_members` distinct ids of one block within `window_minutes`, the block is a fleet's,
     and every address seen in it gets an `address_fleet` hit: those seen before too, at once
     (`flagged`), so the first addresses of a round are not left to go on.
+
+    A walk gives each id to one address. Many bare addresses on one id are a shared link being
+    fetched (the previews of a post, from every server that shows it), not a walk: an id that more
+    than `max_per_id` of the block's addresses viewed counts for none of them, and none of them
+    is acted on, even in a block that a crawl makes a fleet's.
 
     >>> fleet = AddressFleet(min_members=3)
     >>> bare = {"logged_out_views_1m": 1, "static_share_10m": 0.0, "noref_share_10m": 1.0,
@@ -231,14 +241,15 @@ class AddressFleet(_Group):
         prefix_v4: int = 24,
         prefix_v6: int = 48,
         range_action: str = "challenge",
+        max_per_id: int = 3,
     ) -> None:
         super().__init__(min_members, window_minutes, action)
-        self.block = block
+        self.block, self.max_per_id = block, max_per_id
         self.range_min, self.prefix, self.range_action = range_min_addresses, {4: prefix_v4, 6: prefix_v6}, range_action
         self.acted_ranges: dict[str, set[str]] = {}  # group key -> ranges already flagged
         self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action,
                        range_min_addresses=range_min_addresses, prefix_v4=prefix_v4, prefix_v6=prefix_v6,
-                       range_action=range_action)  # fmt: skip
+                       range_action=range_action, max_per_id=max_per_id)  # fmt: skip
 
     def key(self, features: dict[str, Any]) -> str | None:
         """The group of a row: its block of ids."""
@@ -256,6 +267,11 @@ class AddressFleet(_Group):
 
     def _value(self, features: dict[str, Any]) -> Any:
         return int(features["target_min_1m"])
+
+    def _counted(self, members: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, Any]]:
+        """The members on an id that at most `max_per_id` of them viewed."""
+        per_id = Counter(v[1] for v in members.values())
+        return {m: v for m, v in members.items() if per_id[v[1]] <= self.max_per_id}
 
     def _fleet(self, members: dict[str, tuple[int, Any]]) -> bool:
         return super()._fleet(members) and len({v[1] for v in members.values()}) >= self.min_members
@@ -280,7 +296,7 @@ class AddressFleet(_Group):
         if not out or not self.range_min:
             return out
         key = self.key(features) or ""
-        members = self.groups[key]
+        members = self._counted(self.groups[key])
         ranges: dict[str, list[str]] = {}
         for member in members:
             ranges.setdefault(self.range_of(member), []).append(member)

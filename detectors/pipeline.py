@@ -351,8 +351,8 @@ def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
         a, r = c["addresses"], c["addresses"]["ranges"]
         scope = {"range_min_addresses": r["min_addresses"] if r["enabled"] else 0, "prefix_v4": r["prefix_v4"],
                  "prefix_v6": r["prefix_v6"], "range_action": r["action"]}  # fmt: skip
-        return {"block": AddressFleet(**{k: a[k] for k in ("block", "min_members", "window_minutes", "action")},
-                                      **scope)} if a["enabled"] else {}  # fmt: skip
+        fleet = {k: a[k] for k in ("block", "min_members", "window_minutes", "action", "max_per_id")}
+        return {"block": AddressFleet(**fleet, **scope)} if a["enabled"] else {}
     out: dict[str, Grouping] = {
         "cohort": Coordination(**{k: c[k] for k in ("min_members", "min_views_1h", "min_density", "action")})
     }

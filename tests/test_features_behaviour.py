@@ -44,6 +44,10 @@ HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Geck
         (HEADLESS, "headless"),
         ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "crawler"),
         ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "crawler"),
+        ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "crawler"),  # link previews
+        ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "crawler"),
+        ("TelegramBot (like TwitterBot)", "crawler"),
+        ("Mozilla/5.0 (Linux; Android 9; CUBOT X19) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36", "browser"),
         ("python-requests/2.31.0", "script"),
         ("curl/8.5.0", "script"),
         ("Scrapy/2.11 (+https://scrapy.org)", "script"),

@@ -64,6 +64,25 @@ def test_many_addresses_on_one_popular_profile_are_no_fleet() -> None:
     assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(5000)) for i in range(10))
 
 
+def test_a_shared_link_in_a_crawled_block_is_not_acted_on() -> None:
+    """Previews of a shared profile, fetched bare by many servers, land in a block a crawl is walking: the crawl's
+    addresses are acted on, the fetchers are not, and they do not help a crawl of too few addresses to fleet."""
+
+    def crawled(max_per_id: int) -> list[tuple[str, int]]:
+        fleet = AddressFleet(min_members=4, max_per_id=max_per_id)
+        out = []
+        for i in range(20):  # 20 servers fetch one shared profile
+            out += flagged(fleet, f"203.0.{i}.7", T0 + i, bare(5000))
+        for i in range(1, 5):  # then a crawl walks the block from 4 addresses
+            out += flagged(fleet, f"100.{i}.0.9", T0 + 100 * i, bare(5000 + i))
+        return out
+
+    walkers = [(f"100.{i}.0.9", T0 + 400) for i in range(1, 5)]
+    assert crawled(max_per_id=3) == walkers  # 3 walkers and the shared id were not 4 ids: no fleet before
+    fetchers = {subject for subject, _ in crawled(max_per_id=20)} - {s for s, _ in walkers}
+    assert len(fetchers) == 20  # without the guard every fetcher is taken for a member
+
+
 def test_scattered_views_are_in_other_blocks_and_old_members_leave() -> None:
     fleet = AddressFleet(block=256, min_members=3, window_minutes=60)
     assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(i * 1000)) for i in range(10))  # one per block

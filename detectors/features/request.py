@@ -26,7 +26,14 @@ UA_CLASSES = ("none", "browser", "app", "script", "headless", "crawler", "other"
 SCRIPTED = ("script", "headless")
 
 _HEADLESS = re.compile(r"headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs", re.I)
-_CRAWLER = re.compile(r"googlebot|bingbot|slurp|crawler|spider|\bbot\b|[-_/]bot\b|bot/", re.I)
+_CRAWLER = re.compile(
+    r"googlebot|bingbot|slurp|crawler|spider|\bbot\b|[-_/]bot\b|bot/"
+    r"|(?<!cu)(?<=[a-z])bot\b"  # a name ending in bot (Slackbot, TelegramBot), not the Cubot phone
+    r"|externalhit|facebot|preview|unfurl|embedly|iframely|vkshare|whatsapp/",  # link-preview fetchers
+    re.I,
+)
+"""A client that says it is automated: crawlers, and the fetchers that preview a shared link (they
+fetch one page, no assets, no referer, from many addresses)."""
 _SCRIPT = re.compile(
     r"^(?:python-requests|python-urllib|python-httpx|aiohttp|curl|wget|go-http-client|java/|okhttp|"
     r"libwww-perl|scrapy|node-fetch|axios|httpclient|ruby|php|postmanruntime)",
