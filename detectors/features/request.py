@@ -27,8 +27,8 @@ SCRIPTED = ("script", "headless")
 
 _HEADLESS = re.compile(r"headless|phantomjs|puppeteer|playwright|selenium|webdriver|slimerjs", re.I)
 _CRAWLER = re.compile(
-    r"googlebot|bingbot|slurp|crawler|spider|\bbot\b|[-_/]bot\b|bot/"
-    r"|(?<!cu)(?<=[a-z])bot\b"  # a name ending in bot (Slackbot, TelegramBot), not the Cubot phone
+    r"googlebot|bingbot|slurp|crawler|spider|bot/"
+    r"|(?<![0-9])(?<!cu)bot\b"  # bot, or a name ending in it (Slackbot, TelegramBot), not the Cubot phone
     r"|externalhit|facebot|preview|unfurl|embedly|iframely|vkshare|whatsapp/",  # link-preview fetchers
     re.I,
 )
