@@ -215,7 +215,9 @@ class AddressFleet(_Group):
     A walk gives each id to one address. Many bare addresses on one id are a shared link being
     fetched (the previews of a post, from every server that shows it), not a walk: an id that more
     than `max_per_id` of the block's addresses viewed counts for none of them, and none of them
-    is acted on, even in a block that a crawl makes a fleet's.
+    is acted on, even in a block that a crawl makes a fleet's. The count holds the whole minute
+    being taken (`ahead`), so the first fetchers of a minute are not taken for walkers before
+    the rest of it is seen.
 
     >>> fleet = AddressFleet(min_members=3)
     >>> bare = {"logged_out_views_1m": 1, "static_share_10m": 0.0, "noref_share_10m": 1.0,
@@ -247,6 +249,7 @@ class AddressFleet(_Group):
         self.block, self.max_per_id = block, max_per_id
         self.range_min, self.prefix, self.range_action = range_min_addresses, {4: prefix_v4, 6: prefix_v6}, range_action
         self.acted_ranges: dict[str, set[str]] = {}  # group key -> ranges already flagged
+        self.coming: dict[str, int] = {}  # the row time's bare rows: address -> id (`ahead`)
         self._remember(block=block, min_members=min_members, window_minutes=window_minutes, action=action,
                        range_min_addresses=range_min_addresses, prefix_v4=prefix_v4, prefix_v6=prefix_v6,
                        range_action=range_action, max_per_id=max_per_id)  # fmt: skip
@@ -268,9 +271,14 @@ class AddressFleet(_Group):
     def _value(self, features: dict[str, Any]) -> Any:
         return int(features["target_min_1m"])
 
+    def ahead(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """The ids of the row time's bare rows, by address, for `_counted`."""
+        self.coming = {subject: self._value(f) for subject, f in rows if self.crawling(f)}
+
     def _counted(self, members: dict[str, tuple[int, Any]]) -> dict[str, tuple[int, Any]]:
-        """The members on an id that at most `max_per_id` of them viewed."""
-        per_id = Counter(v[1] for v in members.values())
+        """The members on an id that at most `max_per_id` addresses viewed, of the members and the row time's
+        bare rows."""
+        per_id = Counter({**{m: v[1] for m, v in members.items()}, **self.coming}.values())
         return {m: v for m, v in members.items() if per_id[v[1]] <= self.max_per_id}
 
     def _fleet(self, members: dict[str, tuple[int, Any]]) -> bool:

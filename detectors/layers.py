@@ -33,6 +33,10 @@ class Layer:
     def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
         """Learn from one row of the subject's features (rules learn nothing)."""
 
+    def ahead(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """See a row time's rows (subject, features) before they are observed one by one (a group layer may
+        need the whole row time to tell what a row is; most need nothing)."""
+
     def score(self, subject: str, ts: int, features: dict[str, Any]) -> float | None:
         """How unusual (or how likely a scraper) the row is, in 0..1; None without an opinion."""
         return None

@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from typing import Any, NamedTuple
 
 from detectors.allowlist import Allowlist
@@ -370,16 +371,24 @@ def grouping(config: Config, key: str) -> Grouping:
     return groupings(config, {"block": "ip", "surge": "path"}.get(name, "account"))[name]
 
 
-def group(layer: Grouping, row: Row) -> list[Row]:
-    """Step 5: one row through its group; a scorer row for each subject the group flags (for the fleets of
-    bare addresses and accounts, the members seen before this row too; with range scope, network ranges)."""
-    layer.observe(row.subject, row.ts, row.features)
-    return [
-        row._replace(subject_type=f.subject_type, subject=f.subject, ts=f.ts,
-                     features=row.features if f.subject == row.subject else {},
-                     hits=tuple((h, "coordination") for h in f.hits))
-        for f in layer.flagged(row.subject, row.ts, row.features)
-    ]  # fmt: skip
+def group(layer: Grouping, rows: list[Row]) -> list[Row]:
+    """Step 5: rows of one group, in canonical order, through it; a scorer row for each subject the group flags
+    (for the fleets of bare addresses and accounts, the members seen before too; with range scope, network
+    ranges). The group sees a row time's rows together (`Layer.ahead`) before it takes them one by one."""
+    out: list[Row] = []
+    for _, same in groupby(rows, key=lambda r: r.rowtime):
+        batch = list(same)
+        layer.ahead([(r.subject, r.features) for r in batch])
+        for row in batch:
+            layer.observe(row.subject, row.ts, row.features)
+            out += [
+                row._replace(subject_type=f.subject_type, subject=f.subject, ts=f.ts,
+                             features=row.features if f.subject == row.subject else {},
+                             hits=tuple((h, "coordination") for h in f.hits))
+                for f in layer.flagged(row.subject, row.ts, row.features)
+            ]  # fmt: skip
+        layer.ahead([])
+    return out
 
 
 # -- learner -------------------------------------------------------------------------------------------------
@@ -495,8 +504,8 @@ def detect(
             observations += routed.learn
             grouped += routed.group
     layers = {name: layer for t in GROUPED for name, layer in groupings(config, t).items()}
-    for key, row in sorted(grouped, key=lambda g: (g[1].order(), g[0])):
-        rows += group(layers[key.split("|", 1)[0]], row)
+    for key, same in groupby(sorted(grouped, key=lambda g: (g[0], g[1].order())), key=lambda g: g[0]):
+        rows += group(layers[key.split("|", 1)[0]], [row for _, row in same])
     rows += [verdict_row(v) for v in verdicts]
     versions = learn_versions(learner or Learner(config), observations)
     return sorted(score(rows, config, versions), key=decision_order)

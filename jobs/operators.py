@@ -397,9 +397,8 @@ class Group(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Any:
         rows = [pickle.loads(p) for p in take(self.pending, timestamp)]
         layer = self.state.value() or grouping(self.config, ctx.get_current_key())
-        for row in sorted(rows, key=ScorerRow.order):
-            for hit in group(layer, row):
-                yield out(f"{hit.subject_type}:{hit.subject}", hit)
+        for hit in group(layer, sorted(rows, key=ScorerRow.order)):
+            yield out(f"{hit.subject_type}:{hit.subject}", hit)
         self.state.update(layer)
 
 

@@ -26,7 +26,7 @@ def bare(target: int, **kw: Any) -> dict[str, Any]:
 
 def flagged(fleet: AddressFleet, ip: str, ts: int, features: dict[str, Any]) -> list[tuple[str, int]]:
     """One address row through its block, as the pipeline's `group` step does: (address, ts) of each scorer row."""
-    rows = group(fleet, Row(ts, BEHAVIOUR, "ip", ip, ts, features))
+    rows = group(fleet, [Row(ts, BEHAVIOUR, "ip", ip, ts, features)])
     assert all({layer for _, layer in r.hits} == {"coordination"} for r in rows)
     return [(r.subject, r.ts) for r in rows]
 
@@ -83,6 +83,23 @@ def test_a_shared_link_in_a_crawled_block_is_not_acted_on() -> None:
     assert len(fetchers) == 20  # without the guard every fetcher is taken for a member
 
 
+def test_the_first_fetchers_of_a_minute_are_not_taken_for_walkers() -> None:
+    """A block is a crawl's fleet; in the next minute 3 walkers go on and 20 servers fetch one shared id of the
+    block. The minute is taken whole: every fetcher's id is shared, so none of them is acted on, even those
+    that come first in the minute's canonical order (before the rest of the fetchers are seen)."""
+    fleet = AddressFleet(min_members=4)
+    for i in range(4):
+        flagged(fleet, f"100.{i}.0.9", T0 + i, bare(5000 + i))
+    minute = [Row(T0 + M, BEHAVIOUR, "ip", f"100.{i}.0.9", T0 + M, bare(5010 + i)) for i in range(4, 7)]
+    minute += [Row(T0 + M, BEHAVIOUR, "ip", f"100.0.{i}.1", T0 + M + i, bare(5100)) for i in range(20)]
+    rows = group(fleet, sorted(minute, key=Row.order))  # the fetchers' addresses sort first
+    assert {r.subject for r in rows} == {f"100.{i}.0.9" for i in range(4, 7)}
+    one_by_one = AddressFleet(min_members=4)  # the same rows, a row time each: the first 3 fetchers are taken
+    for row in [Row(T0 + i, BEHAVIOUR, "ip", f"100.{i}.0.9", T0 + i, bare(5000 + i)) for i in range(4)] + minute:
+        group(one_by_one, [row._replace(rowtime=row.ts)])
+    assert len(one_by_one.acted["ids:19"] - {f"100.{i}.0.9" for i in range(7)}) == 3
+
+
 def test_scattered_views_are_in_other_blocks_and_old_members_leave() -> None:
     fleet = AddressFleet(block=256, min_members=3, window_minutes=60)
     assert not any(flagged(fleet, f"100.{i}.0.9", T0 + i, bare(i * 1000)) for i in range(10))  # one per block
@@ -118,14 +135,14 @@ BARE_ACCOUNT = {"views_1h": 8, "browser_share_1h": 1.0, "static_share_1h": 0.0, 
 
 def test_bare_accounts_sharing_a_user_agent_are_flagged_together_and_people_are_not() -> None:
     fleet = BareAccounts("user_agent", min_members=4)
-    rows = [group(fleet, Row(T0 + i, BEHAVIOUR, "account", f"a{i}", T0 + i, BARE_ACCOUNT)) for i in range(4)]
+    rows = [group(fleet, [Row(T0 + i, BEHAVIOUR, "account", f"a{i}", T0 + i, BARE_ACCOUNT)]) for i in range(4)]
     assert rows[:3] == [[], [], []]
     assert [(r.subject, r.hits[0][0].reason) for r in rows[3]] == [(f"a{i}", "bare_fleet_user_agent") for i in range(4)]
     assert rows[3][0].hits[0][0].evidence == {"user_agent_fleet_size": 4, "user_agent_fleet": "Mozilla/5.0 Chrome/120"}
     people = BareAccounts("user_agent", min_members=4)  # the same client, but with assets and referers
     for person in ({"static_share_1h": 0.3}, {"noref_share_1h": 0.2}, {"browser_share_1h": 0.0}, {"views_1h": 2}):
         assert not any(
-            group(people, Row(T0 + i, BEHAVIOUR, "account", f"p{i}", T0 + i, {**BARE_ACCOUNT, **person}))
+            group(people, [Row(T0 + i, BEHAVIOUR, "account", f"p{i}", T0 + i, {**BARE_ACCOUNT, **person})])
             for i in range(10)
         )
 
@@ -133,8 +150,8 @@ def test_bare_accounts_sharing_a_user_agent_are_flagged_together_and_people_are_
 def test_bare_accounts_taking_turns_on_one_network_are_one_fleet() -> None:
     """A pool: each account a short burst, one after another, all from one network, with different clients."""
     pool = BareAccounts("network", min_members=4)
-    found = [group(pool, Row(T0 + i * 10 * M, BEHAVIOUR, "account", f"a{i}", T0 + i * 10 * M,
-                             {**BARE_ACCOUNT, "user_agent": f"ua-{i}"})) for i in range(4)]  # fmt: skip
+    found = [group(pool, [Row(T0 + i * 10 * M, BEHAVIOUR, "account", f"a{i}", T0 + i * 10 * M,
+                              {**BARE_ACCOUNT, "user_agent": f"ua-{i}"})]) for i in range(4)]  # fmt: skip
     assert [r.subject for r in found[3]] == ["a0", "a1", "a2", "a3"]
     assert BareAccounts("network").key({"network": None}) is None
 
@@ -204,7 +221,7 @@ def test_a_mass_look_up_is_challenged_and_a_few_are_not() -> None:
 
 def ranged(fleet: AddressFleet, ip: str, ts: int, features: dict[str, Any]) -> list[tuple[str, str]]:
     """One address row through its block: (subject_type, subject) of each scorer row."""
-    return [(r.subject_type, r.subject) for r in group(fleet, Row(ts, BEHAVIOUR, "ip", ip, ts, features))]
+    return [(r.subject_type, r.subject) for r in group(fleet, [Row(ts, BEHAVIOUR, "ip", ip, ts, features)])]
 
 
 def test_a_range_holding_enough_of_a_fleets_addresses_is_flagged_once_with_the_fleet() -> None:
@@ -212,9 +229,9 @@ def test_a_range_holding_enough_of_a_fleets_addresses_is_flagged_once_with_the_f
     ips = ["100.1.1.7", "100.1.1.8", "100.2.0.9", "100.1.1.9"]
     seen = [ranged(fleet, ip, T0 + i * 1000, bare(5000 + i)) for i, ip in enumerate(ips)]
     assert seen[3] == [("ip", ip) for ip in sorted(ips)] + [("network", "100.1.1.0/24")]
-    rows = group(fleet, Row(T0 + 9000, BEHAVIOUR, "ip", "100.3.0.1", T0 + 9000, bare(5100)))
+    rows = group(fleet, [Row(T0 + 9000, BEHAVIOUR, "ip", "100.3.0.1", T0 + 9000, bare(5100))])
     assert [(r.subject_type, r.subject) for r in rows] == [("ip", "100.3.0.1")]  # not in the range: not again
-    (row,) = [r for r in group(fleet, Row(T0, BEHAVIOUR, "ip", "100.1.1.7", T0 + 9500, bare(5101)))
+    (row,) = [r for r in group(fleet, [Row(T0, BEHAVIOUR, "ip", "100.1.1.7", T0 + 9500, bare(5101))])
               if r.subject_type == "network"]  # fmt: skip
     hit = row.hits[0][0]  # a member in the range: the range again (the policy absorbs it while in force)
     assert (hit.reason, hit.action, hit.evidence["range_addresses"], hit.evidence["network"]) == (

@@ -189,7 +189,7 @@ def member(i: int, lo: int | None = None, **kw: Any) -> dict[str, Any]:
 
 def see(c: Coordination, account: str, ts: int, features: dict[str, Any]) -> list[Hit]:
     """One account row through its cohort, as the pipeline's `group` step does; the fleet hits it gets."""
-    rows = group(c, Row(ts, BEHAVIOUR, "account", account, ts, features))
+    rows = group(c, [Row(ts, BEHAVIOUR, "account", account, ts, features)])
     if not rows:
         return []
     (row,) = rows  # a cohort flags only the account of the row
