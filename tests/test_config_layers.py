@@ -89,7 +89,7 @@ def test_new_account_tier_window_is_optional(tmp_path: Path) -> None:
             [
                 "rules.behaviour[0] ('typo'): when.views_1hh is not an account feature (known: views_1m, views_10m, "
                 "views_1h, views_24h, views_total, account_age_s, profile_share_1h,",
-                "lookups_1h)",
+                "views_per_search_1h)",
             ],
         ),
         (  # an account feature in an address rule

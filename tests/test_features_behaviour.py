@@ -466,6 +466,24 @@ def test_address_ratios_and_maxima() -> None:
     assert f["addresses_per_minute_max_1h"] == 5
 
 
+def test_search_pages_and_views_per_page_over_10_minutes_and_the_hour() -> None:
+    """Pages of search results are counted per account and per address; views per page count at least one page, and
+    a minute kept in state from before searches were counted (a shorter tuple) counts none."""
+    b = AccountBehaviour()
+    b.minutes.append((T0 - 30 * M, 4, 4, 0, 0, 0, 0, 0, 0, 0, 1, None, None, 0))  # an older version's minute
+    b.update(am(-20, 6, requests=36, searches=30))
+    f = b.update(am(0, 2, requests=12, searches=10))
+    assert (f["searches_10m"], f["searches_1h"], f["views_per_search_10m"], f["views_per_search_1h"]) == (
+        10, 40, 0.2, 0.3,  # 2 views on 10 pages; 12 on 40 (the old minute's 4 views count, its searches do not)
+    )  # fmt: skip
+    assert feed(AccountBehaviour(), [am(0, 3)])["views_per_search_10m"] == 3.0  # no search: per one page
+    a = AddressBehaviour()
+    a.update(adm(-30, 0, requests=20, searches=20))
+    f = a.update(adm(0, 1, requests=5, searches=5))
+    assert (f["logged_out_searches_10m"], f["logged_out_searches_1h"]) == (5, 25)
+    assert (f["logged_out_views_per_search_10m"], f["logged_out_views_per_search_1h"]) == (0.2, 0.04)
+
+
 def test_address_target_density_over_10_minutes() -> None:
     """Logged-out targets walked in order within 10 minutes are dense; an old minute's range is forgotten."""
     b = AddressBehaviour()
@@ -501,4 +519,6 @@ def test_facts_every_field_by_name() -> None:
         "ts": T0, "account": "a1", "created_at": T0 - D, "ip": "10.0.0.1", "network": "10.0.0.0/24", "view": True,
         "target": 42, "not_found": False, "static": False, "nav": True, "noref": False, "scripted": False,
         "browser": True, "crawler": False, "user_agent": CHROME, "tier": "verified", "lookup": False, "declared": False,
+        "search": False,
     }  # fmt: skip
+    assert fact("/search?q=anna&page=2").search and fact("/api/v1/search?q=anna").search

@@ -216,6 +216,31 @@ def test_a_mass_look_up_is_challenged_and_a_few_are_not() -> None:
     assert [(d.subject, d.action, d.reasons) for d in decisions] == [("harvester", "challenge", ["mass_lookup"])]
 
 
+def test_a_harvest_of_search_result_pages_is_challenged_and_a_searcher_who_opens_results_is_not() -> None:
+    """Pages of search results list people: paging through them and opening none is a harvest, per account and per
+    logged-out address; the same pace opening two people a page is someone at work."""
+    routes = load_config().routes
+    line = '{"ts": 1767600000000, "ip": "10.0.0.1", "method": "GET", "path": "%s", "status": 200, "account_id": "a1"}'
+    for path, search in [("/search?q=anna&page=3", True), ("/api/v1/search?q=x", True), ("/u/12", False)]:
+        assert facts(parse_line(line % path), routes).search is search, path
+
+    def pages(ip: str, account: str | None, opened: int) -> list[AccessEvent]:
+        out = []
+        for i in range(40):
+            page = {"ip": ip, "method": "GET", "status": 200, "account_id": account, "user_agent": "Firefox/120.0"}
+            out.append(json.dumps({**page, "ts": T0 + i * 15_000, "path": f"/search?q=anna&page={i + 1}"}))
+            out += [json.dumps({**page, "ts": T0 + i * 15_000 + 5000 * (k + 1), "path": f"/u/{100 * i + k}",
+                                "referer": f"https://social.example/search?q=anna&page={i + 1}"})
+                    for k in range(opened)]  # fmt: skip
+        return [parse_line(x) for x in out]
+
+    events = pages("10.0.0.1", "lister", 0) + pages("10.0.0.2", None, 0) + pages("10.0.0.3", "hunter", 2)
+    decisions = detect(events, load_config())
+    assert sorted((d.subject, d.action, *d.reasons) for d in decisions) == [
+        ("10.0.0.2", "challenge", "logged_out_search_harvest"), ("lister", "challenge", "search_harvest"),
+    ]  # fmt: skip
+
+
 # -- range scope: the network ranges of a fleet's addresses ----------------------------------------------------
 
 

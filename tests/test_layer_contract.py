@@ -170,6 +170,9 @@ def _account_minute(name: str, i: int, rng: random.Random) -> AccountMinute | No
     if kind == "lookup":  # looks people up by phone number, 25 a minute, and views one profile
         return AccountMinute(**{**base, "requests": 26, "views": 1, "lookups": 25, "targets": 1, "tmin": 7,
                                 "tmax": 7, "user_agent": "python-requests/2.31"})  # fmt: skip
+    if kind == "harvester":  # pages through search results, 5 a minute, and opens none of the people listed
+        return AccountMinute(**{**base, "requests": 5, "views": 0, "searches": 5, "targets": 0, "tmin": None,
+                                "tmax": None, "first_view": None, "browser": 5})  # fmt: skip
     raise AssertionError(name)
 
 
@@ -201,6 +204,9 @@ def _address_minute(name: str, i: int, rng: random.Random) -> AddressMinute | No
         target = 5000 + 14 * i + int(name.split("-")[1])
         return AddressMinute(**{**base, "requests": 1, "views": 1, "statics": 0, "noref": 1, "targets": 1,
                                 "tmin": target, "tmax": target})  # fmt: skip
+    if kind == "lister":  # pages through search results logged out, 5 a minute, and opens none
+        return AddressMinute(**{**base, "requests": 5, "views": 0, "statics": 0, "targets": 0, "tmin": None,
+                                "tmax": None, "searches": 5})  # fmt: skip
     raise AssertionError(name)
 
 
@@ -209,11 +215,12 @@ def feature_rows(subject_type: str) -> list[FeatureRow]:
     rng = random.Random(11)
     if subject_type == "account":
         names = [*(f"person-{k}" for k in range(14)), "walker-0", "headless-0", "rotator-0", "newcomer-0", "lookup-0",
+                 "harvester-0",
                  *(f"pooled-{k}" for k in range(5)),
                  *(f"fleet-{k}" for k in range(3))]  # fmt: skip
         make, state = _account_minute, lambda: AccountBehaviour()
     else:
-        names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", "burst-0",
+        names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", "burst-0", "lister-0",
                  *(f"spread-{k}" for k in range(14))]  # fmt: skip
         make, state = _address_minute, lambda: AddressBehaviour()  # type: ignore[assignment]
     states: dict[str, Any] = {}
@@ -288,7 +295,7 @@ class MissingFeatures(AssertionError):
 def missing_feature_rows(rows: list[FeatureRow]) -> list[tuple[str, FeatureRow]]:
     """Rows with features absent or None: none at all, all None, and each feature of a full row (one the layer
     is likely to act on: the busiest) absent, or None, in turn."""
-    full = max(rows, key=lambda r: (bool(r.scraper), r.features.get("views_1h") or r.features.get("requests_10m")))
+    full = max(rows, key=lambda r: (bool(r.scraper), r.features.get("views_1h") or r.features.get("requests_10m") or 0))
     variants = [("no features", full._replace(features={})),
                 ("every feature None", full._replace(features=dict.fromkeys(full.features)))]  # fmt: skip
     for name in full.features:

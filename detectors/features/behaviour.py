@@ -4,7 +4,8 @@ A behaviour object keeps what one subject did in the last hour, one small tuple 
 per active minute, and for accounts its profile views per hour for the last day; after
 each new minute `update` returns the subject's features at that minute. It is plain state
 that pickles small, so the Flink job keeps it in keyed state (`ACCOUNT_FEATURES` and
-`ADDRESS_FEATURES` name what `update` returns). Shares are 0 when nothing was counted.
+`ADDRESS_FEATURES` name what `update` returns). Shares are 0 when nothing was counted;
+profile views per page of search results count at least one page.
 
 Resolutions: windows up to an hour are at minute resolution (the minutes whose start lies
 in the window, the current one included); 24-hour figures are at hour resolution (the
@@ -34,7 +35,8 @@ ACCOUNT_FEATURES = (
     "account_created_at_source", "profile_share_1h", "nav_share_1h", "noref_share_1h", "not_found_ratio_1h",
     "static_share_1h", "scripted_share_1h", "browser_share_1h", "target_density_1h", "minute_cv_1h",
     "active_minutes_1h", "hours_active_24h", "night_share_24h", "ips_per_minute_10m", "target_min_1h",
-    "target_max_1h", "user_agent", "network", "account_tier", "lookups_10m", "lookups_1h",
+    "target_max_1h", "user_agent", "network", "account_tier", "lookups_10m", "lookups_1h", "searches_10m",
+    "searches_1h", "views_per_search_10m", "views_per_search_1h",
 )  # fmt: skip
 """What `AccountBehaviour.update` returns."""
 ACCOUNT_CONTEXT = (
@@ -45,7 +47,8 @@ ACCOUNT_CONTEXT = (
 ADDRESS_FEATURES = (
     "logged_out_views_1m", "logged_out_views_10m", "logged_out_views_1h", "requests_10m", "not_found_ratio_10m",
     "static_share_10m", "noref_share_10m", "crawler_ua_share_10m", "target_density_10m",
-    "addresses_per_minute_max_1h", "target_min_1m",
+    "addresses_per_minute_max_1h", "target_min_1m", "logged_out_searches_10m", "logged_out_searches_1h",
+    "logged_out_views_per_search_10m", "logged_out_views_per_search_1h",
 )  # fmt: skip
 """What `AddressBehaviour.update` returns (all numbers)."""
 RULE_FEATURES = {
@@ -55,9 +58,9 @@ RULE_FEATURES = {
 """Subject type of a behaviour rule -> the features its conditions may name (tests hold these to `update`)."""
 
 # Positions in an account's per-minute tuple.
-_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI, _LOOK = range(14)
+_MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI, _LOOK, _SEARCH = range(15)
 # ... and in an address's.
-_AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI = range(1, 11)
+_AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI, _ASEARCH = range(1, 12)
 
 
 def share(part: int, whole: int) -> float:
@@ -67,6 +70,20 @@ def share(part: int, whole: int) -> float:
     (0.3333, 0.0)
     """
     return round(part / whole, 4) if whole else 0.0
+
+
+def per(part: int, whole: int) -> float:
+    """part per one of whole, rounded to 4 places; whole counts at least 1.
+
+    >>> per(3, 30), per(3, 0)
+    (0.1, 3.0)
+    """
+    return round(part / max(whole, 1), 4)
+
+
+def _column(rows: list[tuple[Any, ...]], i: int) -> int:
+    """The sum of column `i` over rows, 0 for rows kept before the column was counted (state of an older version)."""
+    return sum(r[i] for r in rows if len(r) > i)
 
 
 def density(targets: int, lo: int | None, hi: int | None) -> float:
@@ -119,7 +136,7 @@ class AccountBehaviour:
         self.minutes = [r for r in self.minutes if r[_MIN] > m.minute - HOUR_MS]
         self.minutes.append(
             (m.minute, m.views, m.requests, m.statics, m.nav, m.noref, m.not_found, m.scripted, m.browser,
-             m.targets, m.ips, m.tmin, m.tmax, m.lookups)
+             m.targets, m.ips, m.tmin, m.tmax, m.lookups, m.searches)
         )  # fmt: skip
         hour = m.minute - m.minute % HOUR_MS
         self.hours[hour] = self.hours.get(hour, 0) + m.views
@@ -130,9 +147,11 @@ class AccountBehaviour:
         views_1h, requests_1h, statics_1h = totals[_VIEWS], totals[_REQ], totals[_STAT]
         views_24h = sum(self.hours.values())
         lo, hi = _span(rows, _LO, _HI)
+        views_10m = sum(r[_VIEWS] for r in ten)
+        searches_10m, searches_1h = _column(ten, _SEARCH), _column(rows, _SEARCH)
         return {
             "views_1m": m.views,
-            "views_10m": sum(r[_VIEWS] for r in ten),
+            "views_10m": views_10m,
             "views_1h": views_1h,
             "views_24h": views_24h,
             "views_total": self.views_total,
@@ -155,8 +174,12 @@ class AccountBehaviour:
             "user_agent": m.user_agent,
             "network": m.network,
             "account_tier": self.tier,
-            "lookups_10m": sum(r[_LOOK] for r in ten if len(r) > _LOOK),  # (minutes kept before look-ups counted)
-            "lookups_1h": sum(r[_LOOK] for r in rows if len(r) > _LOOK),
+            "lookups_10m": _column(ten, _LOOK),
+            "lookups_1h": _column(rows, _LOOK),
+            "searches_10m": searches_10m,
+            "searches_1h": searches_1h,
+            "views_per_search_10m": per(views_10m, searches_10m),
+            "views_per_search_1h": per(views_1h, searches_1h),
         }
 
     def age(self, ts: int) -> dict[str, Any]:
@@ -210,16 +233,18 @@ class AddressBehaviour:
         self.hours[hour] = self.hours.get(hour, 0) + m.views
         self.minutes.append(
             (m.minute, m.views, m.requests, m.not_found, m.statics, m.noref, m.ips, m.crawler_ua, m.targets,
-             m.tmin, m.tmax)
+             m.tmin, m.tmax, m.searches)
         )  # fmt: skip
         rows = self.minutes
         ten = _since(rows, m.minute, 10 * MINUTE_MS)
         t = [sum(r[i] for r in ten) if i else 0 for i in range(_ATGT + 1)]
         lo, hi = _span(ten, _ALO, _AHI)
+        views_1h = sum(r[_AVIEWS] for r in rows)
+        searches_10m, searches_1h = _column(ten, _ASEARCH), _column(rows, _ASEARCH)
         return {
             "logged_out_views_1m": m.views,
             "logged_out_views_10m": t[_AVIEWS],
-            "logged_out_views_1h": sum(r[_AVIEWS] for r in rows),
+            "logged_out_views_1h": views_1h,
             "requests_10m": t[_AREQ],
             "not_found_ratio_10m": share(t[_ANF], t[_AVIEWS]),
             "static_share_10m": share(t[_ASTAT], t[_AREQ]),
@@ -228,6 +253,10 @@ class AddressBehaviour:
             "target_density_10m": density(t[_ATGT], lo, hi),
             "addresses_per_minute_max_1h": max(r[_AIPS] for r in rows),
             "target_min_1m": m.tmin,  # the block of ids an address fleet is grouped by (detectors/coordination.py)
+            "logged_out_searches_10m": searches_10m,
+            "logged_out_searches_1h": searches_1h,
+            "logged_out_views_per_search_10m": per(t[_AVIEWS], searches_10m),
+            "logged_out_views_per_search_1h": per(views_1h, searches_1h),
         }
 
     def views_in(self, now: int, ms: int) -> int:

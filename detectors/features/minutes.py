@@ -71,6 +71,7 @@ class AccountMinute(NamedTuple):
     network: str  # the smallest network of the minute
     tier: str | None = None  # the largest trust tier the minute's events assert
     lookups: int = 0  # look-ups of people by an identifier
+    searches: int = 0  # pages of search results
 
 
 class AddressMinute(NamedTuple):
@@ -89,6 +90,7 @@ class AddressMinute(NamedTuple):
     targets: int  # distinct numeric ids viewed
     tmin: int | None
     tmax: int | None
+    searches: int = 0  # pages of search results
 
 
 ACCOUNT: dict[str, Agg] = {
@@ -111,6 +113,7 @@ ACCOUNT: dict[str, Agg] = {
     "network": Agg("min", "network"),
     "tier": Agg("max", "tier"),
     "lookups": Agg("count", None, ("lookup",)),
+    "searches": Agg("count", None, ("search",)),
 }
 ADDRESS: dict[str, Agg] = {
     "last_ts": Agg("max", "ts"),
@@ -124,6 +127,7 @@ ADDRESS: dict[str, Agg] = {
     "targets": Agg("distinct", "target", ("view",)),
     "tmin": Agg("min", "target", ("view",)),
     "tmax": Agg("max", "target", ("view",)),
+    "searches": Agg("count", None, ("search",)),
 }
 SUMMARIES: dict[str, tuple[type, dict[str, Agg], str | None]] = {
     "account": (AccountMinute, ACCOUNT, "account"),

@@ -98,6 +98,7 @@ class RequestFacts(NamedTuple):
     tier: str | None = None  # the platform's trust tier of the account, as the event says
     lookup: bool = False  # a look-up of people by an identifier (phone, e-mail, contact import)
     declared: bool = False
+    search: bool = False  # a page of search results (people listed)
 
 
 def facts(event: AccessEvent, routes: RouteTable, declares: Callable[[str], bool] | None = None) -> RequestFacts:
@@ -129,6 +130,7 @@ def facts(event: AccessEvent, routes: RouteTable, declares: Callable[[str], bool
         event.account_tier,
         action in LOOKUP_ACTIONS,
         declares is not None and account is None and declares(event.ip),
+        action == "search",
     )
 
 

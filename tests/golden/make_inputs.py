@@ -183,6 +183,26 @@ def main() -> None:
         for i in range(1000)
     ]
     write("logged_out_surge", surge)
+    # Search result pages only (each lists people): an aged account in a real browser pages through the results of
+    # one term after another, a page every ~15 s, and opens none of the people listed; a logged-out address does
+    # the same. A recruiter pages as fast from search but opens two of the people listed on every page.
+    rng = rng_for("search_harvest")
+    harvest, pages = [], [f"/search?q={term}&page={n}" for term in SEARCHES for n in range(1, 13)]
+    for who, ip, start in (("lister", "198.51.100.40", T0), (None, "100.64.40.7", T0 + 7 * MIN)):
+        created = T0 - 200 * DAY if who else None
+        harvest += [photo(start - 2000, ip, "/feed", who, created, rng)]
+        for i, page in enumerate(pages[:45]):
+            referer = f"{SITE}{pages[i - 1]}" if i else f"{SITE}/feed"
+            harvest.append(event(start + i * 15_000 + rng.randrange(3000), ip, page, who, created, referer=referer))
+    for i, page in enumerate(pages[:40]):
+        ts = T0 + i * 15_000
+        harvest.append(event(ts, "198.51.100.41", page, "hunter", T0 - 300 * DAY, referer=f"{SITE}/feed"))
+        for k in range(2):
+            profile = f"/u/{rng.randrange(1, 90_000)}"
+            harvest.append(event(ts + 4000 + k * 4000, "198.51.100.41", profile, "hunter", T0 - 300 * DAY,
+                                 referer=f"{SITE}{page}"))  # fmt: skip
+            harvest.append(photo(ts + 4000 + k * 4000, "198.51.100.41", profile, "hunter", T0 - 300 * DAY, rng))
+    write("search_harvest", harvest)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",
