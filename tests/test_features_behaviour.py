@@ -126,9 +126,12 @@ def test_facts_logged_out_view_without_referer() -> None:
 
 
 def test_facts_referer_from_another_profile_is_not_navigation() -> None:
-    """Only search and the feed count as navigation; a referer from another profile does not."""
+    """A view reached from search, the feed, a list of people or a link elsewhere is navigation; one reached from
+    another profile (a walk from profile to profile) or from an asset is not."""
     assert fact("/u/42", referer="https://example.com/u/41").nav is False
-    assert fact("/u/42", referer="https://example.com/feed").nav is True
+    assert fact("/u/42", referer="https://example.com/static/app.js").nav is False
+    for page in ("/feed", "/search?q=anna", "/groups/7/members?page=2", "/u/41/followers", "/"):
+        assert fact("/u/42", referer="https://example.com" + page).nav is True, page
 
 
 @pytest.mark.parametrize("path", ["/u/alice", "/u/" + "9" * 19])
@@ -200,12 +203,12 @@ def test_account_summaries_split_by_minute_and_account_and_skip_logged_out() -> 
 
 def test_address_summary_counts_logged_out_requests_only() -> None:
     """Per address: its logged-out requests, their views, 404s among the views (not missing assets), assets,
-    views without a referer, crawler user agents and distinct targets; logged-in requests from the same address
-    are judged per account and not counted here, not even in last_ts."""
+    views without a referer, crawler, script and browser user agents and distinct targets; logged-in requests from
+    the same address are judged per account and not counted here, not even in last_ts."""
     fs = [
         rf(T0 + 1, None, view=True, target=3, not_found=True),
         rf(T0 + 2, None, view=True, target=5, noref=True, ua="crawler"),
-        rf(T0 + 3, None, static=True, not_found=True),  # a missing asset
+        rf(T0 + 3, None, static=True, not_found=True, ua="script"),  # a missing asset
         rf(T0 + 4, "young", view=True, target=99, created_at=T0 - H),
         rf(T0 + 5, "old", not_found=True, created_at=T0 - 2 * D),
         rf(T0 + 6, "old", ua="crawler"),
@@ -213,7 +216,7 @@ def test_address_summary_counts_logged_out_requests_only() -> None:
     (m,) = summarise(fs, "ip")
     assert m == AddressMinute(
         subject="10.0.0.1", minute=T0, last_ts=T0 + 3, requests=3, views=2, not_found=1, statics=1, noref=1, ips=1,
-        crawler_ua=1, targets=2, tmin=3, tmax=5,
+        crawler_ua=1, targets=2, tmin=3, tmax=5, scripted=1, browser=1,
     )  # fmt: skip
     (net,) = summarise(fs, "network")
     assert net == m._replace(subject="10.0.0.0/24")
@@ -462,8 +465,20 @@ def test_address_ratios_and_maxima() -> None:
         "noref_share_10m": 0.5,  # 10 of 20 views
         "static_share_10m": 0.125,  # 3 of 24 requests
         "crawler_ua_share_10m": 0.25,  # 6 of 24 requests
+        "scripted_share_10m": 0.0,  # none counted (see the next test)
+        "browser_share_10m": 0.0,
     }
     assert f["addresses_per_minute_max_1h"] == 5
+
+
+def test_address_user_agent_shares_over_10_minutes() -> None:
+    """Script clients and browsers among an address's logged-out requests of the last 10 minutes; a minute kept in
+    state from before they were counted (a shorter tuple) counts as neither."""
+    b = AddressBehaviour()
+    b.minutes.append((T0 - 2 * M, 4, 4, 0, 0, 0, 1, 0, 4, 1, 4, 0))  # an older version's minute
+    b.update(adm(-1, 8, scripted=6, browser=2))
+    f = b.update(adm(0, 8, scripted=8))
+    assert (f["scripted_share_10m"], f["browser_share_10m"]) == (0.7, 0.1)  # 14 and 2 of 20 requests
 
 
 def test_search_pages_and_views_per_page_over_10_minutes_and_the_hour() -> None:

@@ -241,6 +241,55 @@ def test_a_harvest_of_search_result_pages_is_challenged_and_a_searcher_who_opens
     ]  # fmt: skip
 
 
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def visits(ip: str, account: str | None, ua: str, every_s: float, n: int, **kw: Any) -> list[AccessEvent]:
+    """`n` views of distinct profiles, one every `every_s` seconds from T0; `kw`: more fields of each, or a
+    function of the view's index giving the referer (`referer`) or an asset loaded after it (`asset`)."""
+    referer, asset = kw.pop("referer", None), kw.pop("asset", None)
+    lines = []
+    for i in range(n):
+        e = {"ts": T0 + int(i * every_s * 1000), "ip": ip, "method": "GET", "path": f"/u/{1000 + 37 * i}",
+             "status": 200, "user_agent": ua, "account_id": account, **kw}  # fmt: skip
+        lines.append({**e, "referer": referer(i)} if referer else e)
+        if asset:
+            lines.append({**e, "ts": e["ts"] + 300, "path": asset(i)})
+    return [parse_line(json.dumps(x)) for x in lines]
+
+
+def test_logged_out_profile_views_by_a_script_or_a_bare_browser_are_challenged_and_a_feed_reader_is_not() -> None:
+    """Logged out, at 40 views a minute or fewer (under the address's limits) and on scattered ids: a script client,
+    and a browser that loads no asset and sends no referer for 30 views, are challenged. A feed reader (its own user
+    agent) and a person in a browser who loads the pages' assets are not."""
+    events = (
+        visits("10.0.0.1", None, "python-httpx/0.27.0", 1.5, 12)
+        + visits("10.0.0.2", None, CHROME, 20, 31)
+        + visits("10.0.0.3", None, "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 9 subscribers)", 10, 60)
+        + visits("10.0.0.4", None, CHROME, 20, 31, asset=lambda i: "/static/app.js")
+        + visits("10.0.0.5", None, CHROME, 20, 29)
+    )
+    decisions = detect(events, load_config())
+    assert sorted((d.subject, d.action, *d.reasons) for d in decisions) == [
+        ("10.0.0.1", "challenge", "logged_out_automation"),
+        ("10.0.0.2", "challenge", "logged_out_browser_without_assets"),
+    ]  # fmt: skip
+
+
+def test_a_list_led_crawl_without_assets_is_challenged_and_a_person_looking_through_a_list_is_not() -> None:
+    """Views reached from a list of people (a group's members, someone's followers) are navigation, so a person who
+    looks through a group's members with its pages' pictures loaded is not taken for a profile crawler. A browser
+    that does the same for an hour at a steady pace and loads no asset is challenged."""
+    aged = {"account_created_at": "2024-01-01T00:00:00Z"}
+    members = lambda i: f"https://social.example/groups/7/members?page={i // 20 + 1}"  # noqa: E731
+    admin = visits("10.0.0.1", "admin", CHROME, 5, 150, referer=members,
+                   asset=lambda i: f"/static/avatars/{i}.jpg", **aged)  # fmt: skip
+    followers = lambda i: f"https://social.example/u/{i // 10}/followers"  # noqa: E731
+    walker = visits("10.0.0.2", "walker", CHROME, 12, 300, referer=followers, **aged)
+    decisions = detect(admin + walker, load_config())
+    assert {(d.subject, *d.reasons) for d in decisions} == {("walker", "browser_without_assets_steady")}
+
+
 # -- range scope: the network ranges of a fleet's addresses ----------------------------------------------------
 
 

@@ -207,6 +207,12 @@ def _address_minute(name: str, i: int, rng: random.Random) -> AddressMinute | No
     if kind == "lister":  # pages through search results logged out, 5 a minute, and opens none
         return AddressMinute(**{**base, "requests": 5, "views": 0, "statics": 0, "targets": 0, "tmin": None,
                                 "tmax": None, "searches": 5})  # fmt: skip
+    if kind == "scripter":  # a script client on scattered ids, 12 a minute, under every limit
+        return AddressMinute(**{**base, "requests": 12, "views": 12, "statics": 0, "noref": 12, "targets": 12,
+                                "tmin": lo, "tmax": lo + 800_000, "scripted": 12})  # fmt: skip
+    if kind == "bare":  # a browser without assets or referers on scattered ids, 2 a minute
+        return AddressMinute(**{**base, "requests": 2, "views": 2, "statics": 0, "noref": 2, "targets": 2,
+                                "tmin": lo, "tmax": lo + 800_000, "browser": 2})  # fmt: skip
     raise AssertionError(name)
 
 
@@ -221,7 +227,7 @@ def feature_rows(subject_type: str) -> list[FeatureRow]:
         make, state = _account_minute, lambda: AccountBehaviour()
     else:
         names = [*(f"visitor-{k}" for k in range(10)), "enumerator-0", "prober-0", "burst-0", "lister-0",
-                 *(f"spread-{k}" for k in range(14))]  # fmt: skip
+                 "scripter-0", "bare-0", *(f"spread-{k}" for k in range(14))]  # fmt: skip
         make, state = _address_minute, lambda: AddressBehaviour()  # type: ignore[assignment]
     states: dict[str, Any] = {}
     rows = []

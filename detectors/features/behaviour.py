@@ -48,7 +48,7 @@ ADDRESS_FEATURES = (
     "logged_out_views_1m", "logged_out_views_10m", "logged_out_views_1h", "requests_10m", "not_found_ratio_10m",
     "static_share_10m", "noref_share_10m", "crawler_ua_share_10m", "target_density_10m",
     "addresses_per_minute_max_1h", "target_min_1m", "logged_out_searches_10m", "logged_out_searches_1h",
-    "logged_out_views_per_search_10m", "logged_out_views_per_search_1h",
+    "logged_out_views_per_search_10m", "logged_out_views_per_search_1h", "scripted_share_10m", "browser_share_10m",
 )  # fmt: skip
 """What `AddressBehaviour.update` returns (all numbers)."""
 RULE_FEATURES = {
@@ -60,7 +60,7 @@ RULE_FEATURES = {
 # Positions in an account's per-minute tuple.
 _MIN, _VIEWS, _REQ, _STAT, _NAV, _NOREF, _NF, _SCR, _BRW, _TGT, _IPS, _LO, _HI, _LOOK, _SEARCH = range(15)
 # ... and in an address's.
-_AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI, _ASEARCH = range(1, 12)
+_AVIEWS, _AREQ, _ANF, _ASTAT, _ANOREF, _AIPS, _ACRAWL, _ATGT, _ALO, _AHI, _ASEARCH, _ASCR, _ABRW = range(1, 14)
 
 
 def share(part: int, whole: int) -> float:
@@ -233,7 +233,7 @@ class AddressBehaviour:
         self.hours[hour] = self.hours.get(hour, 0) + m.views
         self.minutes.append(
             (m.minute, m.views, m.requests, m.not_found, m.statics, m.noref, m.ips, m.crawler_ua, m.targets,
-             m.tmin, m.tmax, m.searches)
+             m.tmin, m.tmax, m.searches, m.scripted, m.browser)
         )  # fmt: skip
         rows = self.minutes
         ten = _since(rows, m.minute, 10 * MINUTE_MS)
@@ -257,6 +257,8 @@ class AddressBehaviour:
             "logged_out_searches_1h": searches_1h,
             "logged_out_views_per_search_10m": per(t[_AVIEWS], searches_10m),
             "logged_out_views_per_search_1h": per(views_1h, searches_1h),
+            "scripted_share_10m": share(_column(ten, _ASCR), t[_AREQ]),
+            "browser_share_10m": share(_column(ten, _ABRW), t[_AREQ]),
         }
 
     def views_in(self, now: int, ms: int) -> int:

@@ -57,7 +57,7 @@ class AccountMinute(NamedTuple):
     first_view: int | None  # time of the minute's first profile view
     requests: int
     views: int  # views of other users' profiles
-    nav: int  # ... reached from search or the feed
+    nav: int  # ... reached from a page that is not another profile (search, the feed, a list of people)
     noref: int  # ... without a referer
     not_found: int  # requests answered 404
     statics: int
@@ -91,6 +91,8 @@ class AddressMinute(NamedTuple):
     tmin: int | None
     tmax: int | None
     searches: int = 0  # pages of search results
+    scripted: int = 0  # requests from a script library or headless browser
+    browser: int = 0  # requests claiming an ordinary browser
 
 
 ACCOUNT: dict[str, Agg] = {
@@ -128,6 +130,8 @@ ADDRESS: dict[str, Agg] = {
     "tmin": Agg("min", "target", ("view",)),
     "tmax": Agg("max", "target", ("view",)),
     "searches": Agg("count", None, ("search",)),
+    "scripted": Agg("count", None, ("scripted",)),
+    "browser": Agg("count", None, ("browser",)),
 }
 SUMMARIES: dict[str, tuple[type, dict[str, Agg], str | None]] = {
     "account": (AccountMinute, ACCOUNT, "account"),

@@ -74,7 +74,8 @@ class RequestFacts(NamedTuple):
 
     `view`: a profile view that counts (another user's profile for an account, any
     profile when logged out); `target`: its numeric target id when the id is a number;
-    `nav`: the view was reached from search or the feed (per its referer); `noref`: it
+    `nav`: the view was reached from a page that is not another profile (per its referer: search, the
+    feed, a list of people such as a group's members or someone's followers, a link elsewhere); `noref`: it
     had no referer; `scripted`, `browser`, `crawler`: what `classify_user_agent` says;
     `declared`: a logged-out request from an address the allowlist declares (a verified
     crawler's, a partner's), which the access path's summaries leave out.
@@ -110,7 +111,7 @@ def facts(event: AccessEvent, routes: RouteTable, declares: Callable[[str], bool
     if view:
         noref = not referer
         if referer:
-            nav = _referer_action(routes, referer) in ("search", "feed")
+            nav = _referer_action(routes, referer) not in _NOT_NAV
     return RequestFacts(  # by position, which is cheaper than by keyword: the fields in order
         event.ts,
         account,
@@ -132,6 +133,10 @@ def facts(event: AccessEvent, routes: RouteTable, declares: Callable[[str], bool
         declares is not None and account is None and declares(event.ip),
         action == "search",
     )
+
+
+_NOT_NAV = frozenset({"profile_view", "static"})
+"""Referers a view is not navigated from: another profile (a walk from profile to profile), an asset."""
 
 
 def _referer_action(routes: RouteTable, referer: str) -> str:

@@ -203,6 +203,44 @@ def main() -> None:
                                  referer=f"{SITE}{page}"))  # fmt: skip
             harvest.append(photo(ts + 4000 + k * 4000, "198.51.100.41", profile, "hunter", T0 - 300 * DAY, rng))
     write("search_harvest", harvest)
+    # Profiles reached from lists of people. An admin (aged account) looks through 120 of a group's members, a
+    # profile every ~6 s with the members page as referer and each photo loaded. A walker (aged account) crawls
+    # followers lists for 90 minutes: a profile every ~12 s with the followers page as referer, the site's assets
+    # loaded once, no photo.
+    rng = rng_for("list_walk")
+    admin, walker, aged = "198.51.100.50", "198.51.100.51", T0 - 400 * DAY
+    walk = [photo(T0 + 20 * MIN - 1000, admin, "/groups/77", "admin", aged, rng)]
+    for i in range(120):
+        ts, profile = T0 + 20 * MIN + i * 6000 + rng.randrange(2000), f"/u/{rng.randrange(1, 90_000)}"
+        listing = f"{SITE}/groups/77/members?page={i // 20 + 1}"
+        walk.append(event(ts, admin, profile, "admin", aged, referer=listing))
+        walk.append(photo(ts, admin, profile, "admin", aged, rng))
+    walk.append(photo(T0 - 1000, walker, "/feed", "walker", aged, rng))
+    followers = ""
+    for i in range(450):
+        followers = f"{SITE}/u/{rng.randrange(1, 90_000)}/followers" if i % 15 == 0 else followers
+        ts = T0 + i * 12_000 + rng.randrange(3000)
+        walk.append(event(ts, walker, f"/u/{rng.randrange(1, 90_000)}", "walker", aged, referer=followers))
+    write("list_walk", walk)
+    # Logged out, under the address's limits, on scattered ids: a script client (python-httpx) views a profile
+    # every 2 s for 5 minutes; a browser with no asset and no referer one every 40 s for an hour; a feed reader
+    # polls 40 people's feeds (/u/<id>.rss) every 15 minutes; a person views 6 profiles with their photos.
+    rng = rng_for("logged_out_clients")
+    quiet: list[dict] = []
+    for i in range(150):
+        quiet.append({**event(T0 + i * 2000, "100.64.50.1", f"/u/{rng.randrange(1, 90_000)}"),
+                      "user_agent": "python-httpx/0.27.0"})  # fmt: skip
+    quiet += [event(T0 + i * 40_000, "100.64.50.2", f"/u/{rng.randrange(1, 90_000)}") for i in range(90)]
+    feeds = [rng.randrange(1, 90_000) for _ in range(40)]
+    for i in range(240):
+        ts = T0 + (i // 40) * 15 * MIN + (i % 40) * 1500
+        reader = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 12 subscribers)"
+        quiet.append({**event(ts, "100.64.50.3", f"/u/{feeds[i % 40]}.rss"), "user_agent": reader})
+    for i in range(6):
+        page = f"/u/{rng.randrange(1, 90_000)}"
+        quiet.append(event(T0 + i * 30_000, "100.64.50.4", page, referer=f"{SITE}/"))
+        quiet.append(photo(T0 + i * 30_000, "100.64.50.4", page, None, None, rng))
+    write("logged_out_clients", quiet)
     # A logged-out IP walks profile ids in order, two per second, for 6 minutes (many 404s); no browser.
     write(
         "logged_out_enumerator",
