@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_previews import Layer
 from benchmarks.broker import Broker, start_broker
 from detectors.config import load_config
 from detectors.events import BadEvent, LineReader
@@ -59,6 +60,19 @@ def reference(paths: list[Path], config_path: Path | None = None) -> list[dict]:
             if event is not None:
                 events.append(event)
     return comparable([_as_json(d) for d in detect(events, config)])
+
+
+def layered(tmp_path: Path, layer: Layer, seed: int = 3) -> tuple[Path, dict[str, str], list[tuple[int, dict]]]:
+    """A small simulated sample under `tmp_path` and a benchmark layer's requests over it: the events file, the
+    labels the layer added, and its requests (time, event)."""
+    from jobs.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path), "--scenario", "small", "--seed", str(seed), "--quiet"]) == 0
+    events = tmp_path / "events.jsonl"
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    simulated = set(labels)
+    extra = layer(events, labels, seed)
+    return events, {k: v for k, v in labels.items() if k not in simulated}, extra
 
 
 def _as_json(d: Decision) -> dict:

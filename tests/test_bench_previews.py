@@ -8,23 +8,18 @@ import sys
 from pathlib import Path
 
 from benchmarks.bench_previews import KINDS, merged, previews
-from jobs.cli import main
+from tests.conftest import layered
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_previews_are_bare_logged_out_fetches_of_profiles_people_view_merged_in_time_order(tmp_path) -> None:
-    assert main(["simulate", "--out", str(tmp_path), "--scenario", "small", "--seed", "3", "--quiet"]) == 0
-    events = tmp_path / "events.jsonl"
-    labels = json.loads((tmp_path / "labels.json").read_text())
-    simulated = len(labels)
-    extra = previews(events, labels, seed=3)
+    events, added, extra = layered(tmp_path, previews)
     viewed = {json.loads(line)["path"] for line in events.open() if '"account_id"' in line}
     pages = [e for _, e in extra if not e["path"].startswith("/static/")]
     assert pages and all(e["path"] in viewed and "account_id" not in e and "referer" not in e for e in pages)
-    added = dict(list(labels.items())[simulated:])
     assert set(added.values()) == set(KINDS) and set(added) == {f"ip:{e['ip']}" for _, e in extra}
-    fediverse = [e for _, e in extra if labels[f"ip:{e['ip']}"] == KINDS[1]]
+    fediverse = [e for _, e in extra if added[f"ip:{e['ip']}"] == KINDS[1]]
     assert len({e["ip"] for e in fediverse}) == len({e["user_agent"] for e in fediverse})  # one address per server
     times = [json.loads(line)["ts"] for line in merged(events, extra)]
     assert times == sorted(times) and len(times) == sum(1 for _ in events.open()) + len(extra)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 from benchmarks.bench_search_pages import KINDS, harvests
 from detectors.config import load_config
-from jobs.cli import main
+from tests.conftest import layered
 
 
 def test_harvests_page_through_search_results_and_open_no_profile(tmp_path) -> None:
-    assert main(["simulate", "--out", str(tmp_path), "--scenario", "small", "--seed", "3", "--quiet"]) == 0
-    events = tmp_path / "events.jsonl"
-    labels = json.loads((tmp_path / "labels.json").read_text())
-    simulated = len(labels)
-    extra = harvests(events, labels, seed=3)
+    _, added, extra = layered(tmp_path, harvests)
     routes = load_config().routes
     pages = [e for _, e in extra if not e["path"].startswith("/static/")]
     assert {routes.classify(e["path"])[0] for e in pages} == {"search"}
     assert all(e["records"] == (20 if e["path"].startswith("/api/") else 10) for e in pages)
-    added = dict(list(labels.items())[simulated:])
     assert set(added.values()) == set(KINDS)
     actors = {f"account:{e['account_id']}" if "account_id" in e else f"ip:{e['ip']}" for _, e in extra}
     assert actors == set(added)
