@@ -21,13 +21,12 @@ scrapers, the records disclosed before the first action, and the detector's macr
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from pathlib import Path
 
-from benchmarks.bench_previews import main
-from detectors.events import format_ms, parse_timestamp
+from benchmarks.bench_previews import main, profile_views
+from detectors.events import format_ms
 
 KINDS = ("scraper_graph_walker", "scraper_change_monitor", "benign_feed_reader", "benign_group_admin")
 BROWSERS = (
@@ -55,15 +54,8 @@ def ip(rng: random.Random) -> str:
 def walks(events: Path, labels: dict[str, str], seed: int) -> list[tuple[int, dict]]:
     """The four kinds' requests for one seed (time in epoch ms, event); adds their actors to `labels`."""
     rng = random.Random(seed * 104729)
-    viewed: dict[str, int] = {}
-    first = last = 0
-    with events.open("rb") as f:
-        for line in f:
-            e = json.loads(line)
-            last = parse_timestamp(e["ts"])
-            first = first or last
-            if e["path"].startswith("/u/") and e.get("account_id") and e["status"] == 200:
-                viewed[e["path"][3:]] = viewed.get(e["path"][3:], 0) + 1
+    first, last, seen = profile_views(events)
+    viewed = {path[3:]: n for (path, status), n in seen.items() if status == 200}
     people, weights = list(viewed), list(viewed.values())
     rows: list[tuple[int, dict]] = []
 
@@ -130,7 +122,7 @@ def walks(events: Path, labels: dict[str, str], seed: int) -> list[tuple[int, di
         ua = rng.choice(READERS).format(n=rng.randint(1, 40))
         c = {"ip": ip(rng), "method": "GET", "status": 200, "user_agent": ua, "bytes": 12_000}
         labels[f"ip:{c['ip']}"] = KINDS[2]
-        feeds = set(rng.choices(people, weights, k=rng.randint(5, 60)))
+        feeds = dict.fromkeys(rng.choices(people, weights, k=rng.randint(5, 60)))  # in order drawn
         interval = rng.randint(15, 60) * 60_000
         for person in feeds:
             t = first + rng.randrange(interval)

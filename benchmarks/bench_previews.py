@@ -24,6 +24,7 @@ import heapq
 import json
 import random
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,10 +41,10 @@ CHAT = (
 KINDS = ("benign_link_preview", "benign_fediverse_preview")
 
 
-def previews(events: Path, labels: dict[str, str], seed: int) -> list[tuple[int, dict]]:
-    """The preview requests for one seed (time in epoch ms, event); adds their addresses to `labels`."""
-    rng = random.Random(seed)
-    viewed: dict[str, int] = {}
+def profile_views(events: Path) -> tuple[int, int, Counter[tuple[str, int]]]:
+    """A simulated events file's first and last event time (epoch ms), and its accounts' views of `/u/<id>` by
+    (path, status), in the order first seen."""
+    seen: Counter[tuple[str, int]] = Counter()
     first = last = 0
     with events.open("rb") as f:
         for line in f:
@@ -51,7 +52,17 @@ def previews(events: Path, labels: dict[str, str], seed: int) -> list[tuple[int,
             last = parse_timestamp(e["ts"])
             first = first or last
             if e["path"].startswith("/u/") and e.get("account_id"):
-                viewed[e["path"]] = viewed.get(e["path"], 0) + 1
+                seen[e["path"], e["status"]] += 1
+    return first, last, seen
+
+
+def previews(events: Path, labels: dict[str, str], seed: int) -> list[tuple[int, dict]]:
+    """The preview requests for one seed (time in epoch ms, event); adds their addresses to `labels`."""
+    rng = random.Random(seed)
+    first, last, seen = profile_views(events)
+    viewed: dict[str, int] = {}
+    for (path, _), n in seen.items():
+        viewed[path] = viewed.get(path, 0) + n
     paths, weights = list(viewed), list(viewed.values())
     span = last - first - 120_000
     rows: list[tuple[int, dict]] = []
