@@ -26,15 +26,10 @@ import sys
 from pathlib import Path
 
 from benchmarks.bench_previews import main, profile_views
+from benchmarks.bench_search_pages import BROWSERS, SITE
 from detectors.events import format_ms
 
 KINDS = ("scraper_graph_walker", "scraper_change_monitor", "benign_feed_reader", "benign_group_admin")
-BROWSERS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
-    "Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-)
 READERS = (
     "Feedly/1.0 (+http://www.feedly.com/fetcher.html; {n} subscribers)",
     "NetNewsWire (RSS Reader; https://netnewswire.com/)",
@@ -43,7 +38,6 @@ READERS = (
     "FreshRSS/1.2{n} (Linux; https://freshrss.org)",
 )
 SCRIPTS = ("python-httpx/0.2{n}.0", "Go-http-client/1.1", "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)")
-SITE = "https://social.example"
 
 
 def ip(rng: random.Random) -> str:
