@@ -72,11 +72,12 @@ _SHAPE: dict[str, Any] = {
         "human": {"factor": "factor", "min_age_days": int, "when": "conditions"},
     },
     "features": {"night_utc_hours": "hours"},
+    "absence": {"min_rows": "natural", "min_share": "fraction"},
     "models": {
         "sample_every": int,
         "anomaly": {
             "enabled": bool,
-            "seed": "seed",
+            "seed": "natural",
             "n_trees": int,
             "height": int,
             "window_size": int,
@@ -316,7 +317,7 @@ def _check(value: Any, shape: Any, name: str, where: str) -> None:
     elif shape == "format":
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{place} must be a non-empty string")
-    elif shape == "seed":
+    elif shape == "natural":
         if type(value) is not int or value < 0:
             raise ConfigError(f"{place}: {value!r} is not a non-negative integer")
     elif shape == "subject":

@@ -14,7 +14,8 @@ watermarks guarantee, and is what the job is tested against, decision for decisi
 4. `learn` (`detectors.learner`): population-wide models, published in versions;
 5. `group`: coordination per group (`groupings`: cohorts and fleets of bare accounts, blocks of ids);
 6. `Score`: per subject, in canonical order, the rows of one row time assessed together
-   (`detectors.assess`) and put through the decision policy (`detectors.policy`).
+   (`detectors.assess`, with the hits that rest on what the logs do not carry dropped:
+   `detectors.absence`) and put through the decision policy (`detectors.policy`).
 
 >>> from detectors.config import load_config
 >>> from detectors.events import parse_line
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from typing import Any, NamedTuple
 
+from detectors.absence import Absence
 from detectors.allowlist import Allowlist
 from detectors.assess import Assessor, Tagged
 from detectors.config import ACTIONS, Config
@@ -423,6 +425,7 @@ class Score:
     def __init__(self, config: Config) -> None:
         self.assessor = Assessor(config)
         self.policy = DecisionPolicy(config)
+        self.absence = Absence(config)
 
     def run(self, version: Version, state: PolicyState, rows: list[Row]) -> list[Decision]:
         """Rows of one subject and row time, in canonical order: an assessment per source (limits, behaviour,
@@ -442,7 +445,7 @@ class Score:
                     decision = self.policy.verdict(state, r.subject_type, r.subject, r.ts, r.verdict or "")
                     decisions += [decision] if decision is not None else []
                 continue
-            tagged = [t for r in same for t in r.hits]
+            tagged = self.absence.keep(version.population.logs, [t for r in same for t in r.hits])
             gated = any(r.gated for r in same)
             ceiling = max((h.action for h, _ in tagged), key=ACTIONS.index, default=None)
             if source == BEHAVIOUR and (gated or len({layer for _, layer in tagged}) > 1):

@@ -3,7 +3,7 @@
 Every behaviour row (one subject-minute) adds its numeric features to a fixed histogram
 per subject type and feature; `percentile` is the share of rows seen so far whose value
 was at most the given one (to the histogram's resolution: 0.01 for shares, 1 up to 100,
-about 5% steps above).
+about 5% steps above). It also counts what the platform's logs carry (`detectors.absence.Logs`).
 
 >>> p = Population()
 >>> for v in range(100):
@@ -17,6 +17,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+from detectors.absence import Logs
+
 EDGES = sorted(
     {round(i / 100, 2) for i in range(101)} | set(range(1, 101)) | {round(100 * 1.05**i) for i in range(1, 190)}
 )
@@ -28,9 +30,15 @@ class Population:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, str], list[int]] = {}
         self.totals: dict[tuple[str, str], int] = {}
+        self.logs = Logs()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("logs", Logs())  # a population pickled before `logs` counts from its restore
 
     def add(self, subject_type: str, features: dict[str, Any]) -> None:
         """Count one row's numeric features."""
+        self.logs.add(features)
         for name, value in features.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 key = (subject_type, name)
