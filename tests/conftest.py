@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.bench_previews import Layer
 from benchmarks.broker import Broker, start_broker
-from detectors.config import load_config
+from detectors.config import Config, load_config
 from detectors.events import BadEvent, LineReader
 from detectors.pipeline import detect
 from detectors.policy import Decision
@@ -38,6 +38,13 @@ class Run:
     stderr: str
     decisions: list[dict]
     dead_letters: list[dict]
+
+
+def config_with(tmp_path: Path, text: str) -> Config:
+    """The default configuration with the TOML `text` over it (written under `tmp_path`)."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return load_config(path)
 
 
 def comparable(decisions: list[dict]) -> list[dict]:

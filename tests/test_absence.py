@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from detectors.absence import KINDS, Absence, Logs, rests_on
-from detectors.config import Config, load_config
+from detectors.config import load_config
 from detectors.events import AccessEvent, parse_line
 from detectors.layers import Hit
 from detectors.pipeline import detect
 from detectors.population import Population
+from tests.conftest import config_with
 
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
@@ -94,12 +95,6 @@ def crowd_and_walker(assets: bool) -> list[AccessEvent]:
     lines += views("walker", "10.2.0.1", 1200, 18, 200, referer="https://social.example/u/7/followers")
     lines += views("script", "10.2.0.2", 1200, 5, 30, ua="python-httpx/0.27.0")
     return [parse_line(json.dumps(x)) for x in sorted(lines, key=lambda x: x["ts"])]
-
-
-def config_with(tmp_path: Path, text: str) -> Config:
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 def test_a_browser_without_assets_is_challenged_only_where_the_logs_carry_assets(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from detectors.config import Config, ConfigError, load_config
+from detectors.config import ConfigError, load_config
 from detectors.coordination import AddressFleet, BareAccounts
 from detectors.events import AccessEvent, parse_line
 from detectors.features.request import facts
 from detectors.pipeline import BEHAVIOUR, Limits, Row, detect, group
 from detectors.tiers import Tiers
+from tests.conftest import config_with
 
 T0 = 1_767_600_000_000  # 2026-01-05T08:00:00Z
 M, D = 60_000, 86_400_000
@@ -323,12 +324,6 @@ def test_ranges_are_off_by_default_and_too_few_addresses_make_none() -> None:
                                                                              "100.3.1.4"])):  # fmt: skip
         rows = [r for i, ip in enumerate(ips) for r in ranged(fleet, ip, T0 + i, bare(5000 + i))]
         assert rows and all(t == "ip" for t, _ in rows)
-
-
-def config_with(tmp_path: Path, text: str) -> Config:
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 RANGES_ON = "[coordination.addresses.ranges]\nenabled = true\n"
