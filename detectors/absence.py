@@ -8,7 +8,8 @@ sample of rows, how many load any asset and how many views come with a referer (
 logs carry a kind once `[absence] min_rows` rows are counted and at least `min_share` of them
 show it; until then nothing is known, and nothing missing counts. A hit that rests on absences
 (`rests_on`) stands only while the logs carry at least one of them (`Absence.keep`): "no assets
-and no referer" still says something where referers are logged.
+and no referer" still says something where referers are logged. Likewise the `human` trust tier asks
+only for what the logs carry (`detectors.tiers`).
 
 >>> logs = Logs()
 >>> for i in range(100):
@@ -29,11 +30,26 @@ from detectors.coordination import AddressFleet
 from detectors.layers import Hit
 
 KINDS = frozenset({"assets", "referers"})
-_MISSING = {  # a condition that holds when the logs show little of a kind: (feature prefix, operators)
-    "static_share": ("assets", ("<", "<=")),
-    "noref_share": ("referers", (">", ">=")),
-    "nav_share": ("referers", ("<", "<=")),
+_LOW, _HIGH = ("<", "<="), (">", ">=")
+_SHOWS = {  # feature prefix -> the kind of the logs it shows, and the operators of a condition asking for little
+    "static_share": ("assets", _LOW),
+    "noref_share": ("referers", _HIGH),
+    "nav_share": ("referers", _LOW),
 }
+
+
+def asks(feature: str, text: str, missing: bool) -> str | None:
+    """The kind of the logs a condition asks to be missing (`missing`) or shown, if it asks either.
+
+    >>> asks("static_share_1h", "< 0.05", missing=True), asks("nav_share_1h", ">= 0.5", missing=False)
+    ('assets', 'referers')
+    """
+    for prefix, (kind, little) in _SHOWS.items():
+        if feature.startswith(prefix):
+            op = parse_condition(text)[0]
+            if op != "==" and (op in little) == missing:
+                return kind
+    return None
 
 
 @dataclass
@@ -70,11 +86,7 @@ def rests_on(config: Config) -> dict[str, frozenset[str]]:
     clients' (no assets and no referer) both."""
     reasons: dict[str, frozenset[str]] = {}
     for rule in config.section("rules")["behaviour"]:
-        missing = set()
-        for feature, text in rule["when"].items():
-            for prefix, (kind, ops) in _MISSING.items():
-                if feature.startswith(prefix) and parse_condition(text)[0] in ops:
-                    missing.add(kind)
+        missing = {k for f, text in rule["when"].items() if (k := asks(f, text, missing=True)) is not None}
         if missing:
             reasons[rule["name"]] = frozenset(missing)
     bare = {AddressFleet.reason, f"{AddressFleet.reason}_range"}
@@ -90,7 +102,10 @@ class Absence:
         self.min_rows, self.min_share = section["min_rows"], section["min_share"]
         self.rests_on = rests_on(config)
 
-    def keep(self, logs: Logs, tagged: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+    def carried(self, logs: Logs) -> frozenset[str]:
+        """The kinds `logs` carry, by `[absence]`."""
+        return logs.carried(self.min_rows, self.min_share)
+
+    def keep(self, carried: frozenset[str], tagged: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
         """The hits that count: those that rest on no absence, or on one the logs carry."""
-        carried = logs.carried(self.min_rows, self.min_share)
         return [t for t in tagged if t[0].reason not in self.rests_on or self.rests_on[t[0].reason] & carried]

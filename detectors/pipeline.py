@@ -182,7 +182,20 @@ class Limits:
         if hits and self.tiers is not None:  # a tier only raises quotas: under the standard ones, none can hit
             counts["tier"], _ = self.tiers.of(features)
             hits = self._hits(self.tiered.get(counts["tier"], self.long), subject, counts)
+            wanting = self.tiers.wanting(features)
+            if counts["tier"] == "standard" and wanting:
+                counts["human_wanting"] = sorted(wanting)  # for `retier`, once the scorer knows what the logs carry
         return Row(rowtime, LIMITS, self.subject_type, subject, ts, counts, hits) if hits else None
+
+    def retier(self, row: Row, carried: frozenset[str]) -> Row:
+        """A `standard` account's minute row that only kinds of the logs not `carried` kept from `human`, under the
+        human quotas: absence is evidence only of what the logs carry (`detectors.absence`)."""
+        wanting = row.features.get("human_wanting")
+        if not wanting or carried.intersection(wanting):
+            return row
+        features = {**row.features, "tier": "human"}
+        return row._replace(features=features, hits=self._hits(self.tiered.get("human", self.long), row.subject,
+                                                               features))  # fmt: skip
 
     def _hits(self, rules: list[Rule], subject: str, features: dict[str, Any]) -> tuple[Tagged, ...]:
         """Every rule's hits; for an allowlisted subject only its quota throttle (dropped here, so a busy
@@ -426,6 +439,7 @@ class Score:
         self.assessor = Assessor(config)
         self.policy = DecisionPolicy(config)
         self.absence = Absence(config)
+        self.limits = Limits(config, "account")
 
     def run(self, version: Version, state: PolicyState, rows: list[Row]) -> list[Decision]:
         """Rows of one subject and row time, in canonical order: an assessment per source (limits, behaviour,
@@ -435,6 +449,7 @@ class Score:
         decision would be absorbed, and the assessment (models, explanation) is the costly part.
         """
         decisions = []
+        carried = self.absence.carried(version.population.logs)
         for source in sorted({r.source for r in rows}):
             # rows of one order (a subject's own row and a fleet's row on it, from different operators) are
             # taken by their hits, so the hits' order (and the explanation) does not depend on arrival
@@ -445,7 +460,9 @@ class Score:
                     decision = self.policy.verdict(state, r.subject_type, r.subject, r.ts, r.verdict or "")
                     decisions += [decision] if decision is not None else []
                 continue
-            tagged = self.absence.keep(version.population.logs, [t for r in same for t in r.hits])
+            if source == LIMITS:
+                same = [self.limits.retier(r, carried) for r in same]
+            tagged = self.absence.keep(carried, [t for r in same for t in r.hits])
             gated = any(r.gated for r in same)
             ceiling = max((h.action for h, _ in tagged), key=ACTIONS.index, default=None)
             if source == BEHAVIOUR and (gated or len({layer for _, layer in tagged}) > 1):

@@ -8,7 +8,9 @@ in order:
 - the tier the platform asserts in its events (`account_tier`, e.g. `verified`), when
   `[tiers] asserted` gives it a factor;
 - `human`: at least `human.min_age_days` old, and its last hour looks like a person at work
-  (every `human.when` condition: reached from search or the feed, with assets, in a browser);
+  (every `human.when` condition: reached from search or the feed, with assets, in a browser),
+  where a condition asking for assets or referers counts only while the logs carry them
+  (`detectors.absence`): on a platform whose CDN logs the assets elsewhere, nobody shows any;
 - `standard`: factor 1.
 
 A tier multiplies the limits of windows of an hour and longer (`scaled`); the short windows, the
@@ -20,12 +22,15 @@ what counts as a crawl.
 >>> person = {"account_age_s": 90 * 86400, "nav_share_1h": 0.8, "static_share_1h": 0.5, "browser_share_1h": 1.0}
 >>> tiers.of(person), tiers.of({**person, "static_share_1h": 0.0}), tiers.of({"account_tier": "verified"})
 (('human', 2.5), ('standard', 1.0), ('verified', 2.5))
+>>> tiers.of({**person, "static_share_1h": 0.0}, carried=frozenset({"referers"})), tiers.wanting(person)
+(('human', 2.5), frozenset())
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from detectors.absence import KINDS, asks
 from detectors.config import OPERATORS, Config, parse_condition, parse_duration
 from detectors.rules.base import Rule
 
@@ -42,18 +47,32 @@ class Tiers:
         human = c["human"]
         self.human_factor = float(human["factor"])
         self.min_age_s = human["min_age_days"] * 86_400
-        self.when = [(feature, *parse_condition(text)) for feature, text in human["when"].items()]
+        self.when = [(f, *parse_condition(text), asks(f, text, missing=False)) for f, text in human["when"].items()]
 
-    def of(self, features: dict[str, Any]) -> tuple[str, float]:
-        """The account's tier and its factor, from its features."""
+    def of(self, features: dict[str, Any], carried: frozenset[str] = KINDS) -> tuple[str, float]:
+        """The account's tier and its factor, from its features, asking for assets and referers only if
+        `carried`."""
         asserted = features.get("account_tier")
         if asserted in self.asserted:
             return asserted, self.asserted[asserted]
-        age = features.get("account_age_s")
-        human = all(features.get(f) is not None and OPERATORS[op](features[f], v) for f, op, v in self.when)
-        if human and age is not None and age >= self.min_age_s:
+        wanting = self.wanting(features)
+        if wanting is not None and not wanting & carried:
             return "human", self.human_factor
         return "standard", 1.0
+
+    def wanting(self, features: dict[str, Any]) -> frozenset[str] | None:
+        """The kinds of the logs (assets, referers) whose `human` conditions the account's hour failed; None if its
+        age or any other condition keeps it from `human`."""
+        age = features.get("account_age_s")
+        if age is None or age < self.min_age_s:
+            return None
+        kinds = set()
+        for f, op, v, kind in self.when:
+            if features.get(f) is None or not OPERATORS[op](features[f], v):
+                if kind is None:
+                    return None
+                kinds.add(kind)
+        return frozenset(kinds)
 
     def scaled(self, rules: list[Rule]) -> dict[str, list[Rule]]:
         """Per tier with a factor other than 1, `rules` with the limits of long windows multiplied by it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +58,22 @@ def test_a_population_pickled_before_it_counted_the_logs_restores_counting_from_
 
 def test_only_hits_resting_on_what_the_logs_lack_are_dropped() -> None:
     absence = Absence(load_config())
+
+    def kept(logs: Logs, hits: list[tuple[Hit, str]]) -> list[str]:
+        return [h.reason for h, _ in absence.keep(absence.carried(logs), hits)]
+
     cdn = Logs()
     for _ in range(1000):
         cdn.add({"views_1h": 5, "static_share_1h": 0.0, "noref_share_1h": 0.2})
     tagged = [(Hit(reason, "challenge", 0.75), "behaviour") for reason in
               ("browser_without_assets_steady", "browser_without_assets", "automation_user_agent")]  # fmt: skip
-    assert [h.reason for h, _ in absence.keep(cdn, tagged)] == ["browser_without_assets", "automation_user_agent"]
+    assert kept(cdn, tagged) == ["browser_without_assets", "automation_user_agent"]
     neither = Logs()
     for _ in range(1000):
         neither.add({"views_1h": 5, "static_share_1h": 0.0, "noref_share_1h": 1.0})
     fleet = [(Hit("bare_fleet_user_agent", "challenge", 0.9), "coordination")]
-    assert [h.reason for h, _ in absence.keep(neither, tagged + fleet)] == ["automation_user_agent"]
-    assert [h.reason for h, _ in absence.keep(Logs(), tagged + fleet)] == ["automation_user_agent"]  # unknown yet
+    assert kept(neither, tagged + fleet) == ["automation_user_agent"]
+    assert kept(Logs(), tagged + fleet) == ["automation_user_agent"]  # unknown yet
 
 
 def views(account: str, ip: str, start_s: float, every_s: float, n: int, ua: str = CHROME, **kw: Any) -> list[dict]:
@@ -84,17 +89,26 @@ def views(account: str, ip: str, start_s: float, every_s: float, n: int, ua: str
     return lines
 
 
-def crowd_and_walker(assets: bool) -> list[AccessEvent]:
-    """200 people who open a few profiles from search in the first 20 minutes, their pages' assets logged or not;
-    then, from minute 20, a browser that walks followers lists for an hour at a steady pace and loads no asset,
-    and a script client."""
+def crowd(assets: bool) -> list[dict]:
+    """200 people who open a few profiles from search in the first 20 minutes, their pages' assets logged or not."""
     lines = []
     for i in range(200):
         lines += views(f"p{i}", f"10.1.{i // 200}.{i % 200 + 1}", i * 6, 20, 3, asset=assets,
                        referer="https://social.example/search?q=anna")  # fmt: skip
+    return lines
+
+
+def parsed(lines: list[dict]) -> list[AccessEvent]:
+    return [parse_line(json.dumps(x)) for x in sorted(lines, key=lambda x: x["ts"])]
+
+
+def crowd_and_walker(assets: bool) -> list[AccessEvent]:
+    """The crowd; then, from minute 20, a browser that walks followers lists for an hour at a steady pace and loads
+    no asset, and a script client."""
+    lines = crowd(assets)
     lines += views("walker", "10.2.0.1", 1200, 18, 200, referer="https://social.example/u/7/followers")
     lines += views("script", "10.2.0.2", 1200, 5, 30, ua="python-httpx/0.27.0")
-    return [parse_line(json.dumps(x)) for x in sorted(lines, key=lambda x: x["ts"])]
+    return parsed(lines)
 
 
 def test_a_browser_without_assets_is_challenged_only_where_the_logs_carry_assets(tmp_path: Path) -> None:
@@ -108,6 +122,28 @@ def test_a_browser_without_assets_is_challenged_only_where_the_logs_carry_assets
 
     assert acted(assets=True) == {("walker", "browser_without_assets_steady"), ("script", "automation_user_agent")}
     assert acted(assets=False) == {("script", "automation_user_agent")}
+
+
+def test_a_heavy_person_keeps_the_human_quota_where_the_logs_carry_no_assets(tmp_path: Path) -> None:
+    """A recruiter at work, from minute 20: ten bursts of 30 profiles from search, 2 minutes each, 6 minutes apart
+    (300 in an hour, over the standard hourly quota of 240). With its pages' assets it is `human` (quota 600).
+    Without them, where the logs carry assets, it is a browser that loads none. Where a CDN serves them, nobody
+    loads any: it is neither challenged for that nor held to the standard quota."""
+    config = config_with(tmp_path, "[absence]\nmin_rows = 100\n")
+
+    def acted(crowd_assets: bool, assets: bool) -> list[tuple[str, Any]]:
+        lines, found = crowd(crowd_assets), random.Random(7)
+        for burst in range(10):
+            for line in views("recruiter", "10.3.0.1", 1200 + burst * 360, 4, 30, asset=assets,
+                              referer="https://social.example/search?q=engineer"):  # fmt: skip
+                target = line["path"] if line["path"].startswith("/static") else f"/u/{found.randrange(10**6)}"
+                lines.append({**line, "path": target})
+        decisions = detect(parsed(lines), config)
+        return [(d.action, *d.reasons, d.evidence.get("tier")) for d in decisions if d.subject == "recruiter"]
+
+    assert acted(crowd_assets=True, assets=True) == []
+    assert acted(crowd_assets=True, assets=False) == [("challenge", "browser_without_assets_steady", None)]
+    assert acted(crowd_assets=False, assets=False) == []
 
 
 def test_the_log_shapes_benchmark_drops_the_assets_the_referers_or_both(tmp_path: Path) -> None:

@@ -173,6 +173,16 @@ def test_tiers_come_from_the_platform_then_from_a_human_history() -> None:
     assert tiers.of({**PERSON, "account_tier": "gold"}) == ("human", 2.5)  # a tier the config does not list
 
 
+def test_the_human_tier_asks_for_assets_and_referers_only_where_the_logs_carry_them() -> None:
+    tiers, cdn = Tiers(load_config()), {**PERSON, "static_share_1h": 0.0}
+    assert (tiers.wanting(PERSON), tiers.wanting(cdn)) == (set(), {"assets"})
+    assert tiers.wanting({**cdn, "nav_share_1h": 0.0}) == {"assets", "referers"}
+    assert tiers.wanting({**cdn, "browser_share_1h": 0.5}) is None  # not a browser: nothing the logs lack
+    assert tiers.wanting({**cdn, "account_age_s": 20 * D / 1000}) is None  # too young
+    assert tiers.of(cdn, carried=frozenset({"referers"})) == ("human", 2.5)
+    assert tiers.of({**cdn, "nav_share_1h": 0.0}, carried=frozenset({"referers"})) == ("standard", 1.0)
+
+
 def test_a_tier_scales_the_quotas_of_an_hour_and_longer_only() -> None:
     limits = Limits(load_config(), "account")
     (rate, new) = limits.tiered["human"]
@@ -195,6 +205,23 @@ def test_the_hourly_quota_follows_the_tier_and_says_so() -> None:
         "standard",
         240,
     )
+
+
+def test_a_standard_quota_that_only_missing_assets_set_is_lifted_where_the_logs_carry_none() -> None:
+    limits = Limits(load_config(), "account")
+    state = type("State", (), {"views_in": lambda self, now, ms: 0})()
+    features = {**PERSON, "static_share_1h": 0.0, "views_10m": 0, "views_1h": 300, "views_24h": 300,
+                "account_created_at": None, "account_created_at_source": None}  # fmt: skip
+    row = limits.minute_row("recruiter", T0, T0, state, features)
+    assert row is not None and row.features["human_wanting"] == ["assets"]
+    assert limits.retier(row, frozenset({"assets", "referers"})) is row  # assets are logged: the quota stands
+    assert limits.retier(row, frozenset({"referers"})).hits == ()  # 300 is under the human quota
+    over = limits.minute_row("recruiter", T0, T0, state, {**features, "views_1h": 700})
+    assert over is not None
+    ((hit, _),) = limits.retier(over, frozenset()).hits
+    assert (hit.evidence["tier"], hit.evidence["limit_profile_views_1h"]) == ("human", 600)
+    script = limits.minute_row("recruiter", T0, T0, state, {**features, "browser_share_1h": 0.0})
+    assert script is not None and "human_wanting" not in script.features  # not a browser: no tier to lift
 
 
 # -- look-ups of people --------------------------------------------------------------------------------------
