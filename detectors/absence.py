@@ -22,12 +22,12 @@ only for what the logs carry (`detectors.tiers`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from detectors.config import Config, parse_condition
-from detectors.coordination import AddressFleet
-from detectors.layers import Hit
+from detectors.layers import Hit, Layer
 
 KINDS = frozenset({"assets", "referers"})
 _LOW, _HIGH = ("<", "<="), (">", ">=")
@@ -81,26 +81,24 @@ class Logs:
         return frozenset(kinds)
 
 
-def rests_on(config: Config) -> dict[str, frozenset[str]]:
-    """Reason -> the absences its hit rests on: a behaviour rule's, from its conditions; the fleets of bare
-    clients' (no assets and no referer) both."""
+def rests_on(config: Config, layers: Iterable[Layer]) -> dict[str, frozenset[str]]:
+    """Reason -> the absences its hit rests on: a behaviour rule's, from its conditions; a coordination layer's
+    of `layers`, as it declares them (`Layer.rests_on`: the fleets of bare clients, no assets and no referer)."""
     reasons: dict[str, frozenset[str]] = {}
     for rule in config.section("rules")["behaviour"]:
         missing = {k for f, text in rule["when"].items() if (k := asks(f, text, missing=True)) is not None}
         if missing:
             reasons[rule["name"]] = frozenset(missing)
-    bare = {AddressFleet.reason, f"{AddressFleet.reason}_range"}
-    bare |= {f"bare_fleet_{by}" for by in config.section("coordination", "accounts")["by"]}
-    return {**reasons, **dict.fromkeys(bare, KINDS)}
+    return {**reasons, **{reason: layer.rests_on for layer in layers for reason in layer.reasons}}
 
 
 class Absence:
     """Which hits stand, given what the population says the logs carry."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, layers: Iterable[Layer]) -> None:
         section = config.section("absence")
         self.min_rows, self.min_share = section["min_rows"], section["min_share"]
-        self.rests_on = rests_on(config)
+        self.rests_on = rests_on(config, layers)
 
     def carried(self, logs: Logs) -> frozenset[str]:
         """The kinds `logs` carry, by `[absence]`."""

@@ -37,6 +37,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any, NamedTuple
 
+from detectors.absence import KINDS
 from detectors.layers import Hit, Layer
 
 HOUR_MS = 3_600_000
@@ -231,7 +232,8 @@ class AddressFleet(_Group):
 
     layer = "coordination"
     subject_type = "ip"
-    reason = "address_fleet"
+    reason, range_reason = "address_fleet", "address_fleet_range"
+    reasons, rests_on = (reason, range_reason), KINDS  # bare addresses: no assets and no referer
 
     def __init__(
         self,
@@ -314,7 +316,7 @@ class AddressFleet(_Group):
         for net, addresses in sorted(ranges.items()):
             if len(addresses) >= self.range_min and (net == own or net not in acted):
                 acted.add(net)
-                hit = Hit(f"{self.reason}_range", self.range_action, 0.9,
+                hit = Hit(self.range_reason, self.range_action, 0.9,
                           {"network": net, "range_addresses": len(addresses), **fleet})  # fmt: skip
                 out.append(Flag("network", net, max(ts, *(members[a][0] for a in addresses)), [hit]))
         return out
@@ -355,6 +357,7 @@ class BareAccounts(_Group):
     ) -> None:
         super().__init__(min_members, window_minutes, action)
         self.by, self.min_views, self.reason = by, min_views_1h, f"bare_fleet_{by}"
+        self.reasons, self.rests_on = (self.reason,), KINDS  # bare accounts: no assets and no referer
         self._remember(by=by, min_members=min_members, min_views_1h=min_views_1h, window_minutes=window_minutes,
                        action=action)  # fmt: skip
 

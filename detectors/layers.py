@@ -29,6 +29,10 @@ class Layer:
 
     layer: str = ""
     subject_type: str = "account"
+    rests_on: frozenset[str] = frozenset()
+    """The kinds of the logs (assets, referers) whose absence its hits rest on (`detectors.absence`)."""
+    reasons: tuple[str, ...] = ()
+    """The reasons of its hits, where they rest on an absence."""
 
     def observe(self, subject: str, ts: int, features: dict[str, Any]) -> None:
         """Learn from one row of the subject's features (rules learn nothing)."""

@@ -353,6 +353,11 @@ def declares(config: Config) -> Callable[[str], bool] | None:
     return Allowlist(config).declares if "path" in kinds(config) else None
 
 
+def every_grouping(config: Config) -> dict[str, Grouping]:
+    """The coordination layers of every subject type, by name."""
+    return {name: layer for t in GROUPED for name, layer in groupings(config, t).items()}
+
+
 def groupings(config: Config, subject_type: str) -> dict[str, Grouping]:
     """The coordination layers of a subject type the configuration asks for, by name: `cohort` (accounts of
     one user agent and creation hour), `bare-user_agent` and `bare-network` (bare accounts), `block` (bare
@@ -438,7 +443,7 @@ class Score:
     def __init__(self, config: Config) -> None:
         self.assessor = Assessor(config)
         self.policy = DecisionPolicy(config)
-        self.absence = Absence(config)
+        self.absence = Absence(config, every_grouping(config).values())
         self.limits = Limits(config, "account")
 
     def run(self, version: Version, state: PolicyState, rows: list[Row]) -> list[Decision]:
@@ -523,7 +528,7 @@ def detect(
             rows += routed.score
             observations += routed.learn
             grouped += routed.group
-    layers = {name: layer for t in GROUPED for name, layer in groupings(config, t).items()}
+    layers = every_grouping(config)
     for key, same in groupby(sorted(grouped, key=lambda g: (g[0], g[1].order())), key=lambda g: g[0]):
         rows += group(layers[key.split("|", 1)[0]], [row for _, row in same])
     rows += [verdict_row(v) for v in verdicts]

@@ -12,7 +12,7 @@ from detectors.absence import KINDS, Absence, Logs, rests_on
 from detectors.config import load_config
 from detectors.events import AccessEvent, parse_line
 from detectors.layers import Hit
-from detectors.pipeline import detect
+from detectors.pipeline import detect, every_grouping
 from detectors.population import Population
 from tests.conftest import config_with
 
@@ -21,8 +21,8 @@ CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)
 AGED = "2024-01-01T00:00:00Z"
 
 
-def test_the_absences_a_hit_rests_on_come_from_the_rules_conditions(tmp_path: Path) -> None:
-    reasons = rests_on(load_config())
+def test_the_absences_a_hit_rests_on_come_from_the_rules_conditions_and_the_fleets(tmp_path: Path) -> None:
+    reasons = rests_on(load_config(), every_grouping(load_config()).values())
     assert reasons["browser_without_assets_steady"] == {"assets"}
     assert reasons["browser_without_assets"] == reasons["logged_out_browser_without_assets"] == KINDS
     assert reasons["profiles_only"] == reasons["steady_profile_crawl"] == {"referers"}
@@ -31,7 +31,7 @@ def test_the_absences_a_hit_rests_on_come_from_the_rules_conditions(tmp_path: Pa
     path = tmp_path / "config.toml"
     path.write_text('[[rules.behaviour]]\nname = "asset_heavy"\nsubject = "account"\naction = "throttle"\n'
                     'when = { static_share_1h = ">= 0.9", views_10m = ">= 5" }\n')  # fmt: skip
-    assert rests_on(load_config(path)).get("asset_heavy") is None  # a condition on presence rests on nothing
+    assert rests_on(load_config(path), []).get("asset_heavy") is None  # a condition on presence rests on nothing
 
 
 def test_the_logs_carry_what_enough_sampled_rows_show() -> None:
@@ -57,7 +57,7 @@ def test_a_population_pickled_before_it_counted_the_logs_restores_counting_from_
 
 
 def test_only_hits_resting_on_what_the_logs_lack_are_dropped() -> None:
-    absence = Absence(load_config())
+    absence = Absence(load_config(), every_grouping(load_config()).values())
 
     def kept(logs: Logs, hits: list[tuple[Hit, str]]) -> list[str]:
         return [h.reason for h, _ in absence.keep(absence.carried(logs), hits)]
