@@ -22,15 +22,15 @@ what counts as a crawl.
 >>> person = {"account_age_s": 90 * 86400, "nav_share_1h": 0.8, "static_share_1h": 0.5, "browser_share_1h": 1.0}
 >>> tiers.of(person), tiers.of({**person, "static_share_1h": 0.0}), tiers.of({"account_tier": "verified"})
 (('human', 2.5), ('standard', 1.0), ('verified', 2.5))
->>> tiers.of({**person, "static_share_1h": 0.0}, carried=frozenset({"referers"})), tiers.wanting(person)
-(('human', 2.5), frozenset())
+>>> tiers.wanting(person), tiers.wanting({**person, "static_share_1h": 0.0})
+(frozenset(), frozenset({'assets'}))
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from detectors.absence import KINDS, asks
+from detectors.absence import asks
 from detectors.config import OPERATORS, Config, parse_condition, parse_duration
 from detectors.rules.base import Rule
 
@@ -49,14 +49,13 @@ class Tiers:
         self.min_age_s = human["min_age_days"] * 86_400
         self.when = [(f, *parse_condition(text), asks(f, text, missing=False)) for f, text in human["when"].items()]
 
-    def of(self, features: dict[str, Any], carried: frozenset[str] = KINDS) -> tuple[str, float]:
-        """The account's tier and its factor, from its features, asking for assets and referers only if
-        `carried`."""
+    def of(self, features: dict[str, Any]) -> tuple[str, float]:
+        """The account's tier and its factor, from its features (as if the logs carried assets and referers; the
+        scorer lifts what they do not: `detectors.pipeline.Limits.retier`)."""
         asserted = features.get("account_tier")
         if asserted in self.asserted:
             return asserted, self.asserted[asserted]
-        wanting = self.wanting(features)
-        if wanting is not None and not wanting & carried:
+        if self.wanting(features) == frozenset():
             return "human", self.human_factor
         return "standard", 1.0
 

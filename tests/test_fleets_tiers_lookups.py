@@ -173,14 +173,12 @@ def test_tiers_come_from_the_platform_then_from_a_human_history() -> None:
     assert tiers.of({**PERSON, "account_tier": "gold"}) == ("human", 2.5)  # a tier the config does not list
 
 
-def test_the_human_tier_asks_for_assets_and_referers_only_where_the_logs_carry_them() -> None:
+def test_the_human_tier_says_which_kinds_of_the_logs_it_lacked() -> None:
     tiers, cdn = Tiers(load_config()), {**PERSON, "static_share_1h": 0.0}
     assert (tiers.wanting(PERSON), tiers.wanting(cdn)) == (set(), {"assets"})
     assert tiers.wanting({**cdn, "nav_share_1h": 0.0}) == {"assets", "referers"}
     assert tiers.wanting({**cdn, "browser_share_1h": 0.5}) is None  # not a browser: nothing the logs lack
     assert tiers.wanting({**cdn, "account_age_s": 20 * D / 1000}) is None  # too young
-    assert tiers.of(cdn, carried=frozenset({"referers"})) == ("human", 2.5)
-    assert tiers.of({**cdn, "nav_share_1h": 0.0}, carried=frozenset({"referers"})) == ("standard", 1.0)
 
 
 def test_a_tier_scales_the_quotas_of_an_hour_and_longer_only() -> None:
