@@ -22,9 +22,8 @@ from pathlib import Path
 import orjson
 
 from benchmarks.bench_quality import cli
+from benchmarks.reference import write_decisions
 from detectors.config import load_config
-from detectors.events import LineReader
-from detectors.pipeline import detect
 
 SHAPES = ("simulated", "cdn", "noref", "both")
 
@@ -40,15 +39,6 @@ def reshaped(src: Path, dst: Path, shape: str) -> None:
             if shape in ("noref", "both"):
                 e.pop("referer", None)
             g.write(orjson.dumps(e) + b"\n")
-
-
-def reference(events: Path, decisions: Path) -> None:
-    """The plain-Python reference's decisions of an events file, as the job writes them."""
-    config = load_config()
-    reader = LineReader.for_config(config)
-    with events.open(encoding="utf-8") as f:
-        parsed = [e for e in (reader.feed(line.rstrip("\n")) for line in f) if e is not None]
-    decisions.write_bytes(b"".join(d.to_bytes(0) + b"\n" for d in detect(parsed, config)))
 
 
 def main() -> None:
@@ -72,7 +62,7 @@ def main() -> None:
             if args.engine == "job":
                 cli("run", "--input", str(events), "--output", str(decisions))
             else:
-                reference(events, decisions)
+                write_decisions(events, decisions, load_config())
             inputs = ["--events", str(events), "--labels", str(labels), "--decisions", str(decisions)]
             detector = json.loads(cli("evaluate", "--json", *inputs))["engines"]["detector"]
             kinds = sorted(detector["kinds"].items())

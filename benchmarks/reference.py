@@ -31,13 +31,16 @@ def read_events(path: Path, config: Config) -> list[AccessEvent]:
     return events
 
 
-def main() -> None:
-    source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    config = load_config()
+def write_decisions(source: Path, target: Path, config: Config) -> None:
+    """The reference's decisions of an events file, as v1 JSON Lines."""
     events = read_events(source, config)
     with target.open("wb") as f:
         for decision in detect(events, config):
             f.write(decision.to_bytes() + b"\n")
+
+
+def main() -> None:
+    write_decisions(Path(sys.argv[1]), Path(sys.argv[2]), load_config())
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ import pytest
 
 from benchmarks.bench_previews import Layer
 from benchmarks.broker import Broker, start_broker
+from benchmarks.reference import read_events
 from detectors.config import Config, load_config
-from detectors.events import BadEvent, LineReader
 from detectors.pipeline import detect
 from detectors.policy import Decision
-from jobs.detect import read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,16 +55,7 @@ def comparable(decisions: list[dict]) -> list[dict]:
 def reference(paths: list[Path], config_path: Path | None = None) -> list[dict]:
     """The plain-Python reference decisions for input files, read the way the job reads them."""
     config = load_config(config_path)
-    events = []
-    for path in paths:
-        reader = LineReader.for_config(config)
-        for line in read_lines(path):
-            try:
-                event = reader.feed(line.rstrip("\n"))
-            except BadEvent:
-                continue
-            if event is not None:
-                events.append(event)
+    events = [e for path in paths for e in read_events(path, config)]
     return comparable([_as_json(d) for d in detect(events, config)])
 
 
