@@ -15,13 +15,12 @@ kind's actors acted on and blocked, and the detector's macro recall and leak rat
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import orjson
 
-from benchmarks.bench_quality import cli
+from benchmarks.bench_quality import cli, evaluated
 from benchmarks.reference import write_decisions
 from detectors.config import load_config
 
@@ -63,14 +62,8 @@ def main() -> None:
                 cli("run", "--input", str(events), "--output", str(decisions))
             else:
                 write_decisions(events, decisions, load_config())
-            inputs = ["--events", str(events), "--labels", str(labels), "--decisions", str(decisions)]
-            detector = json.loads(cli("evaluate", "--json", *inputs))["engines"]["detector"]
-            kinds = sorted(detector["kinds"].items())
-            acted = [f"{kind} {k['flagged']} of {k['actors']:,} ({k['blocked']})"
-                     for kind, k in kinds if kind.startswith("benign") and k["flagged"]]  # fmt: skip
-            o = detector["overall"]
-            print(f"| {seed} | {shape} | {'; '.join(acted) or 'none'} | {o['macro_recall']:.3f} | "
-                  f"{o['leak_ratio']:.3f} |", flush=True)  # fmt: skip
+            acted, recall, leak = evaluated(events, labels, decisions)
+            print(f"| {seed} | {shape} | {acted} | {recall:.3f} | {leak:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

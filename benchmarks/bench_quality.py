@@ -41,6 +41,16 @@ def run_seed(seed: int, scenario: str, out: Path, config: str | None, plot: Path
     return json.loads(evaluation)
 
 
+def evaluated(events: Path, labels: Path, decisions: Path) -> tuple[str, float, float]:
+    """`scrapeguard evaluate` of a decisions file: every benign kind acted on, "<kind> <actors acted on> of
+    <actors> (<blocked>)" ("none" if none), and the detector's macro recall and leak ratio."""
+    inputs = ["--events", str(events), "--labels", str(labels), "--decisions", str(decisions)]
+    detector = json.loads(cli("evaluate", "--json", *inputs))["engines"]["detector"]
+    benign = [(kind, k) for kind, k in sorted(detector["kinds"].items()) if kind.startswith("benign")]
+    acted = [f"{kind} {k['flagged']} of {k['actors']:,} ({k['blocked']})" for kind, k in benign if k["flagged"]]
+    return "; ".join(acted) or "none", detector["overall"]["macro_recall"], detector["overall"]["leak_ratio"]
+
+
 def cell(values: list[float], fmt: str) -> str:
     """Mean, and the range when the seeds differ."""
     mean = statistics.fmean(values)

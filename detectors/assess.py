@@ -10,9 +10,9 @@ one subject with the same row time and source are assessed together:
 - an analyst `verdict`.
 
 Fusion: an allowlisted subject keeps only a quota throttle; hits from two or more layers
-escalate the strongest action one step (`corroborated`); the anomaly model's hit acts only
-beside another layer's (unless `[models.anomaly] alone`), and a verdict model that is
-confident the subject is benign drops it too. The explanation lists
+escalate the strongest action one step (`corroborated`); a model's hit (anomaly, verdicts) acts only
+beside a hit of a layer that is not a model (unless the model's `alone`), and a verdict model
+that is confident the subject is benign drops the anomaly model's. The explanation lists
 the features behind the hits, each with its value and population percentile. The models
 and the population come from the learner's `Version` in force at the row time, so the
 assessor itself keeps no state.
@@ -62,7 +62,8 @@ class Assessor:
         self.allow = Allowlist(config)
         self.corroborate = config.section("policy")["corroborate"]
         self.clear_below = config.section("models", "verdicts")["clear_below"]
-        self.anomaly_alone = config.section("models", "anomaly")["alone"]
+        models = config.section("models")
+        self.alone = {"anomaly": models["anomaly"]["alone"], "verdicts": models["verdicts"]["alone"]}
 
     def limits(
         self, version: Version, subject_type: str, subject: str, ts: int, features: dict[str, Any], tagged: list[Tagged]
@@ -90,8 +91,8 @@ class Assessor:
                 if p is not None and p <= self.clear_below:
                     tagged = [(h, layer) for h, layer in tagged if layer != "anomaly"]
                 tagged += [(h, "verdicts") for h in version.verdicts.hits(subject, ts, features)]
-            if not self.anomaly_alone and all(layer == "anomaly" for _, layer in tagged):
-                tagged = []
+            if all(self.alone.get(layer) is False for _, layer in tagged):
+                tagged = []  # only models that may not act alone
         return self._fuse(version, subject_type, subject, ts, features, tagged, {})
 
     def _fuse(

@@ -94,6 +94,8 @@ _SHAPE: dict[str, Any] = {
             "flag_above": "fraction",
             "clear_below": "fraction",
             "action": "action",
+            "alone": bool,
+            "background": "natural",
         },
     },
     "coordination": {

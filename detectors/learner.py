@@ -8,7 +8,8 @@ verdict model describe the population, not one subject. One learner learns them 
   parallel scorers); rows that a rule hit or that are allowlisted are not learned by the
   anomaly model;
 - the rows the assessor sees (`remember`), whose features a later analyst verdict is learned
-  with (`verdict`).
+  with (`verdict`); the verdict model also keeps the sampled rows it would score (through the
+  models' volume gate) that nothing flagged, as the population it has to tell scrapers from.
 
 At every epoch boundary (`EPOCH_MS` of event time) it publishes a `Version`: a copy of what
 it learned from rows before the boundary. Scorers score a row with the newest version whose
@@ -74,6 +75,8 @@ class Learner:
     unlearned = 0
     """Verdicts the verdict model could not learn (`verdict`); a class default, so learners pickled before it
     existed restore."""
+    gate = 20
+    """`[models.anomaly] min_views_1h`, the models' volume gate (the default's for learners pickled before it)."""
 
     def __init__(self, config: Config) -> None:
         models = config.section("models")
@@ -85,19 +88,26 @@ class Learner:
             if a["enabled"] else None
         )  # fmt: skip
         self.verdicts = (
-            VerdictModel(v["min_labels"], v["learning_rate"], v["flag_above"], v["action"]) if v["enabled"] else None
-        )
+            VerdictModel(v["min_labels"], v["learning_rate"], v["flag_above"], v["action"], v["background"])
+            if v["enabled"] else None
+        )  # fmt: skip
+        self.gate = a["min_views_1h"]
         self.memory: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.rows = 0
 
     def learn(self, subject_type: str, subject: str, ts: int, features: dict[str, Any], learnable: bool) -> None:
-        """One sampled row: it joins the population histograms; a learnable account row trains the anomaly model."""
+        """One sampled row: it joins the population histograms; a learnable account row trains the anomaly model
+        and, through the volume gate, joins the verdict model's population."""
         self.population.add(subject_type, features)
-        if subject_type == "account" and self.anomaly is not None:
+        if subject_type != "account":
+            return
+        if self.anomaly is not None:
             if learnable:
                 self.anomaly.observe(subject, ts, features)
             else:
                 self.anomaly.calibrate(features)
+        if learnable and self.verdicts is not None and (features.get("views_1h") or 0) >= self.gate:
+            self.verdicts.observe(subject, ts, features)
 
     def remember(self, subject_type: str, subject: str, ts: int, features: dict[str, Any]) -> None:
         """Keep the features of a row the assessor saw, for a later verdict on the subject."""
@@ -131,7 +141,10 @@ class Learner:
         return pickle.loads(self.published(effective))  # type: ignore[no-any-return]
 
     def published(self, effective: int) -> bytes:
-        """`version(effective)` pickled, as the job publishes it: the copy is made once, by pickling."""
+        """`version(effective)` pickled, as the job publishes it: the copy is made once, by pickling (after the
+        verdict model is fitted to any new verdicts, so no scorer fits it)."""
+        if self.verdicts is not None:
+            self.verdicts.fit()
         return pickle.dumps(Version(effective, self.population, self.anomaly, self.verdicts))
 
     # -- warm start ----------------------------------------------------------------------

@@ -273,11 +273,10 @@ Output = tuple[list[Hit], float | None]
 
 
 def teach(layer: Layer, row: FeatureRow) -> None:
-    """What a layer learns from: the verdict model from an analyst's label, every other from `observe`."""
+    """What a layer learns from: every layer from `observe`, the verdict model from an analyst's label too."""
     if isinstance(layer, VerdictModel):
         layer.learn(row.features, row.scraper)
-    else:
-        layer.observe(row.subject, row.ts, row.features)
+    layer.observe(row.subject, row.ts, row.features)
 
 
 def run(layer: Layer, rows: list[FeatureRow]) -> list[Output]:

@@ -17,7 +17,7 @@ from detectors.coordination import Coordination, cohort_key
 from detectors.events import parse_line
 from detectors.features.minutes import AccountMinute
 from detectors.learner import EPOCH_MS, FIRST, Learner, Version, in_sample
-from detectors.models.anomaly import AnomalyModel
+from detectors.models.anomaly import AnomalyModel, scale
 from detectors.models.supervised import VerdictModel
 from detectors.pipeline import BEHAVIOUR, Behave, Row, detect, group
 from detectors.population import Population
@@ -440,6 +440,51 @@ def test_verdict_model_hits_only_above_flag_above() -> None:
     assert strict.predict(CRAWLER) == p and strict.hits("b", T0, CRAWLER) == []
 
 
+APP_USER = {
+    "views_1m": 2, "views_10m": 15, "views_1h": 25, "views_24h": 60, "ips_per_minute_10m": 1.0,
+    "profile_share_1h": 0.6, "nav_share_1h": 0.0, "noref_share_1h": 1.0, "not_found_ratio_1h": 0.0,
+    "static_share_1h": 0.0, "scripted_share_1h": 0.0, "browser_share_1h": 0.0, "target_density_1h": 0.0,
+    "minute_cv_1h": 1.0,
+}  # fmt: skip
+"""A person in the platform's app: no referers, no assets, like a crawler on those two features."""
+CAMPAIGN = [{**CRAWLER, "views_1h": 200 + 40 * i} for i in range(30)]
+
+
+def verdict_model(verdicts: list[tuple[dict[str, Any], bool]], **params: Any) -> VerdictModel:
+    model = VerdictModel(min_labels=3, **params)
+    for features, scraper in verdicts:
+        model.learn(features, scraper)
+    return model
+
+
+def test_verdict_model_is_fitted_the_same_whatever_the_order_and_mix_of_verdicts() -> None:
+    """Three people dismissed, then a campaign of 30 crawlers confirmed, or the other way round: the same model,
+    under which a person scores far under a half though nine verdicts in ten were confirms."""
+    people = [(p, False) for p in quiet_rows(3, seed=2)]
+    confirms = [(c, True) for c in CAMPAIGN]
+    first, last = verdict_model(people + confirms), verdict_model(confirms + people)
+    person = quiet_rows(1, seed=9)[0]
+    assert first.predict(person) == last.predict(person) < 0.1
+    assert first.predict(CRAWLER) == last.predict(CRAWLER) > 0.9
+
+
+def test_verdict_model_fits_the_unflagged_population_as_people() -> None:
+    """The dismissed people were in a browser, so the verdicts alone flag a person in the app, who sends no
+    referer and loads no assets; fitted with the population's rows that nothing flagged (`observe`), the model
+    leaves that person alone and still flags the crawler."""
+    verdicts = [(c, True) for c in CAMPAIGN] + [(p, False) for p in quiet_rows(3, seed=2)]
+
+    def with_population(background: int) -> VerdictModel:
+        model = verdict_model(verdicts, background=background)
+        for i in range(10):
+            model.observe("p", T0, {**APP_USER, "views_1h": 20 + i, "minute_cv_1h": 0.5 + i / 10})
+        return model
+
+    assert with_population(0).predict(APP_USER) >= 0.8 > with_population(100).predict(APP_USER)
+    assert with_population(100).predict(CRAWLER) >= 0.8
+    assert list(with_population(4).unflagged) == list(with_population(100).unflagged)[-4:]  # the last rows
+
+
 # --- assessor -----------------------------------------------------------------------------------------
 
 SCRAPER = {
@@ -586,6 +631,57 @@ def test_assessor_anomaly_alone_is_evidence_not_an_action(tmp_path: Path) -> Non
     assert [(h.reason, h.action) for h in both.hits] == [
         ("profiles_only", "challenge"), ("anomaly_score", "throttle"), ("corroborated", "block")
     ]  # fmt: skip
+
+
+def test_assessor_verdict_model_alone_is_evidence_not_an_action(tmp_path: Path) -> None:
+    """By default the verdict model's hit, like the anomaly model's, acts only beside a hit of a layer that is not
+    a model: alone, or beside the anomaly model's, the crawler gets no assessment; beside a rule's, every hit
+    stands and corroborates."""
+    learner = Learner(config(tmp_path, "[models.anomaly]\nwarmup = 100\nwindow_size = 50\n"))
+    for row in quiet_rows(400):
+        learner.learn("account", "p", T0, row, True)
+    assert learner.verdicts is not None
+    for features, scraper in [(c, True) for c in CAMPAIGN] + [(p, False) for p in quiet_rows(3, seed=2)]:
+        learner.verdicts.learn(features, scraper)
+    version = learner.version(FIRST)
+    models_alone = Assessor(config(tmp_path, "[models.anomaly]\nalone = true\n[models.verdicts]\nalone = true\n"))
+    both_models = models_alone.behaviour(version, "account", "c", T0, CRAWLER, [], True)
+    assert both_models is not None
+    assert [h.reason for h in both_models.hits] == ["anomaly_score", "verdict_model", "corroborated"]
+    assessor = Assessor(CONFIG)
+    assert assessor.behaviour(version, "account", "c", T0, CRAWLER, [], True) is None
+    rule = [(Hit("profiles_only", "challenge", 0.75, {"views_10m": 400}), "behaviour")]
+    beside = assessor.behaviour(version, "account", "c", T0, CRAWLER, rule, True)
+    assert beside is not None
+    assert [h.reason for h in beside.hits] == ["profiles_only", "anomaly_score", "verdict_model", "corroborated"]
+
+
+def test_the_learner_gives_the_verdict_model_the_gated_rows_nothing_flagged() -> None:
+    """The verdict model's population is the learner's sampled account rows through the models' volume gate that
+    nothing flagged; a published version carries the model fitted to every verdict so far."""
+    learner, person = Learner(CONFIG), quiet_rows(1)[0]
+    assert learner.verdicts is not None
+    learner.learn("account", "p", T0, {**person, "views_1h": 25}, True)
+    learner.learn("account", "q", T0, {**person, "views_1h": 19}, True)  # under the gate
+    learner.learn("account", "r", T0, {**person, "views_1h": 30}, False)  # a rule hit it
+    learner.learn("ip", "10.0.0.1", T0, {**person, "views_1h": 30}, True)
+    assert list(learner.verdicts.unflagged) == [scale({**person, "views_1h": 25})]
+    for features, scraper in [(CRAWLER, True), (person, False)] * 3:
+        learner.verdicts.learn(features, scraper)
+    assert not learner.verdicts.fitted
+    version = learner.version(FIRST)
+    assert version.verdicts is not None and version.verdicts.fitted and learner.verdicts.fitted
+
+
+def test_a_verdict_model_pickled_before_refitting_restores() -> None:
+    """A model file or checkpoint of the online model (no examples kept) restores and scores as it did."""
+    model = verdict_model([(CRAWLER, True), (quiet_rows(1)[0], False)] * 3)
+    p = model.predict(CRAWLER)
+    old = {k: v for k, v in model.__dict__.items() if k not in ("labelled", "unflagged", "fitted_on", "learning_rate")}
+    restored = pickle.loads(pickle.dumps(model))
+    restored.__dict__.clear()
+    restored.__setstate__(old)
+    assert restored.predict(CRAWLER) == p and restored.fitted
 
 
 def test_assessor_explain_names_the_features_with_value_and_percentile() -> None:

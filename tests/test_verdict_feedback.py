@@ -8,6 +8,7 @@ learner's `Version` by the stateless `Assessor`, and put through `Score.run`, al
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from detectors.assess import Assessment, Assessor
@@ -240,3 +241,22 @@ def test_too_few_verdicts_do_not_count_yet() -> None:
     learn(learner, verdict_observation(Verdict(T0, "account", f"person{MIN_LABELS - 1}", "dismiss")))
     assert learner.verdicts.active  # the missing one: now it counts
     assert "verdict_model" in reasons(assess(learner.version(FIRST), new_scraper.row))
+
+
+def test_the_review_queue_benchmark_confirms_scrapers_acted_on_and_dismisses_heavy_people_not_acted_on() -> None:
+    from benchmarks.bench_verdicts import queue
+
+    def decision(subject: str, t: int, action: str = "challenge", subject_type: str = "account") -> Decision:
+        return Decision("id", subject_type, subject, action, 0.5, [], {}, t, t + M, "v")
+
+    labels = {f"account:{s}": kind for s, kind in
+              (("s1", "scraper_low_and_slow"), ("s2", "scraper_botnet"), ("p1", "benign_user"),
+               ("p2", "benign_power_recruiter"), ("p3", "benign_user"))}  # fmt: skip
+    decisions = [decision("s1", T0 + 5 * M), decision("s1", T0 + 9 * M, "block"), decision("p1", T0 + M),
+                 decision("p3", T0, "unblock"), decision("10.0.0.1", T0, subject_type="ip")]  # fmt: skip
+    requests = Counter({"p1": 900, "p2": 500, "s2": 400, "p3": 300, "p4": 200})
+    assert queue(decisions, labels, requests, T0, dismiss=5) == [
+        Verdict(T0 + 20 * M, "account", "s1", "confirm"),  # 15 minutes after its first action; s2 was never acted on
+        Verdict(T0 + 30 * M, "account", "p2", "dismiss"),  # the heaviest people not acted on (p4 has no label)
+        Verdict(T0 + 31 * M, "account", "p3", "dismiss"),  # an unblock is no action
+    ]
