@@ -7,9 +7,10 @@ Analysts review what was flagged, so their verdicts are mostly confirms, and a c
 each seed this simulates the scenario and runs the plain-Python reference (`detectors.pipeline.detect`) twice:
 without verdicts, then with a review queue's: every scraper account acted on is confirmed 15 minutes after its
 first action, and the `--dismiss` benign accounts with the most requests that were not acted on are dismissed
-(appeals), one a minute from 30 minutes into the traffic. Prints, per seed and run, every benign kind's actors
-acted on (blocked), the accounts that a `verdict_model` hit reached, and the detector's macro recall and leak
-ratio, from `scrapeguard evaluate` against the simulator's labels.
+(appeals), one a minute from 30 minutes into the traffic. Prints, per seed and run, the verdicts the model could
+not learn (no features remembered), every benign kind's actors acted on (blocked), the accounts that a
+`verdict_model` hit reached, and the detector's macro recall and leak ratio, from `scrapeguard evaluate` against
+the simulator's labels.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from benchmarks.bench_quality import cli, evaluated
 from benchmarks.reference import read_events
 from detectors.config import load_config
+from detectors.learner import Learner
 from detectors.pipeline import detect
 from detectors.policy import Decision
 from detectors.verdicts import Verdict
@@ -65,8 +67,9 @@ def main() -> None:
         decisions = detect(events, config)
         verdicts = queue(decisions, labels, requests, min(e.ts for e in events), args.dismiss)
         for run, given in (("none", []), ("queue", verdicts)):
+            learner = Learner(config)
             if given:
-                decisions = detect(events, config, verdicts=given)
+                decisions = detect(events, config, verdicts=given, learner=learner)
             path = folder / f"decisions-{run}.jsonl"
             path.write_bytes(b"".join(d.to_bytes() + b"\n" for d in decisions))
             acted, recall, leak = evaluated(folder / "events.jsonl", folder / "labels.json", path)
@@ -74,7 +77,8 @@ def main() -> None:
             reached = Counter(labels.get(f"account:{s}", "?").split("_")[0] for s in model)
             tally = Counter(v.verdict for v in given)
             print(
-                f"| {seed} | {tally['confirm']} confirm, {tally['dismiss']} dismiss | {acted} | {reached['benign']} "
+                f"| {seed} | {tally['confirm']} confirm, {tally['dismiss']} dismiss, {learner.unlearned} not learned "
+                f"| {acted} | {reached['benign']} "
                 f"benign, {reached['scraper']} scraper | {recall:.3f} | {leak:.3f} |",
                 flush=True,
             )

@@ -7,9 +7,10 @@ verdict model describe the population, not one subject. One learner learns them 
   `[models] sample_every`, by a hash of its id, so the learner keeps up with any number of
   parallel scorers); rows that a rule hit or that are allowlisted are not learned by the
   anomaly model;
-- the rows the assessor sees (`remember`), whose features a later analyst verdict is learned
-  with (`verdict`); the verdict model also keeps the sampled rows it would score (through the
-  models' volume gate) that nothing flagged, as the population it has to tell scrapers from.
+- the account rows that may be acted on (`remember`: the scorer or a fleet sees them), whose
+  features a later analyst verdict is learned with (`verdict`); the verdict model also keeps
+  the sampled rows it would score (through the models' volume gate) that nothing flagged, as
+  the population it has to tell scrapers from.
 
 At every epoch boundary (`EPOCH_MS` of event time) it publishes a `Version`: a copy of what
 it learned from rows before the boundary. Scorers score a row with the newest version whose
@@ -110,7 +111,7 @@ class Learner:
             self.verdicts.observe(subject, ts, features)
 
     def remember(self, subject_type: str, subject: str, ts: int, features: dict[str, Any]) -> None:
-        """Keep the features of a row the assessor saw, for a later verdict on the subject."""
+        """Keep the features of an account's row that may be acted on, for a later verdict on the account."""
         self.memory[(subject_type, subject)] = (ts, features)
         self.rows += 1
         if self.rows % 10_000 == 0:
@@ -119,8 +120,8 @@ class Learner:
     def verdict(self, subject_type: str, subject: str, verdict: str) -> None:
         """An analyst's `confirm` or `dismiss`: the verdict model learns it with the subject's remembered features.
 
-        One on an account with no features remembered (no behaviour row of it reached the assessor in the
-        last `MEMORY_MS`: it was acted on by a rate limit alone, say) cannot be learned. It still acts through
+        One on an account with no features remembered (no minute of it reached the scorer or a fleet in the
+        last `MEMORY_MS`: only a per-request limit acted on it, say) cannot be learned. It still acts through
         the decision policy; here it is counted in `unlearned` and logged, without the subject's id."""
         if self.verdicts is None or subject_type != "account" or verdict not in LABELS:
             return

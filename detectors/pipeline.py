@@ -309,13 +309,14 @@ class Behave:
         gated = self.gate is not None and self.kind == "account" and (features.get("views_1h") or 0) >= self.gate
         if self.kind != "network" and (tagged or gated):
             score.append(Row(rowtime, BEHAVIOUR, self.subject_type, subject, ts, features, tagged, gated))
+        group = self._group(state, subject, rowtime, ts, features)
         learn = []
         if self.kind != "path" and in_sample(subject, self.sample_every):
             learnable = not tagged and limit_row is None and self.allow.match(self.subject_type, subject) is None
             learn.append(Observation(rowtime, "sample", self.kind, subject, ts, features, learnable))
-        if self.kind != "network" and any(r.source == BEHAVIOUR for r in score):
+        if self.kind == "account" and (score or group):  # whatever may act on it: a verdict learns its features
             learn.append(Observation(rowtime, "remember", self.subject_type, subject, ts, features))
-        return Routed(score, learn, self._group(state, subject, rowtime, ts, features))
+        return Routed(score, learn, group)
 
     def _group(
         self, state: Any, subject: str, rowtime: int, ts: int, features: dict[str, Any]

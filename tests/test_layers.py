@@ -15,7 +15,7 @@ from detectors.assess import Assessor, Tagged, explain
 from detectors.config import Config, load_config
 from detectors.coordination import Coordination, cohort_key
 from detectors.events import parse_line
-from detectors.features.minutes import AccountMinute
+from detectors.features.minutes import AccountMinute, AddressMinute
 from detectors.learner import EPOCH_MS, FIRST, Learner, Version, in_sample
 from detectors.models.anomaly import AnomalyModel, scale
 from detectors.models.supervised import VerdictModel
@@ -546,6 +546,32 @@ def test_assessor_quiet_row_is_no_assessment_and_not_remembered() -> None:
     busy = behave.step(behave.new_state(), minute._replace(subject="p2", views=25, targets=25))
     assert [r.gated for r in busy.score] == [True]  # over the volume gate: to the scorer, and remembered
     assert [o.kind for o in busy.learn if o.kind == "remember"] == ["remember"]
+
+
+def test_behave_remembers_an_account_a_fleet_groups_and_no_address() -> None:
+    """An account's minute that only a fleet groups (under the volume gate, no rule hit) is remembered: the fleet
+    may act on it, and a verdict on it must be learned with its features. An address's rows are never
+    remembered: verdicts teach the model about accounts only."""
+    behave, state = Behave(CONFIG, "account"), None
+    for i in range(4):  # a bare account: browser, no assets, no referers, 2 views a minute
+        minute = AccountMinute(
+            subject="f1", minute=T0 + i * 60_000, last_ts=T0 + i * 60_000 + 30_000, created_at=T0 - 3 * 86_400_000,
+            first_view=T0 + i * 60_000 + 1_000, requests=2, views=2, nav=0, noref=2, not_found=0, statics=0,
+            targets=2, tmin=1_000 + 7 * i, tmax=1_001 + 7 * i, ips=1, scripted=0, browser=2, user_agent="Mozilla/5.0",
+            network="10.1.0.0/24",
+        )  # fmt: skip
+        state = state or behave.new_state()
+        routed = behave.step(state, minute)
+    assert routed.score == [] and routed.group  # grouped only
+    assert [(o.kind, o.subject) for o in routed.learn if o.kind == "remember"] == [("remember", "f1")]
+    ip = Behave(CONFIG, "ip")
+    enumerator = AddressMinute(
+        subject="10.0.0.1", minute=T0, last_ts=T0 + 50_000, requests=90, views=90, not_found=0, statics=0, noref=90,
+        ips=1, crawler_ua=0, targets=90, tmin=500, tmax=589,
+    )  # fmt: skip
+    routed = ip.step(ip.new_state(), enumerator)
+    assert routed.score  # the scorer sees it ...
+    assert [o for o in routed.learn if o.kind == "remember"] == []  # ... and the learner does not keep it
 
 
 def test_assessor_two_layers_add_a_corroborated_hit_one_step_stronger() -> None:
