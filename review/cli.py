@@ -6,6 +6,8 @@
     scrapeguard review user add NAME --role viewer|analyst|admin [--password-stdin]
     scrapeguard review user set-role NAME ROLE
     scrapeguard review user disable NAME
+    scrapeguard review purge --keep DURATION                                     delete old events (not evidence)
+    scrapeguard review erase account:ID|ip:ADDRESS [...]                         delete one subject's events
 
 Every command takes --data DIR (SQLite database and keys, default ./review-data) and --database URL
 (postgresql://USER:PASSWORD@HOST:PORT/NAME). Mistakes print one line and exit with status 2.
@@ -147,6 +149,31 @@ def _feed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from detectors.config import ConfigError, parse_duration
+    from review.retention import purge
+
+    try:
+        keep = parse_duration(args.keep, "--keep")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"scrapeguard review purge: {purge(keep).line(f'events older than {args.keep}')}")
+    return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from review.retention import erasable, erase
+
+    try:
+        wanted = [erasable(name) for name in args.subjects]  # all checked before any is erased
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for subject_type, subject in wanted:
+        done = erase(subject_type, subject)
+        print(f"scrapeguard review erase: {done.line(f'{subject_type}:{subject}')}")
+    return 0
+
+
 def _user(args: argparse.Namespace) -> int:
     from django.contrib.auth.models import Group, User
     from django.contrib.auth.password_validation import validate_password
@@ -269,6 +296,14 @@ def _parser() -> argparse.ArgumentParser:
     feed.add_argument("--bootstrap-servers", required=True, metavar="HOST:PORT")
     feed.add_argument("--until-end", action="store_true", help="stop at the end offsets seen at start")
     feed.set_defaults(handler=_feed)
+
+    purge = command(commands, "purge", "delete stored events older than --keep, except held cases' evidence", (common,))
+    purge.add_argument("--keep", required=True, metavar="DURATION", help="e.g. 30d: how long events are kept")
+    purge.set_defaults(handler=_purge)
+
+    erase = command(commands, "erase", "delete the stored requests of accounts or addresses now", (common,))
+    erase.add_argument("subjects", nargs="+", metavar="account:ID|ip:ADDRESS")
+    erase.set_defaults(handler=_erase)
 
     user = command(commands, "user", "manage console accounts")
     actions = user.add_subparsers(dest="action", required=True)

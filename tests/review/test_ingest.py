@@ -180,7 +180,9 @@ def test_the_cli_help_stays_fast_and_lists_the_console():
     assert "review" in out.stdout and "django" not in out.stderr  # stderr: every module -X importtime saw
 
 
-@pytest.mark.parametrize("command", [["serve"], ["ingest"], ["feed"], ["user", "add"], ["user", "set-role"]])
+@pytest.mark.parametrize(
+    "command", [["serve"], ["ingest"], ["feed"], ["user", "add"], ["user", "set-role"], ["purge"], ["erase"]]
+)
 def test_the_console_commands_help_shows_the_defaults_and_no_empty_ones(command, capsys):
     from review.cli import main
 

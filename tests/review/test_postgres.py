@@ -23,7 +23,7 @@ pytestmark = [
 ]
 
 
-def test_the_api_test_passes_on_postgresql():
+def test_the_api_and_retention_tests_pass_on_postgresql():
     state = Path(tempfile.mkdtemp(prefix="review-pg-"))  # under /tmp: the server's user must reach it
     env = {**os.environ, "PG_STATE_DIR": str(state), "PG_PORT": str(free_port())}
     script = str(ROOT / "infra/postgres.sh")
@@ -32,10 +32,12 @@ def test_the_api_test_passes_on_postgresql():
     pid = int((state / "postgres.pid").read_text())
     try:
         url = (state / "url").read_text().strip()
-        # the whole API test, whatever options the outer run was given (PYTEST_ADDOPTS could select or add output)
+        # the whole API and retention tests, whatever options the outer run was given (PYTEST_ADDOPTS could select
+        # or add output)
         inner_env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+        tests = ["tests/review/test_api.py", "tests/review/test_retention.py"]
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/review/test_api.py"],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
             env={**inner_env, "SCRAPEGUARD_REVIEW_DATABASE": url},
             cwd=ROOT,
             capture_output=True,
